@@ -1,0 +1,73 @@
+"""The one dataset type every loader returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from aekit.errors import DataError
+
+
+@dataclass
+class Dataset:
+    """In-memory data, float32.
+
+    X: shape (N, D) for tables, (N, C, H, W) for images.
+    y: integer labels of shape (N,), or None.
+    sample_shape: X.shape[1:].
+    value_range: (low, high) the values are known to lie in, e.g. (0.0, 1.0) for images;
+        for tables the observed (min, max).
+    classes: names of the label values, when known (index = label).
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None
+    name: str
+    value_range: tuple[float, float]
+    classes: list[str] | None = None
+    split: str = "all"
+    paths: list[str] | None = None  # one file path per sample, for image folders
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.X.dtype != np.float32:
+            self.X = self.X.astype(np.float32)
+        if self.X.ndim not in (2, 4):
+            raise DataError(f"{self.name}: X must be N×D or N×C×H×W, got shape {self.X.shape}")
+        if self.y is not None:
+            self.y = np.asarray(self.y, dtype=np.int64)
+            if self.y.shape != (self.X.shape[0],):
+                raise DataError(
+                    f"{self.name}: {self.X.shape[0]} samples but labels of shape {self.y.shape}"
+                )
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.X.shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return self.X.ndim == 4
+
+    @property
+    def n_features(self) -> int:
+        return int(np.prod(self.sample_shape))
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    def flat(self) -> np.ndarray:
+        """X as N×D (a view when possible)."""
+        return self.X.reshape(len(self), -1)
+
+    def subset(self, index: np.ndarray, split: str | None = None) -> "Dataset":
+        return Dataset(
+            X=self.X[index],
+            y=None if self.y is None else self.y[index],
+            name=self.name,
+            value_range=self.value_range,
+            classes=self.classes,
+            split=split or self.split,
+            paths=None if self.paths is None else [self.paths[i] for i in np.asarray(index)],
+            meta=dict(self.meta),
+        )
