@@ -1,0 +1,424 @@
+"""Loading data from files: .npz, .npy, .csv, single IDX files and folders of images.
+
+Every problem ends in one `DataError` whose message names the file and what is wrong.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from aekit.data.dataset import Dataset
+from aekit.data.idx import GZIP_MAGIC, looks_like_idx, parse_idx, read_bytes
+from aekit.errors import AekitWarning, DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+X_KEYS = ("X", "x", "data")
+Y_KEYS = ("y", "labels")
+
+
+# ----------------------------------------------------------------------------------------
+# array -> Dataset
+# ----------------------------------------------------------------------------------------
+def check_finite(X: np.ndarray, source: str) -> None:
+    """Raise DataError when X holds NaN or inf (names how many and the first row)."""
+    if X.dtype.kind != "f" or X.size == 0:
+        return
+    finite = np.isfinite(X)
+    if finite.all():
+        return
+    bad = int(X.size - np.count_nonzero(finite))
+    first_row = int(np.argmin(finite.reshape(len(X), -1).all(axis=1))) if X.ndim > 1 else int(np.argmin(finite))
+    raise DataError(f"{source}: {bad} NaN or inf value(s), the first in row {first_row}")
+
+
+def _labels(y: np.ndarray | None, n: int, source: str) -> np.ndarray | None:
+    if y is None:
+        return None
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataError(f"{source}: labels must be 1-D, got shape {y.shape}")
+    if y.shape[0] != n:
+        raise DataError(f"{source}: {n} samples but {y.shape[0]} labels")
+    if y.dtype.kind in "iub":
+        return y.astype(np.int64)
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all() or not np.array_equal(y, np.round(y)):
+            raise DataError(f"{source}: labels must be whole numbers (found non-integer, NaN or inf labels)")
+        return y.astype(np.int64)
+    raise DataError(f"{source}: labels must be integers, got dtype {y.dtype}")
+
+
+def array_to_dataset(
+    X: np.ndarray,
+    y: np.ndarray | None,
+    *,
+    name: str,
+    source: str,
+    classes: list[str] | None = None,
+    paths: list[str] | None = None,
+) -> Dataset:
+    """Turn a loaded array into a Dataset (shape rules, uint8 scaling, NaN check, value range).
+
+    2-D: a table (values kept, value_range = observed). 1-D: N×1 table. 3-D: N×H×W -> N×1×H×W.
+    4-D: N×C×H×W, or N×H×W×C (transposed) when the last axis is 1 or 3 and the second is not.
+    uint8 data is scaled by 1/255 to [0, 1].
+    """
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"{source}: data must be numeric, got dtype {X.dtype}")
+    if X.ndim == 0 or X.shape[0] == 0 or X.size == 0:
+        raise DataError(f"{source}: empty data (shape {X.shape})")
+    if X.ndim == 1:
+        X = X[:, None]
+    elif X.ndim == 3:
+        X = X[:, None, :, :]
+    elif X.ndim == 4:
+        if X.shape[-1] in (1, 3) and X.shape[1] not in (1, 3):
+            X = np.transpose(X, (0, 3, 1, 2))
+    elif X.ndim != 2:
+        raise DataError(f"{source}: expected 2-D (N×D), 3-D (N×H×W) or 4-D (N×C×H×W) data, got shape {X.shape}")
+    check_finite(X, source)
+    image = X.ndim == 4
+    if X.dtype == np.uint8:
+        Xf = X.astype(np.float32)
+        Xf *= np.float32(1.0 / 255.0)
+        value_range = (0.0, 1.0)
+    else:
+        Xf = np.ascontiguousarray(X, dtype=np.float32)
+        check_finite(Xf, source)  # float64 values beyond float32's range become inf
+        lo, hi = float(Xf.min()), float(Xf.max())
+        if image and lo >= 0.0 and hi <= 1.0:
+            value_range = (0.0, 1.0)
+        else:
+            value_range = (lo, hi)
+    y = _labels(y, X.shape[0], source)
+    return Dataset(
+        X=np.ascontiguousarray(Xf),
+        y=y,
+        name=name,
+        value_range=value_range,
+        classes=classes,
+        split="all",
+        paths=paths,
+        meta={"source": source},
+    )
+
+
+# ----------------------------------------------------------------------------------------
+# numpy files
+# ----------------------------------------------------------------------------------------
+def _np_load(path: Path):
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except Exception as exc:  # numpy raises many types for corrupt files
+        raise DataError(f"{path}: not a readable {path.suffix} file ({type(exc).__name__}: {exc})") from None
+
+
+def load_npy(path: Path, name: str) -> Dataset:
+    arr = _np_load(path)
+    if not isinstance(arr, np.ndarray):
+        raise DataError(f"{path}: not a .npy array file")
+    return array_to_dataset(arr, None, name=name, source=str(path))
+
+
+def load_npz(path: Path, name: str) -> Dataset:
+    npz = _np_load(path)
+    if not hasattr(npz, "files"):
+        raise DataError(f"{path}: not a .npz archive")
+    try:
+        with npz:
+            keys = list(npz.files)
+            if not keys:
+                raise DataError(f"{path}: empty .npz archive (no arrays)")
+            xkey = next((k for k in X_KEYS if k in keys), None)
+            if xkey is None:
+                if len(keys) == 1:
+                    xkey = keys[0]
+                else:
+                    raise DataError(
+                        f"{path}: cannot tell which array is the data: found {keys}; "
+                        f"name it one of {list(X_KEYS)} (labels: {list(Y_KEYS)})"
+                    )
+            ykey = next((k for k in Y_KEYS if k in keys and k != xkey), None)
+            X = npz[xkey]
+            y = npz[ykey] if ykey is not None else None
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}: corrupt .npz archive ({type(exc).__name__}: {exc})") from None
+    return array_to_dataset(X, y, name=name, source=f"{path}")
+
+
+# ----------------------------------------------------------------------------------------
+# CSV
+# ----------------------------------------------------------------------------------------
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def load_csv(path: Path, name: str, label_column: str | int | None = None) -> Dataset:
+    """A numeric CSV, optionally with a header row; `label_column` (header name or index) is y."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for row in reader:
+            if not row or all(not c.strip() for c in row):
+                continue
+            rows.append([c.strip() for c in row])
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise DataError(f"{path}, line {reader.line_num}: malformed CSV ({exc})") from None
+    if not rows:
+        raise DataError(f"{path}: empty CSV file")
+    header: list[str] | None = None
+    if not all(_is_number(c) for c in rows[0]):
+        header = rows[0]
+        rows, lines = rows[1:], lines[1:]
+    if not rows:
+        raise DataError(f"{path}: CSV has a header row but no data rows")
+    width = len(header) if header is not None else len(rows[0])
+    for row, line in zip(rows, lines):
+        if len(row) != width:
+            raise DataError(
+                f"{path}, line {line}: ragged CSV: {len(row)} columns where the "
+                f"{'header' if header is not None else 'first row'} has {width}"
+            )
+    # the label column
+    lab: int | None = None
+    if label_column is not None:
+        if header is not None and str(label_column) in header:
+            lab = header.index(str(label_column))
+        else:
+            try:
+                lab = int(label_column)
+            except (TypeError, ValueError):
+                if header is None:
+                    raise DataError(
+                        f"{path}: label column {label_column!r} not found: the file has no header row "
+                        "(give the column's number instead)"
+                    ) from None
+                raise DataError(
+                    f"{path}: label column {label_column!r} not found; columns are {header}"
+                ) from None
+            if not -width <= lab < width:
+                raise DataError(f"{path}: label column {label_column!r} out of range ({width} columns)")
+            lab %= width
+    feature_cols = [j for j in range(width) if j != lab]
+    if not feature_cols:
+        raise DataError(f"{path}: no feature columns left besides the label column")
+    cells = np.array(rows, dtype=object)
+    feats = cells[:, feature_cols]
+    try:
+        X = np.array(feats, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):
+        for i, row in enumerate(feats):
+            for jj, cell in enumerate(row):
+                if not _is_number(cell):
+                    j = feature_cols[jj]
+                    col = f"column {j + 1}" + (f" ({header[j]!r})" if header is not None else "")
+                    raise DataError(f"{path}, line {lines[i]}, {col}: non-numeric value {cell!r}") from None
+        raise DataError(f"{path}: non-numeric values") from None
+    y = None
+    classes = None
+    if lab is not None:
+        labels = cells[:, lab]
+        if all(_is_number(c) for c in labels):
+            y = np.array(labels, dtype=np.float64)
+        else:
+            names = sorted(set(labels.tolist()))
+            classes = [str(n) for n in names]
+            index = {n: i for i, n in enumerate(names)}
+            y = np.array([index[c] for c in labels], dtype=np.int64)
+    bad = ~np.isfinite(X)
+    if bad.any():
+        i = int(np.argmax(bad.any(axis=1)))
+        raise DataError(f"{path}: {int(bad.sum())} NaN or inf value(s), the first on line {lines[i]}")
+    ds = array_to_dataset(X, y, name=name, source=str(path), classes=classes)
+    if header is not None:
+        ds.meta["columns"] = [header[j] for j in feature_cols]
+    return ds
+
+
+# ----------------------------------------------------------------------------------------
+# single IDX file
+# ----------------------------------------------------------------------------------------
+def _sibling_labels(path: Path) -> Path | None:
+    n = path.name
+    if "images" not in n:
+        return None
+    cand = n.replace("images", "labels").replace("idx3", "idx1")
+    for c in (cand, cand[:-3] if cand.endswith(".gz") else cand + ".gz"):
+        p = path.with_name(c)
+        if p != path and p.is_file():
+            return p
+    return None
+
+
+def load_idx_file(path: Path, name: str) -> Dataset:
+    """One IDX file; an images file picks up its labels file next to it (…images… -> …labels…)."""
+    X = parse_idx(read_bytes(path), str(path))
+    y = None
+    lp = _sibling_labels(path)
+    if lp is not None and X.ndim >= 3:
+        y = parse_idx(read_bytes(lp), str(lp))
+        if y.ndim != 1:
+            raise DataError(f"{lp}: a labels file must be 1-D, got shape {y.shape}")
+        if len(y) != len(X):
+            raise DataError(f"{path} has {len(X)} images but {lp} has {len(y)} labels")
+    return array_to_dataset(X, y, name=name, source=str(path))
+
+
+# ----------------------------------------------------------------------------------------
+# image folders
+# ----------------------------------------------------------------------------------------
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def _read_image(path: Path) -> np.ndarray:
+    """H×W (grey) or H×W×3 (colour) array, uint8 or float in [0, 1]."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            if mode in ("1", "L", "LA", "P") or mode in ("RGB", "RGBA", "CMYK", "YCbCr", "LAB", "HSV", "RGBX", "RGBa", "La", "PA"):
+                if mode == "P" or mode == "PA":
+                    im = im.convert("RGBA" if "transparency" in im.info or mode == "PA" else "RGB")
+                    mode = im.mode
+                if mode in ("1", "LA", "La"):
+                    im = im.convert("L")
+                elif mode not in ("L", "RGB"):
+                    im = im.convert("RGB")
+                return np.asarray(im, dtype=np.uint8)
+            if mode.startswith("I;16") or mode in ("I", "F"):
+                a = np.asarray(im).astype(np.float32)
+                if mode != "F":
+                    a /= 65535.0
+                return a
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except Exception as exc:  # PIL raises UnidentifiedImageError, OSError, SyntaxError, ValueError...
+        raise DataError(f"{path}: unreadable image ({type(exc).__name__}: {exc})") from None
+
+
+def load_image_folder(folder: Path, name: str) -> Dataset:
+    """Images in a folder; each sub-folder is a class (sorted names); loose files: no labels."""
+    subdirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+    files: list[Path] = []
+    labels: list[int] = []
+    classes: list[str] | None = None
+    per_class = [(d.name, _image_files(d)) for d in subdirs]
+    per_class = [(n, f) for n, f in per_class if f]
+    if per_class:
+        classes = [n for n, _ in per_class]
+        for i, (_, fs) in enumerate(per_class):
+            files.extend(fs)
+            labels.extend([i] * len(fs))
+        loose = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+        if loose:
+            warnings.warn(
+                f"{folder}: {len(loose)} image(s) directly in the folder are ignored because it has class sub-folders",
+                AekitWarning,
+                stacklevel=3,
+            )
+    else:
+        files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DataError(f"{folder}: no images found (looked for {', '.join(IMAGE_SUFFIXES)} files)")
+    images = [_read_image(p) for p in files]
+    first_hw = images[0].shape[:2]
+    for p, im in zip(files, images):
+        if im.shape[:2] != first_hw:
+            raise DataError(
+                f"{folder}: images of different sizes: {files[0]} is {first_hw[1]}×{first_hw[0]} but "
+                f"{p} is {im.shape[1]}×{im.shape[0]} (resize them to one size first)"
+            )
+    colour = any(im.ndim == 3 for im in images)
+    floaty = any(im.dtype != np.uint8 for im in images)
+    n, (h, w) = len(images), first_hw
+    c = 3 if colour else 1
+    out = np.empty((n, h, w, c), dtype=np.float32 if floaty else np.uint8)
+    for i, im in enumerate(images):
+        if floaty and im.dtype == np.uint8:
+            im = im.astype(np.float32) / 255.0
+        out[i] = im[..., None] if im.ndim == 2 else im
+    X = np.transpose(out, (0, 3, 1, 2))
+    ds = array_to_dataset(
+        X,
+        np.asarray(labels, dtype=np.int64) if classes is not None else None,
+        name=name,
+        source=str(folder),
+        classes=classes,
+        paths=[str(p) for p in files],
+    )
+    return ds
+
+
+# ----------------------------------------------------------------------------------------
+# dispatch
+# ----------------------------------------------------------------------------------------
+def load_path(path: str | os.PathLike, label_column: str | int | None = None) -> Dataset:
+    """Load any supported file or folder; the dataset is named after the file's stem."""
+    path = Path(path).expanduser()
+    name = path.name
+    for suf in (".gz", ".npz", ".npy", ".csv"):
+        if name.endswith(suf):
+            name = name[: -len(suf)]
+    name = name or str(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
+    if path.is_dir():
+        return load_image_folder(path, name)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return load_npz(path, name)
+    if suffix == ".npy":
+        return load_npy(path, name)
+    if suffix == ".csv":
+        return load_csv(path, name, label_column)
+    lname = path.name.lower()
+    if "idx" in lname or "ubyte" in lname:
+        return load_idx_file(path, name)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    if head[:2] == GZIP_MAGIC or looks_like_idx(head):
+        return load_idx_file(path, name)
+    if suffix in IMAGE_SUFFIXES:
+        raise DataError(f"{path}: a single image; give the folder that holds the images instead")
+    raise DataError(
+        f"{path}: unknown file type {suffix or '(no suffix)'}; supported: .npz, .npy, .csv, IDX "
+        "(e.g. train-images-idx3-ubyte[.gz]) and folders of PNG/JPEG images"
+    )
