@@ -1,0 +1,211 @@
+"""Input corruptions for denoising autoencoders, on numpy arrays and torch tensors alike.
+
+Each function returns the same type it was given (a new array / tensor; the input is not
+changed) and is vectorized. `rng` may be None (fresh randomness), an int seed, a
+`numpy.random.Generator` or a `torch.Generator` (for tensors; a numpy Generator given with a
+tensor seeds a torch Generator from it, reproducibly).
+"""
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from aekit.errors import ConfigError
+
+KINDS = ("gaussian", "masking", "salt-pepper")
+_ALIASES = {
+    "gaussian": "gaussian", "gauss": "gaussian", "normal": "gaussian",
+    "masking": "masking", "mask": "masking", "dropout": "masking",
+    "salt-pepper": "salt-pepper", "salt_pepper": "salt-pepper", "saltpepper": "salt-pepper",
+    "salt-and-pepper": "salt-pepper", "s&p": "salt-pepper",
+}
+
+
+def _torch_tensor(x: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def _np_rng(rng: Any) -> np.random.Generator:
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return np.random.default_rng(None if rng is None else int(rng))
+    if isinstance(rng, np.random.Generator):
+        return rng
+    raise ConfigError(f"rng for a numpy array must be None, an int seed or a numpy Generator, got {type(rng).__name__}")
+
+
+def _torch_gen(rng: Any, device):
+    import torch
+
+    if rng is None or isinstance(rng, torch.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)):
+        return torch.Generator(device=device).manual_seed(int(rng))
+    if isinstance(rng, np.random.Generator):
+        return torch.Generator(device=device).manual_seed(int(rng.integers(0, 2**63 - 1)))
+    raise ConfigError(
+        f"rng for a tensor must be None, an int seed, a torch.Generator or a numpy Generator, got {type(rng).__name__}"
+    )
+
+
+def _float_np(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    return x if x.dtype.kind == "f" else x.astype(np.float32)
+
+
+def _float_torch(x):
+    import torch
+
+    return x if x.is_floating_point() else x.to(torch.get_default_dtype())
+
+
+def _check_range(value_range) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        raise ConfigError(f"value_range must be (low, high), got {value_range!r}") from None
+    if not lo <= hi:
+        raise ConfigError(f"value_range must have low <= high, got {value_range!r}")
+    return lo, hi
+
+
+def _check_sigma(sigma: float) -> float:
+    try:
+        s = float(sigma)
+    except (TypeError, ValueError):
+        raise ConfigError(f"gaussian noise level σ must be a number, got {sigma!r}") from None
+    if not math.isfinite(s) or s < 0:
+        raise ConfigError(f"gaussian noise level σ must be >= 0, got {sigma!r}")
+    return s
+
+
+def _check_nu(nu: float, kind: str) -> float:
+    try:
+        v = float(nu)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{kind} noise level ν must be a number, got {nu!r}") from None
+    if not (0.0 <= v <= 1.0):
+        raise ConfigError(f"{kind} noise level ν is a fraction and must be in [0, 1], got {nu!r}")
+    return v
+
+
+def gaussian(x, sigma: float, *, value_range=(0.0, 1.0), clip: bool = True, rng=None):
+    """x + σ·N(0, 1), then clipped to `value_range` when `clip` (as the seeds' Keras example)."""
+    sigma = _check_sigma(sigma)
+    lo, hi = _check_range(value_range)
+    if _torch_tensor(x):
+        import torch
+
+        x = _float_torch(x)
+        gen = _torch_gen(rng, x.device)
+        out = x + sigma * torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+        return out.clamp_(lo, hi) if clip else out
+    x = _float_np(x)
+    noise = _np_rng(rng).standard_normal(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32)
+    out = (x + np.asarray(sigma, dtype=x.dtype) * noise).astype(x.dtype, copy=False)
+    if clip:
+        np.clip(out, lo, hi, out=out)
+    return out
+
+
+def masking(x, nu: float, *, rng=None):
+    """A random fraction ν of the values set to 0 (dropout-style, without rescaling)."""
+    nu = _check_nu(nu, "masking")
+    if _torch_tensor(x):
+        import torch
+
+        x = _float_torch(x)
+        gen = _torch_gen(rng, x.device)
+        mask = torch.rand(x.shape, generator=gen, device=x.device, dtype=x.dtype) < nu
+        return x.masked_fill(mask, 0)
+    x = _float_np(x)
+    mask = _np_rng(rng).random(x.shape, dtype=np.float32) < nu
+    return np.where(mask, x.dtype.type(0), x)
+
+
+def salt_pepper(x, nu: float, *, value_range=(0.0, 1.0), rng=None):
+    """A random fraction ν of the values set to the range's min or max with equal probability."""
+    nu = _check_nu(nu, "salt-and-pepper")
+    lo, hi = _check_range(value_range)
+    if _torch_tensor(x):
+        import torch
+
+        x = _float_torch(x)
+        gen = _torch_gen(rng, x.device)
+        u = torch.rand((2, *x.shape), generator=gen, device=x.device, dtype=x.dtype)
+        hit, salt = u[0] < nu, u[1] < 0.5
+        values = torch.where(salt, torch.full_like(x, hi), torch.full_like(x, lo))
+        return torch.where(hit, values, x)
+    x = _float_np(x)
+    u = _np_rng(rng).random((2, *x.shape), dtype=np.float32)
+    hit, salt = u[0] < nu, u[1] < 0.5
+    values = np.where(salt, x.dtype.type(hi), x.dtype.type(lo))
+    return np.where(hit, values, x).astype(x.dtype, copy=False)
+
+
+def _level_str(level: float) -> str:
+    s = repr(float(level))
+    return s[:-2] if s.endswith(".0") else s
+
+
+@dataclass(frozen=True)
+class Noise:
+    """A corruption: kind ("gaussian", "masking", "salt-pepper") and its level (σ or ν).
+
+    `Noise("gaussian", 0.5)(x, rng=0)` corrupts x; `str(noise)` is the spec "gaussian:0.5".
+    """
+
+    kind: str
+    level: float
+
+    def __post_init__(self) -> None:
+        kind = _ALIASES.get(str(self.kind).strip().lower())
+        if kind is None:
+            raise ConfigError(f"unknown noise kind {self.kind!r}; choose one of {', '.join(KINDS)} (or none)")
+        level = _check_sigma(self.level) if kind == "gaussian" else _check_nu(self.level, kind)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "level", level)
+
+    def __call__(self, x, rng=None, value_range=(0.0, 1.0)):
+        if self.kind == "gaussian":
+            return gaussian(x, self.level, value_range=value_range, rng=rng)
+        if self.kind == "masking":
+            return masking(x, self.level, rng=rng)
+        return salt_pepper(x, self.level, value_range=value_range, rng=rng)
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{_level_str(self.level)}"
+
+
+def parse_noise(spec: "str | Noise | None") -> Noise | None:
+    """Parse "gaussian:0.5", "masking:0.25", "salt-pepper:0.2" (or salt_pepper); None / "" /
+    "none" give None. Raises ConfigError for an unknown kind, a missing or non-numeric level,
+    σ < 0 or ν outside [0, 1]."""
+    if spec is None or isinstance(spec, Noise):
+        return spec
+    if not isinstance(spec, str):
+        raise ConfigError(f"noise spec must be a string like 'gaussian:0.5', got {type(spec).__name__}")
+    text = spec.strip()
+    if text.lower() in ("", "none", "off", "no"):
+        return None
+    kind, sep, level = text.partition(":")
+    kind = kind.strip()
+    if _ALIASES.get(kind.lower()) is None:
+        raise ConfigError(
+            f"unknown noise kind {kind!r} in {spec!r}; choose one of "
+            "gaussian:SIGMA, masking:NU, salt-pepper:NU, or none"
+        )
+    if not sep or not level.strip():
+        raise ConfigError(f"noise {spec!r} needs a level, e.g. '{_ALIASES[kind.lower()]}:0.25'")
+    try:
+        value = float(level)
+    except ValueError:
+        raise ConfigError(f"noise level {level.strip()!r} in {spec!r} is not a number") from None
+    return Noise(kind, value)
+
+
+__all__ = ["KINDS", "Noise", "gaussian", "masking", "parse_noise", "salt_pepper"]
