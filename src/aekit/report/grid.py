@@ -1,0 +1,152 @@
+"""Image grids as PNG: samples, and rows such as "noisy / denoised / clean". Written atomically."""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from aekit.errors import DataError
+
+PAD_VALUE = 128  # grey lines between tiles, visible on black and on white images
+MIN_TILE_PX = 32
+
+
+def _as_nchw(images: np.ndarray) -> np.ndarray:
+    a = np.asarray(images)
+    if hasattr(images, "detach"):  # a torch tensor
+        a = images.detach().cpu().numpy()
+    if a.ndim == 2:  # one H×W image
+        a = a[None, None]
+    elif a.ndim == 3:  # N×H×W
+        a = a[:, None]
+    if a.ndim != 4:
+        raise DataError(f"image grid: expected N×C×H×W images, got shape {a.shape}")
+    if a.shape[1] == 4:
+        a = a[:, :3]
+    elif a.shape[1] == 2:
+        a = a[:, :1]
+    if a.shape[1] not in (1, 3):
+        raise DataError(f"image grid: images need 1 or 3 channels, got {a.shape[1]}")
+    return a
+
+
+def _to_uint8(a: np.ndarray, value_range) -> np.ndarray:
+    lo, hi = float(value_range[0]), float(value_range[1])
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    out = (np.nan_to_num(a.astype(np.float32), nan=lo) - lo) * scale
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def image_grid(
+    images: np.ndarray, ncols: int | None = None, pad: int = 1, value_range=(0.0, 1.0)
+) -> np.ndarray:
+    """Tile N×C×H×W images (values in `value_range`) into one uint8 picture:
+    H'×W' for grey (C=1), H'×W'×3 for colour (C=3). `ncols` defaults to ceil(sqrt(N))."""
+    a = _as_nchw(images)
+    n, c, h, w = a.shape
+    if n == 0:
+        raise DataError("image grid: no images")
+    ncols = max(1, min(int(ncols or math.ceil(math.sqrt(n))), n))
+    nrows = math.ceil(n / ncols)
+    pad = max(0, int(pad))
+    tiles = _to_uint8(a, value_range).transpose(0, 2, 3, 1)  # N×H×W×C
+    full = np.full((nrows * ncols, h, w, c), PAD_VALUE, dtype=np.uint8)
+    full[:n] = tiles
+    if pad:
+        full = np.pad(full, ((0, 0), (0, pad), (0, pad), (0, 0)), constant_values=PAD_VALUE)
+    hh, ww = h + pad, w + pad
+    grid = full.reshape(nrows, ncols, hh, ww, c).transpose(0, 2, 1, 3, 4).reshape(nrows * hh, ncols * ww, c)
+    if pad:
+        grid = np.pad(grid, ((pad, 0), (pad, 0), (0, 0)), constant_values=PAD_VALUE)
+    return grid[..., 0] if c == 1 else grid
+
+
+def _atomic_save_png(im, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            im.save(f, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def _auto_scale(h: int, w: int) -> int:
+    return max(1, math.ceil(MIN_TILE_PX / max(1, min(h, w))))
+
+
+def save_image_grid(
+    images: np.ndarray, path: str | os.PathLike, ncols: int | None = None, value_range=(0.0, 1.0),
+    scale: int | None = None,
+) -> Path:
+    """Write `image_grid(images)` as a PNG, upscaled with nearest neighbour so that each tile is
+    at least 32 px (or by `scale`). Atomic: temp file + os.replace. Returns the path."""
+    from PIL import Image
+
+    a = _as_nchw(images)
+    grid = image_grid(a, ncols=ncols, pad=1, value_range=value_range)
+    s = int(scale) if scale else _auto_scale(a.shape[2], a.shape[3])
+    if s > 1:
+        grid = np.repeat(np.repeat(grid, s, axis=0), s, axis=1)
+    return _atomic_save_png(Image.fromarray(grid), Path(path))
+
+
+def save_image_rows(
+    rows: Sequence[np.ndarray], path: str | os.PathLike, labels: Sequence[str] | None = None,
+    value_range=(0.0, 1.0),
+) -> Path:
+    """One row of images per entry of `rows` (each N_i×C×H×W), with an optional label at the left
+    of each row, e.g. rows=[noisy, denoised, clean], labels=["noisy", "denoised", "clean"].
+    Grey and colour rows may be mixed (grey rows are shown in grey). Written atomically."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    if not rows:
+        raise DataError("image rows: no rows given")
+    if labels is not None and len(labels) != len(rows):
+        raise DataError(f"image rows: {len(rows)} rows but {len(labels)} labels")
+    strips = []
+    for r in rows:
+        a = _as_nchw(r)
+        strip = image_grid(a, ncols=len(a), pad=1, value_range=value_range)
+        if strip.ndim == 2:
+            strip = np.repeat(strip[..., None], 3, axis=2)
+        strips.append(strip)
+    width = max(s.shape[1] for s in strips)
+    strips = [np.pad(s, ((0, 0), (0, width - s.shape[1]), (0, 0)), constant_values=255) for s in strips]
+    tile = min(_as_nchw(r).shape[2] for r in rows)
+    s = _auto_scale(tile, tile)
+    heights = [st.shape[0] * s for st in strips]
+    label_px = 110 if labels else 4
+    dpi = 100
+    fig = Figure(figsize=((width * s + label_px) / dpi, (sum(heights) + 4 * len(rows)) / dpi), dpi=dpi)
+    FigureCanvasAgg(fig)
+    gs = fig.add_gridspec(len(rows), 1, height_ratios=heights, left=label_px / (width * s + label_px),
+                          right=1.0, top=1.0, bottom=0.0, hspace=0.03)
+    for i, st in enumerate(strips):
+        ax = fig.add_subplot(gs[i])
+        ax.imshow(st, interpolation="nearest", aspect="equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        if labels:
+            ax.set_ylabel(str(labels[i]), rotation=0, ha="right", va="center", fontsize=10, labelpad=6)
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    return _atomic_save_png(Image.fromarray(rgba[..., :3].copy()), Path(path))
+
+
+__all__ = ["image_grid", "save_image_grid", "save_image_rows"]
