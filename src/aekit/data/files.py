@@ -91,8 +91,11 @@ def array_to_dataset(
         Xf *= np.float32(1.0 / 255.0)
         value_range = (0.0, 1.0)
     else:
-        Xf = np.ascontiguousarray(X, dtype=np.float32)
-        check_finite(Xf, source)  # float64 values beyond float32's range become inf
+        with np.errstate(over="ignore", invalid="ignore"):
+            Xf = np.ascontiguousarray(X, dtype=np.float32)
+        if not np.isfinite(Xf).all():
+            big = int(np.count_nonzero(~np.isfinite(Xf)))
+            raise DataError(f"{source}: {big} value(s) too large for float32 (beyond ±3.4e38)")
         lo, hi = float(Xf.min()), float(Xf.max())
         if image and lo >= 0.0 and hi <= 1.0:
             value_range = (0.0, 1.0)
