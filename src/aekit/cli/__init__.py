@@ -26,21 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: aekit errors are printed as one line, without a traceback."""
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv)
     except AekitError as exc:
         typer.secho(f"error: {exc}", err=True, fg="red")
         sys.exit(2)
-    except KeyboardInterrupt:
-        typer.secho("interrupted", err=True, fg="yellow")
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise

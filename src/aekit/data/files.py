@@ -51,6 +51,8 @@ def _labels(y: np.ndarray | None, n: int, source: str) -> np.ndarray | None:
     if y.dtype.kind == "f":
         if not np.isfinite(y).all() or not np.array_equal(y, np.round(y)):
             raise DataError(f"{source}: labels must be whole numbers (found non-integer, NaN or inf labels)")
+        if y.size and float(np.abs(y).max()) >= 2.0**62:
+            raise DataError(f"{source}: labels too large ({float(np.abs(y).max()):g})")
         return y.astype(np.int64)
     raise DataError(f"{source}: labels must be integers, got dtype {y.dtype}")
 
@@ -117,24 +119,39 @@ def array_to_dataset(
 # ----------------------------------------------------------------------------------------
 # numpy files
 # ----------------------------------------------------------------------------------------
-def _np_load(path: Path):
+def _open(path: Path):
     try:
-        return np.load(path, allow_pickle=False)
+        return open(path, "rb")
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+
+
+def _np_load(path: Path, f):
+    try:
+        return np.load(f, allow_pickle=False)
     except Exception as exc:  # numpy raises many types for corrupt files
         raise DataError(f"{path}: not a readable {path.suffix} file ({type(exc).__name__}: {exc})") from None
 
 
 def load_npy(path: Path, name: str) -> Dataset:
-    arr = _np_load(path)
+    with _open(path) as f:
+        arr = _np_load(path, f)
+        if hasattr(arr, "close"):
+            arr.close()
     if not isinstance(arr, np.ndarray):
         raise DataError(f"{path}: not a .npy array file")
     return array_to_dataset(arr, None, name=name, source=str(path))
 
 
 def load_npz(path: Path, name: str) -> Dataset:
-    npz = _np_load(path)
+    with _open(path) as f:
+        return _load_npz(path, name, f)
+
+
+def _load_npz(path: Path, name: str, f) -> Dataset:
+    npz = _np_load(path, f)
     if not hasattr(npz, "files"):
         raise DataError(f"{path}: not a .npz archive")
     try:

@@ -1,0 +1,197 @@
+"""The one deterministic autoencoder every variant configures.
+
+Variants are options, not copies: `noise` corrupts inputs in training (denoising AE),
+`sparsity` adds a code penalty (sparse AE), `tied` shares transposed encoder weights,
+`arch` picks the blocks. The trainer only calls `training_terms` and `validation_terms`.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+import torch
+from torch import nn
+
+from aekit.errors import AekitWarning, ConfigError
+from aekit.models.losses import RECONSTRUCTION_LOSSES, parse_sparsity, reconstruction_loss
+from aekit.nn.layers import activation, check_activation
+from aekit.nn.mlp import mlp_decoder, mlp_encoder
+
+ARCHS = ("mlp",)
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild the network (stored in the run folder's config.json)."""
+
+    input_shape: tuple[int, ...]
+    arch: str = "mlp"
+    hidden: tuple[int, ...] = (256, 64)
+    latent_dim: int = 2
+    activation: str = "relu"
+    code_activation: str = "linear"
+    output_activation: str = "sigmoid"
+    tied: bool = False
+    loss: str = "mse"
+    noise: str | None = None
+    sparsity: str | None = None
+    standardize: bool = False  # learn per-feature mean/std (data outside [0, 1])
+    value_range: tuple[float, float] = (0.0, 1.0)
+    kind: str = "autoencoder"
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.input_shape = tuple(int(s) for s in self.input_shape)
+        self.hidden = tuple(int(h) for h in self.hidden)
+        self.value_range = (float(self.value_range[0]), float(self.value_range[1]))
+        self.validate()
+
+    @property
+    def n_features(self) -> int:
+        return int(np.prod(self.input_shape))
+
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        return tuple(self.input_shape) if len(self.input_shape) == 3 else None  # type: ignore[return-value]
+
+    def validate(self) -> None:
+        if not self.input_shape or any(s < 1 for s in self.input_shape):
+            raise ConfigError(f"input_shape must be positive sizes, got {self.input_shape}")
+        if self.arch not in ARCHS:
+            raise ConfigError(f"unknown arch {self.arch!r}; choose one of {', '.join(ARCHS)}")
+        if any(h < 1 for h in self.hidden):
+            raise ConfigError(f"hidden layer sizes must be ≥ 1, got {self.hidden}")
+        if int(self.latent_dim) < 1:
+            raise ConfigError(f"latent_dim must be ≥ 1, got {self.latent_dim}")
+        for name in (self.activation, self.code_activation, self.output_activation):
+            check_activation(name)
+        if self.loss not in RECONSTRUCTION_LOSSES:
+            raise ConfigError(f"unknown loss {self.loss!r}; choose one of {', '.join(RECONSTRUCTION_LOSSES)}")
+        if self.loss == "bce" and self.output_activation != "sigmoid":
+            raise ConfigError("the bce loss needs outputs in [0, 1]: use output_activation='sigmoid'")
+        if self.loss == "ssim" and self.image_shape is None:
+            raise ConfigError("the ssim loss needs image data: input_shape must be (C, H, W)")
+        sparsity = parse_sparsity(self.sparsity)
+        if sparsity is not None and sparsity.kind == "kl" and self.code_activation != "sigmoid":
+            # KL(ρ‖ρ̂) treats code activations as probabilities: they must lie in (0, 1).
+            raise ConfigError("a kl sparsity penalty needs sigmoid code units: set code_activation='sigmoid'")
+        _parse_noise(self.noise)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["input_shape"] = list(self.input_shape)
+        d["hidden"] = list(self.hidden)
+        d["value_range"] = list(self.value_range)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"model config has unknown fields: {sorted(unknown)}")
+        return cls(**d)
+
+
+def _parse_noise(spec: str | None):
+    from aekit.data.noise import parse_noise
+
+    return parse_noise(spec)
+
+
+class AutoEncoderModel(nn.Module):
+    """Encoder + decoder + loss terms. Inputs may be N×D or N×C×H×W; outputs have the input's shape."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        n = config.n_features
+        self.encoder = mlp_encoder(n, config.hidden, config.latent_dim, config.activation, config.code_activation)
+        self.decoder = mlp_decoder(
+            config.latent_dim, config.hidden, n, config.activation, tied_to=self.encoder if config.tied else None
+        )
+        self.output_activation = activation(config.output_activation)
+        # Per-feature standardization learned from the training data (identity unless set).
+        self.register_buffer("input_shift", torch.zeros(n))
+        self.register_buffer("input_scale", torch.ones(n))
+        self.noise = _parse_noise(config.noise)
+        self.sparsity = parse_sparsity(config.sparsity)
+
+    # -- data space <-> model space -------------------------------------------------------
+    def set_standardization(self, X: torch.Tensor) -> None:
+        flat = X.reshape(X.shape[0], -1)
+        self.input_shift.copy_(flat.mean(0))
+        std = flat.std(0, unbiased=False)
+        self.input_scale.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
+
+    def _to_model(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(x.shape[0], -1)
+        if self.config.standardize:
+            flat = (flat - self.input_shift) / self.input_scale
+        return flat
+
+    def _to_data(self, out: torch.Tensor) -> torch.Tensor:
+        if self.config.standardize:
+            out = out * self.input_scale + self.input_shift
+        return out
+
+    # -- the network ------------------------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self._to_model(x))
+
+    def decode(self, z: torch.Tensor, shape: tuple[int, ...] | None = None) -> torch.Tensor:
+        out = self._to_data(self.output_activation(self.decoder(z)))
+        return out.reshape(shape) if shape is not None else out.reshape(-1, *self.config.input_shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction of x, same shape as x."""
+        return self.decode(self.encode(x), shape=x.shape)
+
+    # -- what the trainer optimizes -----------------------------------------------------------
+    def _terms(self, x_in: torch.Tensor, x_target: torch.Tensor) -> dict[str, torch.Tensor]:
+        code = self.encoder(self._to_model(x_in))
+        logits = self.decoder(code)
+        output = self.output_activation(logits)
+        target = self._to_model(x_target)
+        lo, hi = self.config.value_range
+        recon = reconstruction_loss(
+            self.config.loss, logits, output, target, self.config.image_shape, data_range=(hi - lo) or 1.0
+        )
+        terms = {"loss": recon, "recon": recon}
+        if self.sparsity is not None:
+            penalty = self.sparsity.penalty(code)
+            terms["sparsity"] = penalty
+            terms["loss"] = recon + penalty
+        return terms
+
+    def training_terms(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Loss terms for one batch; with noise, the input is corrupted afresh and the target is
+        the clean x (the seeds' denoising loss L(x, g(f(x̃))))."""
+        x_in = x
+        if self.noise is not None:
+            x_in = self.noise(x, rng=generator, value_range=self.config.value_range)
+        return self._terms(x_in, x)
+
+    def validation_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self._terms(x, x)
+
+
+def check_latent_size(config: ModelConfig) -> None:
+    """Warn when a plain autoencoder is not undercomplete (it can then learn the identity)."""
+    if config.latent_dim >= config.n_features and config.noise is None and config.sparsity is None:
+        warnings.warn(
+            f"latent_dim={config.latent_dim} is not smaller than the {config.n_features} input "
+            "features: without noise or sparsity, the autoencoder can learn the identity map",
+            AekitWarning,
+            stacklevel=3,
+        )
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def finite_or_nan(v: float) -> float:
+    return v if math.isfinite(v) else float("nan")

@@ -1,0 +1,126 @@
+"""Matplotlib figures (Agg backend, no screen needed), each saved as a PNG."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from aekit.runs import atomic_write_bytes  # noqa: E402
+
+
+def _save(fig, path: str | os.PathLike) -> Path:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    return Path(path)
+
+
+def _as_images(X: np.ndarray, image_shape: tuple[int, ...] | None) -> np.ndarray | None:
+    """N×H×W or N×H×W×3 arrays for imshow, or None for non-image data."""
+    if X.ndim == 4:
+        imgs = X
+    elif image_shape is not None and len(image_shape) == 3:
+        imgs = X.reshape(len(X), *image_shape)
+    else:
+        side = int(round(np.sqrt(X.shape[1])))
+        if side * side != X.shape[1]:
+            return None
+        imgs = X.reshape(len(X), 1, side, side)
+    return imgs[:, 0] if imgs.shape[1] == 1 else np.moveaxis(imgs, 1, -1)
+
+
+def loss_curves(history: list[dict], path: str | os.PathLike, title: str = "Training") -> Path:
+    """Training and validation loss per epoch, one colour per stage (pretraining, fine-tuning)."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    stages = list(dict.fromkeys(str(r.get("stage", "train")) for r in history))
+    offset = 0
+    for i, stage in enumerate(stages):
+        rows = [r for r in history if str(r.get("stage", "train")) == stage]
+        x = np.arange(1, len(rows) + 1) + offset
+        color = f"C{i}"
+        prefix = f"{stage}: " if len(stages) > 1 else ""
+        ax.plot(x, [r["loss"] for r in rows], color=color, label=f"{prefix}training")
+        if rows and rows[0].get("val_loss") not in (None, ""):
+            ax.plot(x, [r["val_loss"] for r in rows], color=color, ls="--", label=f"{prefix}validation")
+        offset += len(rows)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def reconstruction_grid(
+    rows: dict[str, np.ndarray],
+    path: str | os.PathLike,
+    image_shape: tuple[int, ...] | None = None,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    n: int = 10,
+) -> Path | None:
+    """One row per entry (original, each model, PCA) of the same n samples."""
+    panels = {k: _as_images(np.asarray(v)[:n], image_shape) for k, v in rows.items()}
+    if any(p is None for p in panels.values()):
+        return None
+    n = min(n, *(len(p) for p in panels.values()))
+    fig, axes = plt.subplots(len(panels), n, figsize=(1.1 * n, 1.2 * len(panels)), squeeze=False)
+    for r, (name, imgs) in enumerate(panels.items()):
+        for c in range(n):
+            ax = axes[r, c]
+            ax.imshow(np.clip(imgs[c], *value_range), cmap="gray", vmin=value_range[0], vmax=value_range[1],
+                      interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    fig.subplots_adjust(wspace=0.05, hspace=0.05)
+    return _save(fig, path)
+
+
+def to_2d(codes: np.ndarray) -> tuple[np.ndarray, str]:
+    """The code itself when 2-D; else its first two principal components (said in the label)."""
+    if codes.shape[1] == 2:
+        return codes, "code"
+    if codes.shape[1] == 1:
+        return np.column_stack([codes[:, 0], np.zeros(len(codes))]), "code (1-D)"
+    from sklearn.decomposition import PCA
+
+    return PCA(2, svd_solver="full").fit_transform(codes), f"first 2 PCs of the {codes.shape[1]}-D code"
+
+
+def latent_scatter(
+    panels: dict[str, np.ndarray],
+    labels: np.ndarray | None,
+    path: str | os.PathLike,
+    classes: list[str] | None = None,
+    max_points: int = 5000,
+) -> Path:
+    """Side-by-side 2-D scatters (e.g. the autoencoder's code beside PCA's), coloured by label."""
+    k = len(panels)
+    fig, axes = plt.subplots(1, k, figsize=(4.4 * k, 4.0), squeeze=False)
+    rng = np.random.default_rng(0)
+    for ax, (name, Z) in zip(axes[0], panels.items()):
+        idx = np.arange(len(Z))
+        if len(idx) > max_points:
+            idx = np.sort(rng.choice(len(idx), max_points, replace=False))
+        Z2, how = to_2d(np.asarray(Z)[idx])
+        c = None if labels is None else np.asarray(labels)[idx]
+        sc = ax.scatter(Z2[:, 0], Z2[:, 1], c=c, cmap="tab10", s=6, alpha=0.8, linewidths=0)
+        ax.set_title(f"{name}\n({how})", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if labels is not None:
+        handles = sc.legend_elements()[0]
+        values = np.unique(np.asarray(labels))
+        names = [classes[int(v)] if classes and int(v) < len(classes) else str(int(v)) for v in values]
+        fig.legend(handles, names, loc="center right", fontsize=8, title="label")
+        fig.subplots_adjust(right=0.9)
+    return _save(fig, path)

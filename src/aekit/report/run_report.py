@@ -1,0 +1,109 @@
+"""The report of one or several trained models, always beside PCA."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from aekit.data import Dataset
+from aekit.models.pca import fit_pca, pca_reconstruct
+from aekit.report import figures
+from aekit.report.html import Section, Table, write_report
+from aekit.tasks.evaluate import evaluate_reconstruction, model_input
+
+
+@dataclass
+class ReportEntry:
+    """One trained model in a report."""
+
+    name: str
+    estimator: object
+    metrics: dict | None = None  # from evaluate_reconstruction; computed when None
+    description: str = ""
+    slug: str = ""  # file-name stem of its figures
+
+
+def error_table(entries: list[ReportEntry]) -> Table:
+    rows = []
+    for e in entries:
+        m = e.metrics
+        rows.append([
+            e.name, m["latent_dim"], m["model"]["mse_per_value"], m["pca"]["mse_per_value"],
+            m["model"]["sse_per_sample"], m["pca"]["sse_per_sample"], m["model_vs_pca"],
+        ])
+    return Table(
+        ["model", "latent", "MSE/value", "PCA MSE/value", "SSE/sample", "PCA SSE/sample", "model ÷ PCA"],
+        rows,
+        caption="Test-split reconstruction error; PCA fitted on the training split with the same latent size. "
+        "model ÷ PCA below 1 means the autoencoder reconstructs better than the linear baseline.",
+    )
+
+
+def _describe(est) -> str:
+    c = est.model_config_
+    layers = "-".join(str(v) for v in (c.n_features, *c.hidden, c.latent_dim))
+    extras = [f"{c.activation} units", f"{c.loss} loss", f"{c.output_activation} output"]
+    if c.tied:
+        extras.append("tied weights")
+    if c.noise:
+        extras.append(f"noise {c.noise}")
+    if c.sparsity:
+        extras.append(f"sparsity {c.sparsity}")
+    return f"<code>{layers}</code> ({', '.join(extras)}); trained {getattr(est, 'n_epochs_', '?')} epochs, best epoch {getattr(est, 'best_epoch_', '?')}."
+
+
+def model_section(entry: ReportEntry, train: Dataset, test: Dataset, fig_dir: Path, slug: str) -> Section:
+    est = entry.estimator
+    m = entry.metrics
+    sec = Section(entry.name, text=[entry.description or _describe(est)])
+    sec.tables.append(error_table([entry]))
+    if getattr(est, "history_", None):
+        sec.figures.append((figures.loss_curves(est.history_, fig_dir / f"{slug}-loss.png", entry.name),
+                            "Loss per epoch (solid: training, dashed: validation)."))
+    n_show = min(10, len(test))
+    shown = test.subset(np.arange(n_show))
+    recon = est.reconstruct(model_input(est, shown))
+    pca = fit_pca(train.flat(), m["latent_dim"])
+    grid = figures.reconstruction_grid(
+        {"original": shown.flat(), entry.name: recon.reshape(n_show, -1),
+         f"PCA-{m['latent_dim']}": pca_reconstruct(pca, shown.flat())},
+        fig_dir / f"{slug}-reconstructions.png", image_shape=shown.sample_shape if shown.is_image else None,
+        value_range=test.value_range,
+    )
+    if grid is not None:
+        sec.figures.append((grid, "Test images (top), the autoencoder's reconstructions, and PCA's with the same latent size."))
+    codes = est.transform(model_input(est, test))
+    pca2 = fit_pca(train.flat(), 2).transform(test.flat())
+    sec.figures.append((
+        figures.latent_scatter({entry.name: codes, "PCA (2 components)": pca2}, test.y,
+                               fig_dir / f"{slug}-latent.png", classes=test.classes),
+        "Test set in the autoencoder's latent space beside PCA's first two components, coloured by label.",
+    ))
+    return sec
+
+
+def build_report(
+    path: str | os.PathLike,
+    entries: list[ReportEntry],
+    train: Dataset,
+    test: Dataset,
+    title: str = "aekit report",
+    intro: str = "",
+    extra_sections: list[Section] | None = None,
+) -> Path:
+    """Write report.html (figures next to it, also embedded) for the given models."""
+    path = Path(path)
+    fig_dir = path.parent
+    for e in entries:
+        if e.metrics is None:
+            e.metrics = evaluate_reconstruction(e.estimator, train, test)
+    sections = [Section("Summary: each model beside PCA", tables=[error_table(entries)],
+                        text=[f"Data: <b>{test.name}</b>, {len(train)} training and {len(test)} test samples "
+                              f"of shape {test.sample_shape}."])]
+    for i, e in enumerate(entries):
+        slug = e.slug or "-".join("".join(ch if ch.isalnum() else " " for ch in e.name.lower()).split()) or f"model{i}"
+        sections.append(model_section(e, train, test, fig_dir, slug))
+    sections += extra_sections or []
+    return write_report(path, title, sections, intro=intro)
