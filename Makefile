@@ -17,7 +17,7 @@ demo: $(STAMP)
 
 # Default test run: everything not marked slow, on 2 workers (CI has 2 cores).
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow" -n 2 --dist loadfile
+	$(PY) -m pytest -m "not slow" -n 2 --dist load
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow

@@ -4,4 +4,16 @@ __version__ = "0.1.0"
 
 from aekit.errors import AekitError  # noqa: E402
 
-__all__ = ["AekitError", "__version__"]
+# The estimators pull in torch and scikit-learn; import them on first use so `aekit --help`
+# and `aekit.data` stay quick.
+_LAZY = {"AutoEncoder": "aekit.estimators"}
+
+__all__ = ["AekitError", "AutoEncoder", "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'aekit' has no attribute {name!r}")

@@ -38,6 +38,11 @@ def check_finite(X: np.ndarray, what: str = "X") -> None:
         )
 
 
+def _tensor(X: np.ndarray) -> torch.Tensor:
+    """A float32 tensor owning its memory (inputs may be read-only memmaps)."""
+    return torch.from_numpy(np.array(X, dtype=np.float32))
+
+
 def _seed(random_state) -> int:
     if random_state is None:
         return int(np.random.default_rng().integers(0, 2**31 - 1))
@@ -184,6 +189,8 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         out_act = self.output_activation
         if out_act == "auto":
             out_act = "sigmoid" if unit else "linear"
+        if out_act == "sigmoid" and not unit:
+            raise ConfigError(f"a sigmoid output needs data in [0, 1]; X lies in [{lo:.3g}, {hi:.3g}]")
         loss = "mse" if self.loss == "auto" else self.loss
         if loss == "bce" and not unit:
             raise ConfigError(f"the bce loss needs data in [0, 1]; X lies in [{lo:.3g}, {hi:.3g}] (use loss='mse')")
@@ -204,7 +211,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             loss=loss,
             noise=self.noise,
             sparsity=self.sparsity,
-            standardize=out_act != "sigmoid",
+            standardize=not unit,
             value_range=(0.0, 1.0) if unit else (lo, hi),
         )
 
@@ -262,13 +269,13 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             )
         model = self._build_model(config, seed)
         if config.standardize:
-            model.set_standardization(torch.as_tensor(X_train, dtype=torch.float32))
+            model.set_standardization(_tensor(X_train))
         model.to(self.device)
         trainer = Trainer(train_cfg, checkpoint_dir=Path(run_dir) / CHECKPOINT_DIR if run_dir else None)
         history = trainer.fit(
             model,
-            torch.as_tensor(X_train, dtype=torch.float32),
-            None if X_val is None else torch.as_tensor(X_val, dtype=torch.float32),
+            _tensor(X_train),
+            None if X_val is None else _tensor(X_val),
             resume=resume,
         )
         self.model_ = model.eval()
@@ -297,7 +304,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         outs = []
         with torch.inference_mode():
             for s in range(0, len(X), batch_size):
-                xb = torch.as_tensor(np.ascontiguousarray(X[s : s + batch_size]), dtype=torch.float32, device=dev)
+                xb = torch.from_numpy(np.array(X[s : s + batch_size], dtype=np.float32)).to(dev)
                 outs.append(fn(xb).float().cpu().numpy())
         return np.concatenate(outs) if outs else np.empty((0,), np.float32)
 
@@ -341,7 +348,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def validation_loss(self, X) -> dict[str, float]:
         check_is_fitted(self, "model_")
         X = self._validate(X, reset=False)
-        return evaluate(self.model_, torch.as_tensor(X, dtype=torch.float32))
+        return evaluate(self.model_, _tensor(X))
 
     # -- run folders -----------------------------------------------------------------------
     def _json_params(self) -> dict:
