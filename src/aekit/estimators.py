@@ -26,6 +26,9 @@ PRESETS: dict[str, dict] = {
     "ae": {},
     "dae": {"noise": "gaussian:0.5"},
     "sae": {"sparsity": "kl:0.05:3"},
+    # The seeds' Keras denoiser: conv 32-32 with max-pooling, mirrored with up-sampling, BCE.
+    "conv-ae": {"arch": "conv", "hidden": (32, 32), "latent_dim": None, "loss": "bce"},
+    "conv-dae": {"arch": "conv", "hidden": (32, 32), "latent_dim": None, "loss": "bce", "noise": "gaussian:0.5"},
 }
 
 
@@ -66,7 +69,9 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     loss : "mse", "bce" (data in [0, 1]) or "ssim" (image data); "auto" is mse.
     noise : denoising training, "gaussian:σ", "masking:ν" or "salt-pepper:ν".
     sparsity : code penalty, "kl:ρ:β" or "l1:λ".
-    arch : "mlp".  input_shape : (C, H, W) for flat image rows; inferred from 4-D X.
+    arch : "mlp", or "conv" (convolution blocks; `hidden` then lists the channels of each
+        block, and latent_dim=None keeps the seeds' fully convolutional model).
+    input_shape : (C, H, W) for flat image rows; inferred from 4-D X.
     epochs, batch_size, optimizer, lr, weight_decay, lr_schedule, grad_clip : training.
     validation_fraction : held out for early stopping (0 disables validation).
     early_stopping, patience : stop after `patience` epochs without improvement and restore
@@ -182,6 +187,10 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 raise ConfigError(
                     f"input_shape={input_shape} holds {int(np.prod(input_shape))} values but X has {X.shape[1]} features"
                 )
+        elif self.arch == "conv":
+            # Flat rows for a conv model: square grey images when the size allows, else 1×1×D strips.
+            side = int(round(np.sqrt(X.shape[1])))
+            input_shape = (1, side, side) if side * side == X.shape[1] else (1, 1, X.shape[1])
         else:
             input_shape = (X.shape[1],)
         lo, hi = float(X.min()), float(X.max())
@@ -203,7 +212,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             input_shape=input_shape,
             arch=self.arch,
             hidden=hidden,
-            latent_dim=int(self.latent_dim),
+            latent_dim=None if self.latent_dim is None else int(self.latent_dim),
             activation=self.activation,
             code_activation=code_act,
             output_activation=out_act,
@@ -284,7 +293,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.history_ = history
         self.best_epoch_ = trainer.best_epoch
         self.n_epochs_ = len(history)
-        self._n_features_out = config.latent_dim
+        self._n_features_out = config.code_size
         self.input_ndim_ = 2 if self._fit_image_shape is None else 4
         del self._fit_image_shape
         return self
@@ -318,8 +327,8 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """Decode codes back to data space (N×D, or N×C×H×W when fitted on images)."""
         check_is_fitted(self, "model_")
         Z = np.asarray(X)
-        if Z.ndim != 2 or Z.shape[1] != self.model_config_.latent_dim:
-            raise DataError(f"codes must be N×{self.model_config_.latent_dim}, got shape {Z.shape}")
+        if Z.ndim != 2 or Z.shape[1] != self.model_config_.code_size:
+            raise DataError(f"codes must be N×{self.model_config_.code_size}, got shape {Z.shape}")
         check_finite(Z, "codes")
         out = self._batches(Z.astype(np.float32), self.model_.decode)
         if self.input_ndim_ == 2:
@@ -406,7 +415,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         est.input_ndim_ = int(fitted.get("input_ndim", 2))
         est.best_epoch_ = int(fitted.get("best_epoch", 0))
         est.n_epochs_ = int(fitted.get("n_epochs", len(est.history_)))
-        est._n_features_out = model_config.latent_dim
+        est._n_features_out = model_config.code_size
         return est
 
 

@@ -20,6 +20,7 @@ def _register() -> None:
     # Sub-command modules register themselves on `app` when imported.
     from aekit.cli import data as _data  # noqa: F401
     from aekit.cli import core as _core  # noqa: F401
+    from aekit.cli import tasks as _tasks  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

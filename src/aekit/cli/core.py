@@ -31,7 +31,7 @@ def _errors_table(metrics: dict) -> Table:
     for col in ("", "MSE per value", "SSE per sample"):
         t.add_column(col, justify="right")
     t.add_row("autoencoder", f"{metrics['model']['mse_per_value']:.5f}", f"{metrics['model']['sse_per_sample']:.3f}")
-    t.add_row(f"PCA-{metrics['latent_dim']}", f"{metrics['pca']['mse_per_value']:.5f}", f"{metrics['pca']['sse_per_sample']:.3f}")
+    t.add_row(f"PCA-{metrics['pca']['n_components']}", f"{metrics['pca']['mse_per_value']:.5f}", f"{metrics['pca']['sse_per_sample']:.3f}")
     return t
 
 
@@ -39,9 +39,9 @@ def _errors_table(metrics: dict) -> Table:
 def train(
     data: DataOpt = "digits",
     out: Annotated[Path, typer.Option("--out", help="Run folder to write (config, weights, history, report).")] = Path("runs/ae"),
-    model: Annotated[str, typer.Option("--model", help="Preset: ae, dae (gaussian noise 0.5), sae (kl:0.05:3 sparsity).")] = "ae",
-    hidden: Annotated[str, typer.Option(help="Encoder hidden sizes; the decoder mirrors them.")] = "256,64",
-    latent: Annotated[int, typer.Option(help="Size of the code.")] = 8,
+    model: Annotated[str, typer.Option("--model", help="Preset: ae, dae (gaussian noise 0.5), sae (kl:0.05:3 sparsity), conv-ae, conv-dae (the seeds' Keras denoiser).")] = "ae",
+    hidden: Annotated[Optional[str], typer.Option(help="Encoder hidden sizes (conv: channels per block); the decoder mirrors them. Default: 256,64 (conv: 32,32).")] = None,
+    latent: Annotated[Optional[int], typer.Option(help="Size of the code. Default 8; conv presets default to no dense bottleneck.")] = None,
     epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping may end sooner).")] = 100,
     batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = 128,
     lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-3,
@@ -72,11 +72,15 @@ def train(
     from aekit.tasks.train import train_run
 
     params = dict(
-        hidden=_ints(hidden), latent_dim=latent, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+        epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
         lr_schedule=lr_schedule, grad_clip=grad_clip, weight_decay=weight_decay, activation=activation, loss=loss,
         tied=tied, patience=patience, early_stopping=early_stopping, random_state=seed, device=device,
         verbose=0 if quiet else 1,
     )
+    if hidden is not None:
+        params["hidden"] = _ints(hidden)
+    if latent is not None:
+        params["latent_dim"] = latent
     if noise is not None:
         params["noise"] = noise
     if sparsity is not None:

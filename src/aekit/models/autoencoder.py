@@ -17,9 +17,10 @@ from torch import nn
 from aekit.errors import AekitWarning, ConfigError
 from aekit.models.losses import RECONSTRUCTION_LOSSES, parse_sparsity, reconstruction_loss
 from aekit.nn.layers import activation, check_activation
+from aekit.nn.conv import ConvDecoder, ConvEncoder
 from aekit.nn.mlp import mlp_decoder, mlp_encoder
 
-ARCHS = ("mlp",)
+ARCHS = ("mlp", "conv")
 
 
 @dataclass
@@ -29,7 +30,7 @@ class ModelConfig:
     input_shape: tuple[int, ...]
     arch: str = "mlp"
     hidden: tuple[int, ...] = (256, 64)
-    latent_dim: int = 2
+    latent_dim: int | None = 2  # conv only: None = no dense bottleneck (the seeds' Keras model)
     activation: str = "relu"
     code_activation: str = "linear"
     output_activation: str = "sigmoid"
@@ -53,6 +54,15 @@ class ModelConfig:
         return int(np.prod(self.input_shape))
 
     @property
+    def code_size(self) -> int:
+        """Length of the code `transform` returns."""
+        if self.latent_dim is not None:
+            return int(self.latent_dim)
+        c, h, w = self.input_shape
+        m = 2 ** len(self.hidden)
+        return self.hidden[-1] * (-(-h // m)) * (-(-w // m))
+
+    @property
     def image_shape(self) -> tuple[int, int, int] | None:
         return tuple(self.input_shape) if len(self.input_shape) == 3 else None  # type: ignore[return-value]
 
@@ -63,8 +73,18 @@ class ModelConfig:
             raise ConfigError(f"unknown arch {self.arch!r}; choose one of {', '.join(ARCHS)}")
         if any(h < 1 for h in self.hidden):
             raise ConfigError(f"hidden layer sizes must be ≥ 1, got {self.hidden}")
-        if int(self.latent_dim) < 1:
+        if self.latent_dim is None:
+            if self.arch != "conv":
+                raise ConfigError("latent_dim=None (no dense bottleneck) is only for arch='conv'")
+        elif int(self.latent_dim) < 1:
             raise ConfigError(f"latent_dim must be ≥ 1, got {self.latent_dim}")
+        if self.arch == "conv":
+            if self.image_shape is None:
+                raise ConfigError(f"arch='conv' needs input_shape=(C, H, W), got {self.input_shape}")
+            if self.tied:
+                raise ConfigError("tied weights are implemented for arch='mlp' only")
+            if not self.hidden:
+                raise ConfigError("arch='conv' needs at least one convolution block: hidden=(32, 32)")
         for name in (self.activation, self.code_activation, self.output_activation):
             check_activation(name)
         if self.loss not in RECONSTRUCTION_LOSSES:
@@ -108,10 +128,15 @@ class AutoEncoderModel(nn.Module):
         super().__init__()
         self.config = config
         n = config.n_features
-        self.encoder = mlp_encoder(n, config.hidden, config.latent_dim, config.activation, config.code_activation)
-        self.decoder = mlp_decoder(
-            config.latent_dim, config.hidden, n, config.activation, tied_to=self.encoder if config.tied else None
-        )
+        if config.arch == "conv":
+            self.encoder = ConvEncoder(config.image_shape, config.hidden, config.activation, config.latent_dim,
+                                       config.code_activation)
+            self.decoder = ConvDecoder(self.encoder, config.hidden, config.activation, config.latent_dim)
+        else:
+            self.encoder = mlp_encoder(n, config.hidden, config.latent_dim, config.activation, config.code_activation)
+            self.decoder = mlp_decoder(
+                config.latent_dim, config.hidden, n, config.activation, tied_to=self.encoder if config.tied else None
+            )
         self.output_activation = activation(config.output_activation)
         # Per-feature standardization learned from the training data (identity unless set).
         self.register_buffer("input_shift", torch.zeros(n))
@@ -149,6 +174,15 @@ class AutoEncoderModel(nn.Module):
         """Reconstruction of x, same shape as x."""
         return self.decode(self.encode(x), shape=x.shape)
 
+    def reconstruct_image(self, x: torch.Tensor) -> torch.Tensor:
+        """A fully convolutional model (arch='conv', no dense bottleneck) applied to N×C×H×W images
+        of any H, W; the standardization buffers are per pixel, so it requires none."""
+        if self.config.arch != "conv" or self.config.latent_dim is not None or self.config.standardize:
+            raise ConfigError("only a convolutional model without a dense bottleneck accepts images of other sizes")
+        hw = tuple(x.shape[-2:])
+        logits = self.decoder(self.encoder(x, image_hw=hw), image_hw=hw)
+        return self.output_activation(logits).reshape(x.shape)
+
     # -- what the trainer optimizes -----------------------------------------------------------
     def _terms(self, x_in: torch.Tensor, x_target: torch.Tensor) -> dict[str, torch.Tensor]:
         code = self.encoder(self._to_model(x_in))
@@ -161,9 +195,12 @@ class AutoEncoderModel(nn.Module):
         )
         terms = {"loss": recon, "recon": recon}
         if self.sparsity is not None:
+            # The seeds' objective is E = Σᵢ(xᵢ−yᵢ)² + β·Σⱼ KL(ρ‖ρ̂ⱼ), with the error summed over the
+            # D inputs; our reconstruction losses are means per value, so the penalty is divided by
+            # D to keep that balance (β means what it means in the seeds and in UFLDL).
             penalty = self.sparsity.penalty(code)
             terms["sparsity"] = penalty
-            terms["loss"] = recon + penalty
+            terms["loss"] = recon + penalty / self.config.n_features
         return terms
 
     def training_terms(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
@@ -180,9 +217,9 @@ class AutoEncoderModel(nn.Module):
 
 def check_latent_size(config: ModelConfig) -> None:
     """Warn when a plain autoencoder is not undercomplete (it can then learn the identity)."""
-    if config.latent_dim >= config.n_features and config.noise is None and config.sparsity is None:
+    if config.code_size >= config.n_features and config.noise is None and config.sparsity is None:
         warnings.warn(
-            f"latent_dim={config.latent_dim} is not smaller than the {config.n_features} input "
+            f"the code ({config.code_size} values) is not smaller than the {config.n_features} input "
             "features: without noise or sparsity, the autoencoder can learn the identity map",
             AekitWarning,
             stacklevel=3,

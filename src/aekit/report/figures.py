@@ -124,3 +124,31 @@ def latent_scatter(
         fig.legend(handles, names, loc="center right", fontsize=8, title="label")
         fig.subplots_adjust(right=0.9)
     return _save(fig, path)
+
+
+def code_unit_activity(mean_activation: np.ndarray, rho: float, path: str | os.PathLike, title: str = "") -> Path:
+    """Mean activation ρ̂_j of each code unit over the test set, against the target ρ."""
+    k = len(mean_activation)
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.18 * k + 1.5), 3.0))
+    ax.bar(np.arange(k), mean_activation, color="C0", width=0.8, label="mean activation ρ̂ⱼ")
+    ax.axhline(rho, color="C3", ls="--", label=f"target ρ = {rho:g}")
+    ax.set_xlabel("code unit j")
+    ax.set_ylabel("mean activation")
+    ax.set_ylim(0, max(1.0 * max(mean_activation.max(), rho) * 1.15, 0.05))
+    ax.set_title(title or "Sparse code: mean activation per unit")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def activation_histograms(codes: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
+    """Histograms of all code activations (values in [0, 1]), one panel per model."""
+    k = len(codes)
+    fig, axes = plt.subplots(1, k, figsize=(4.0 * k, 3.0), squeeze=False, sharey=True)
+    bins = np.linspace(0, 1, 41)
+    for ax, (name, Z) in zip(axes[0], codes.items()):
+        ax.hist(np.asarray(Z).ravel(), bins=bins, color="C0")
+        ax.set_yscale("log")
+        ax.set_title(f"{name}\nmean {np.mean(Z):.3f}", fontsize=9)
+        ax.set_xlabel("activation")
+    axes[0, 0].set_ylabel("count")
+    return _save(fig, path)

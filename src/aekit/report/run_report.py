@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from aekit.data import Dataset
+from aekit.models.losses import parse_sparsity
 from aekit.models.pca import fit_pca, pca_reconstruct
 from aekit.report import figures
 from aekit.report.html import Section, Table, write_report
@@ -30,7 +31,8 @@ def error_table(entries: list[ReportEntry]) -> Table:
     for e in entries:
         m = e.metrics
         rows.append([
-            e.name, m["latent_dim"], m["model"]["mse_per_value"], m["pca"]["mse_per_value"],
+            e.name, m["latent_dim"] if m["latent_dim"] == m["pca"]["n_components"]
+            else f"{m['latent_dim']} (PCA {m['pca']['n_components']})", m["model"]["mse_per_value"], m["pca"]["mse_per_value"],
             m["model"]["sse_per_sample"], m["pca"]["sse_per_sample"], m["model_vs_pca"],
         ])
     return Table(
@@ -43,7 +45,10 @@ def error_table(entries: list[ReportEntry]) -> Table:
 
 def _describe(est) -> str:
     c = est.model_config_
-    layers = "-".join(str(v) for v in (c.n_features, *c.hidden, c.latent_dim))
+    if c.arch == "conv":
+        layers = f"conv {'-'.join(map(str, c.hidden))} on {'×'.join(map(str, c.input_shape))}, code {c.code_size}"
+    else:
+        layers = "-".join(str(v) for v in (c.n_features, *c.hidden, c.latent_dim))
     extras = [f"{c.activation} units", f"{c.loss} loss", f"{c.output_activation} output"]
     if c.tied:
         extras.append("tied weights")
@@ -58,6 +63,9 @@ def model_section(entry: ReportEntry, train: Dataset, test: Dataset, fig_dir: Pa
     est = entry.estimator
     m = entry.metrics
     sec = Section(entry.name, text=[entry.description or _describe(est)])
+    if m["latent_dim"] > m["pca"]["n_components"]:
+        sec.text.append(f"The code ({m['latent_dim']} values) is larger than the input, so PCA keeps every "
+                        "dimension and reconstructs exactly: compare this model on denoising instead.")
     sec.tables.append(error_table([entry]))
     if getattr(est, "history_", None):
         sec.figures.append((figures.loss_curves(est.history_, fig_dir / f"{slug}-loss.png", entry.name),
@@ -68,13 +76,20 @@ def model_section(entry: ReportEntry, train: Dataset, test: Dataset, fig_dir: Pa
     pca = fit_pca(train.flat(), m["latent_dim"])
     grid = figures.reconstruction_grid(
         {"original": shown.flat(), entry.name: recon.reshape(n_show, -1),
-         f"PCA-{m['latent_dim']}": pca_reconstruct(pca, shown.flat())},
+         f"PCA-{pca.n_components_}": pca_reconstruct(pca, shown.flat())},
         fig_dir / f"{slug}-reconstructions.png", image_shape=shown.sample_shape if shown.is_image else None,
         value_range=test.value_range,
     )
     if grid is not None:
         sec.figures.append((grid, "Test images (top), the autoencoder's reconstructions, and PCA's with the same latent size."))
     codes = est.transform(model_input(est, test))
+    sparsity = parse_sparsity(est.model_config_.sparsity)
+    if sparsity is not None and sparsity.kind == "kl":
+        sec.figures.append((
+            figures.code_unit_activity(codes.mean(0), sparsity.rho, fig_dir / f"{slug}-activity.png", entry.name),
+            f"Mean activation of each code unit over the test set against the target ρ = {sparsity.rho:g} "
+            f"(overall mean {codes.mean():.3f}).",
+        ))
     pca2 = fit_pca(train.flat(), 2).transform(test.flat())
     sec.figures.append((
         figures.latent_scatter({entry.name: codes, "PCA (2 components)": pca2}, test.y,

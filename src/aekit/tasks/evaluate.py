@@ -15,7 +15,7 @@ def model_input(est, data: Dataset) -> np.ndarray:
 
 def evaluate_reconstruction(est, train: Dataset, test: Dataset) -> dict:
     """Errors on `test` for the model and for PCA fitted on `train` with the model's latent size."""
-    k = int(est.model_config_.latent_dim)
+    k = int(est.model_config_.code_size)  # PCA gets as many dimensions as the code (capped at D)
     recon = est.reconstruct(model_input(est, test))
     pca = fit_pca(train.flat(), k)
     pca_recon = pca_reconstruct(pca, test.flat())

@@ -57,6 +57,7 @@ class TrainConfig:
     device: str = "cpu"
     dtype: str = "float32"
     progress: bool = True
+    num_threads: int | None = None  # None: 1 for small models (see auto_threads), else torch's default
 
     def __post_init__(self) -> None:
         self.validate()
@@ -203,6 +204,16 @@ class Trainer:
         model ends holding the weights of the best validation epoch."""
         cfg = self.config
         torch.set_flush_denormal(True)  # denormals have slowed CPU runs several-fold
+        previous_threads = torch.get_num_threads()
+        if torch.device(cfg.device).type == "cpu":
+            torch.set_num_threads(cfg.num_threads or auto_threads(_unwrap(model), X_train[:1], cfg.batch_size))
+        try:
+            return self._fit(model, X_train, X_val, resume=resume, history=history)
+        finally:
+            torch.set_num_threads(previous_threads)
+
+    def _fit(self, model, X_train, X_val, *, resume, history) -> list[dict]:
+        cfg = self.config
         rank, world = _dist()
         core = _unwrap(model)
         device = torch.device(cfg.device)
@@ -419,6 +430,37 @@ def _load_state_checked(module: nn.Module, state: dict[str, torch.Tensor], sourc
             parts.append("shape mismatch " + "; ".join(wrong[:5]))
         raise RunFolderError(f"{source}: weights do not match the model config: " + ", ".join(parts))
     module.load_state_dict(state)
+
+
+SMALL_STEP_MACS = 5e7
+
+
+def auto_threads(model: nn.Module, x1: torch.Tensor, batch_size: int) -> int:
+    """1 thread when a training step is too small for threads to pay off, else torch's default.
+
+    A step's multiply-adds (forward + backward ≈ 3× the forward's, counted on one sample by
+    hooks on the linear and convolution layers) below SMALL_STEP_MACS take well under a few
+    milliseconds on one core; then thread synchronization costs more than it saves, and on a
+    shared machine spinning OpenMP threads have slowed small runs more than tenfold.
+    """
+    macs = 0
+
+    def hook(module, _inp, out):
+        nonlocal macs
+        per_position = module.weight.numel() // (module.groups if isinstance(module, nn.Conv2d) else 1)
+        positions = out[0].numel() // out.shape[1] if isinstance(module, nn.Conv2d) else 1
+        macs += per_position * positions
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    try:
+        with torch.no_grad():
+            model.validation_terms(x1.float().cpu()) if hasattr(model, "validation_terms") else model(x1)
+    except Exception:
+        return torch.get_num_threads()
+    finally:
+        for h in handles:
+            h.remove()
+    return 1 if 3 * macs * batch_size < SMALL_STEP_MACS else torch.get_num_threads()
 
 
 @torch.inference_mode()

@@ -1,0 +1,91 @@
+"""Convolutional encoder and decoder: by default the seeds' Keras denoiser.
+
+    Conv 3×3 (32) + ReLU + MaxPool 2, twice          (encoder)
+    Conv 3×3 (32) + ReLU + UpSampling 2, twice        (decoder)
+    Conv 3×3 to C channels (+ the model's sigmoid)
+
+Both work on flat rows (N×D) at their interface so the model's losses, noise and sparsity
+apply unchanged; inside, rows are viewed as C×H×W, zero-padded to a multiple of 2^depth
+(so any H, W works) and the output is cropped back. With `latent_dim`, a dense bottleneck
+is added after the convolutions; without it the code is the last feature map, and the
+network is fully convolutional: it accepts images of other sizes than it was trained on.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aekit.nn.layers import activation
+
+
+def _padded(size: int, depth: int) -> int:
+    m = 2**depth
+    return -(-size // m) * m
+
+
+class ConvEncoder(nn.Module):
+    def __init__(self, input_shape: tuple[int, int, int], channels: Sequence[int], act: str,
+                 latent_dim: int | None, code_act: str):
+        super().__init__()
+        self.input_shape = tuple(input_shape)
+        c, _, _ = self.input_shape
+        layers: list[nn.Module] = []
+        for ch in channels:
+            layers += [nn.Conv2d(c, ch, 3, padding=1), activation(act), nn.MaxPool2d(2)]
+            c = ch
+        self.features = nn.Sequential(*layers)
+        self.depth = len(channels)
+        self.code_channels = c
+        self.dense = nn.Linear(c * self.code_hw[0] * self.code_hw[1], latent_dim) if latent_dim else None
+        self.code_activation = activation(code_act)
+
+    @property
+    def code_hw(self) -> tuple[int, int]:
+        _, h, w = self.input_shape
+        return _padded(h, self.depth) // 2**self.depth, _padded(w, self.depth) // 2**self.depth
+
+    def forward(self, x: torch.Tensor, image_hw: tuple[int, int] | None = None) -> torch.Tensor:
+        c, h, w = self.input_shape
+        if image_hw is not None:
+            h, w = image_hw
+        x = x.reshape(x.shape[0], c, h, w)
+        ph, pw = _padded(h, self.depth) - h, _padded(w, self.depth) - w
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph))
+        z = self.features(x).flatten(1)
+        if self.dense is not None:
+            z = self.dense(z)
+        return self.code_activation(z)
+
+
+class ConvDecoder(nn.Module):
+    def __init__(self, encoder: ConvEncoder, channels: Sequence[int], act: str, latent_dim: int | None):
+        super().__init__()
+        self.output_shape = encoder.input_shape
+        self.depth = encoder.depth
+        self.code_channels = encoder.code_channels
+        self.code_hw = encoder.code_hw
+        flat = self.code_channels * self.code_hw[0] * self.code_hw[1]
+        self.dense = nn.Sequential(nn.Linear(latent_dim, flat), activation(act)) if latent_dim else None
+        layers: list[nn.Module] = []
+        c = self.code_channels
+        for ch in reversed(list(channels)):
+            layers += [nn.Conv2d(c, ch, 3, padding=1), activation(act), nn.Upsample(scale_factor=2, mode="nearest")]
+            c = ch
+        layers.append(nn.Conv2d(c, self.output_shape[0], 3, padding=1))
+        self.features = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor, image_hw: tuple[int, int] | None = None) -> torch.Tensor:
+        c, h, w = self.output_shape
+        code_hw = self.code_hw
+        if image_hw is not None:
+            h, w = image_hw
+            code_hw = (_padded(h, self.depth) // 2**self.depth, _padded(w, self.depth) // 2**self.depth)
+        if self.dense is not None:
+            z = self.dense(z)
+        z = z.reshape(z.shape[0], self.code_channels, *code_hw)
+        out = self.features(z)[:, :, :h, :w]
+        return out.flatten(1)

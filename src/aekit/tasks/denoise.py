@@ -1,0 +1,152 @@
+"""Denoising with a trained model, beside PCA-projection denoising (the seeds' "noise reduction").
+
+PCA denoising keeps the leading principal components of the clean training data: the
+noisy image is projected on them and back, dropping what the components cannot express.
+Two PCA baselines are reported: the model's latent size (when smaller than the input), and
+the number of components that denoises the validation split best (the strongest PCA).
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from aekit.data import Dataset
+from aekit.data.noise import Noise, parse_noise
+from aekit.errors import DataError
+from aekit.metrics import psnr, ssim
+from aekit.models.pca import fit_pca, pca_reconstruct
+from aekit.runs import atomic_write_bytes, write_json
+from aekit.tasks.evaluate import model_input
+
+PCA_CANDIDATES = (2, 4, 8, 16, 32, 64, 128, 256)
+
+
+def default_noise(est) -> Noise:
+    return parse_noise(est.model_config_.noise or "gaussian:0.5")
+
+
+def tuned_pca(train: Dataset, val_clean: np.ndarray, val_noisy: np.ndarray, value_range) -> tuple[object, int]:
+    """PCA with the number of components that maximizes validation PSNR."""
+    d = train.n_features
+    candidates = [k for k in PCA_CANDIDATES if k < min(d, len(train))] or [1]
+    full = fit_pca(train.flat(), max(candidates))
+    best_k, best = candidates[0], -np.inf
+    for k in candidates:
+        comps = full.components_[:k]
+        rec = (val_noisy.reshape(len(val_noisy), -1) - full.mean_) @ comps.T @ comps + full.mean_
+        score = psnr(val_clean, np.clip(rec, *value_range), value_range[1] - value_range[0]).mean()
+        if score > best:
+            best_k, best = k, score
+    return fit_pca(train.flat(), best_k), best_k
+
+
+def _scores(clean: np.ndarray, other: np.ndarray, rng: float) -> dict[str, float]:
+    out = {"psnr": float(psnr(clean, other, rng).mean())}
+    if clean.ndim == 4:
+        out["ssim"] = float(ssim(clean, other.reshape(clean.shape), rng).mean())
+    return out
+
+
+def denoise_split(est, train: Dataset, val: Dataset, test: Dataset, noise: Noise, seed: int = 0) -> tuple[dict, dict]:
+    """Corrupt the test split with `noise` (seeded), denoise it, and score each method against
+    the clean images. Returns (metrics, arrays)."""
+    lo, hi = test.value_range
+    rng = hi - lo
+    noisy = noise(test.X, rng=seed, value_range=test.value_range).astype(np.float32)
+    val_noisy = noise(val.X, rng=seed + 1, value_range=val.value_range).astype(np.float32)
+    denoised = est.reconstruct(model_input(est, Dataset(noisy, test.y, test.name, test.value_range)))
+    denoised = np.asarray(denoised).reshape(test.X.shape)
+    pca_t, k_t = tuned_pca(train, val.X, val_noisy, test.value_range)
+    arrays = {
+        "clean": test.X,
+        "noisy": noisy,
+        "denoised": denoised,
+        f"pca_{k_t}": np.clip(pca_reconstruct(pca_t, noisy), lo, hi),
+    }
+    metrics = {
+        "data": test.name, "noise": str(noise), "n_test": len(test), "seed": seed,
+        "noisy": _scores(test.X, noisy, rng),
+        "model": _scores(test.X, denoised, rng),
+        "pca_tuned": {"n_components": k_t, **_scores(test.X, arrays[f"pca_{k_t}"], rng)},
+    }
+    code = est.model_config_.code_size
+    if code < min(test.n_features, len(train)):
+        same = np.clip(pca_reconstruct(fit_pca(train.flat(), code), noisy), lo, hi)
+        arrays[f"pca_{code}"] = same
+        metrics["pca_same_size"] = {"n_components": code, **_scores(test.X, same, rng)}
+    return metrics, arrays
+
+
+def save_denoise_outputs(out: Path, metrics: dict, arrays: dict, value_range, n_show: int = 10) -> Path:
+    from aekit.report.grid import save_image_rows
+
+    out.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write_bytes(out / "denoised.npz", buf.getvalue())
+    write_json(out / "metrics.json", metrics)
+    n = min(n_show, len(arrays["clean"]))
+    names = ["noisy", *[k for k in arrays if k.startswith("pca_")], "denoised", "clean"]
+    labels = {"noisy": "noisy", "denoised": "autoencoder", "clean": "clean"}
+    rows = [arrays[k][:n] for k in names]
+    grid = save_image_rows(rows, out / "denoise-grid.png",
+                           labels=[labels.get(k, f"PCA-{k[4:]}") for k in names], value_range=value_range)
+    return grid
+
+
+def read_image(path: Path, channels: int) -> np.ndarray:
+    """An image file as 1×C×H×W float32 in [0, 1], with the model's channel count."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            bands = len(im.getbands()) - (1 if mode in ("RGBA", "LA", "PA") else 0)
+            if bands not in (1, 3):
+                bands = 3 if mode not in ("L", "1", "I", "I;16", "F") else 1
+            if bands != channels:
+                raise DataError(
+                    f"{path}: the image has {bands} channel{'s' if bands > 1 else ''} ({mode}) but the model takes "
+                    f"{channels}; convert it first (for example to {'grey' if channels == 1 else 'RGB'})"
+                )
+            im = im.convert("L" if channels == 1 else "RGB")
+            arr = np.asarray(im, dtype=np.float32) / 255.0
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such image file") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DataError(f"{path}: not a readable image ({exc})") from None
+    arr = arr[None, None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)[None]
+    return arr
+
+
+def denoise_image(est, path: Path, out: Path) -> tuple[Path, tuple[int, int]]:
+    """Denoise one user image; a fully convolutional model takes any size, others need the
+    training size."""
+    import torch
+    from PIL import Image
+
+    cfg = est.model_config_
+    channels = cfg.input_shape[0] if cfg.image_shape else 1
+    x = read_image(Path(path), channels)
+    hw = x.shape[-2:]
+    if cfg.arch == "conv" and cfg.latent_dim is None and not cfg.standardize:
+        with torch.inference_mode():
+            y = est.model_.reconstruct_image(torch.from_numpy(x)).numpy()
+    else:
+        expected = tuple(cfg.input_shape[-2:]) if cfg.image_shape else None
+        if expected is None or tuple(hw) != expected:
+            raise DataError(
+                f"{path}: the image is {hw[1]}×{hw[0]} pixels but the model was trained on "
+                f"{'×'.join(map(str, reversed(expected))) if expected else f'{cfg.n_features} features'}; "
+                "resize it, or use a fully convolutional model (--model conv-dae), which takes any size"
+            )
+        y = est.reconstruct(x)
+    img = (np.clip(y[0], 0, 1) * 255).round().astype(np.uint8)
+    img = img[0] if img.shape[0] == 1 else np.moveaxis(img, 0, -1)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    atomic_write_bytes(out, buf.getvalue())
+    return Path(out), (int(hw[1]), int(hw[0]))
