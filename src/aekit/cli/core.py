@@ -64,10 +64,11 @@ def train(
     device: Annotated[str, typer.Option(help="cpu, cuda, ...")] = "cpu",
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
-    """Train an autoencoder on the training split (validation split for early stopping), evaluate it
-    on the test split beside PCA, and write a run folder with report.html.
+    """Train a model into a run folder, evaluated beside PCA.
 
-    Checkpoints are written every epoch; Ctrl-C saves one and `--resume` continues.
+    Trains on the training split (the validation split drives early stopping), measures the test
+    split beside PCA with the same latent size, and writes config, weights, history, metrics and
+    report.html. A checkpoint is written every epoch; Ctrl-C saves one and --resume continues.
     """
     from aekit.tasks.train import train_run
 
@@ -118,8 +119,11 @@ def evaluate(
     data_dir: DataDirOpt = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the numbers to this JSON file.")] = None,
 ) -> None:
-    """Test-split reconstruction error (MSE per value and squared error summed per sample) beside PCA
-    with the same latent size (fitted on the training split)."""
+    """Test-split reconstruction error of a run, beside PCA.
+
+    Prints the mean squared error per value and the squared error summed per sample, for the
+    model and for PCA with the same latent size (fitted on the training split).
+    """
     from aekit.runs import write_json
     from aekit.tasks.evaluate import evaluate_reconstruction
 
@@ -164,8 +168,10 @@ def report(
     data: Annotated[Optional[str], typer.Option("--data", help="Data source (default: the run's).")] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """(Re)write the run's report.html: loss curves, reconstructions beside PCA, the latent scatter beside
-    PCA's, and the error table."""
+    """(Re)write a run's report.html.
+
+    Loss curves, reconstructions beside PCA's, the latent scatter beside PCA's, and the error table.
+    """
     from aekit.report.run_report import ReportEntry, build_report
 
     est = _load_estimator(run)
@@ -181,8 +187,10 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
-    """Train the autoencoder family on the built-in digits (about two minutes on 2 CPU cores) and write
-    one report comparing each model with PCA."""
+    """Train the autoencoder family on the digits; one report beside PCA.
+
+    About two minutes on 2 CPU cores; prints where the report is.
+    """
     from aekit.tasks.demo import run_demo
 
     path, summary = run_demo(out, epochs=epochs, seed=seed, progress=not quiet, log=console.print)

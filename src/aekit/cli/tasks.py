@@ -25,10 +25,13 @@ def denoise(
     seed: Annotated[int, typer.Option(help="Seed of the corruption.")] = 0,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Denoise the test split and print PSNR and SSIM for the noisy input, PCA-projection denoising
-    (same latent size, and the component count best on the validation split) and the model;
-    writes the arrays (denoised.npz), metrics.json and a noisy / PCA / denoised / clean grid PNG.
-    With --input, denoise one image file and write the result to --out."""
+    """Denoise a test split (or one image) with a trained model, beside PCA.
+
+    Prints PSNR and SSIM for the noisy input, PCA-projection denoising (same latent size, and the
+    component count best on the validation split) and the model; writes the arrays
+    (denoised.npz), metrics.json and a noisy / PCA / denoised / clean grid PNG. With --input,
+    denoises one image file into --out.
+    """
     from aekit.data.noise import parse_noise
     from aekit.tasks.denoise import default_noise, denoise_image, denoise_split, save_denoise_outputs
 
