@@ -152,3 +152,43 @@ def activation_histograms(codes: dict[str, np.ndarray], path: str | os.PathLike)
         ax.set_xlabel("activation")
     axes[0, 0].set_ylabel("count")
     return _save(fig, path)
+
+
+def score_histogram(scores: np.ndarray, threshold: float, path: str | os.PathLike,
+                    is_anomaly: np.ndarray | None = None) -> Path:
+    """Anomaly scores (log x when they span decades) with the threshold marked."""
+    s = np.asarray(scores, dtype=np.float64)
+    finite = np.isfinite(s)
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    pos = s[finite][s[finite] > 0]
+    log = len(pos) == finite.sum() and len(pos) > 1 and pos.max() / pos.min() > 100
+    bins = np.geomspace(pos.min(), pos.max(), 50) if log else 50
+    if is_anomaly is None:
+        ax.hist(s[finite], bins=bins, color="C0", label="scores")
+    else:
+        a = np.asarray(is_anomaly, bool)
+        ax.hist(s[finite & ~a], bins=bins, color="C0", alpha=0.7, label="normal")
+        ax.hist(s[finite & a], bins=bins, color="C3", alpha=0.6, label="anomaly")
+    ax.axvline(threshold, color="k", ls="--", label=f"threshold {threshold:.3g}")
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel("anomaly score")
+    ax.set_ylabel("count")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def roc_curves(scores: dict[str, np.ndarray], is_anomaly: np.ndarray, path: str | os.PathLike) -> Path:
+    """ROC curve of each scorer (AUC in the legend)."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    for name, s in scores.items():
+        s = np.nan_to_num(np.asarray(s, dtype=np.float64), posinf=np.finfo(np.float64).max)
+        fpr, tpr, _ = roc_curve(is_anomaly, s)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(is_anomaly, s):.3f})")
+    ax.plot([0, 1], [0, 1], color="0.6", ls=":")
+    ax.set_xlabel("false-positive rate")
+    ax.set_ylabel("true-positive rate")
+    ax.legend(fontsize=8, loc="lower right")
+    return _save(fig, path)
