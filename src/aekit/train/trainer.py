@@ -255,12 +255,16 @@ class Trainer:
                 while epoch < cfg.epochs:
                     t0 = time.perf_counter()
                     model.train()
+                    if hasattr(core, "on_epoch_start"):  # schedules inside the model (VAE KL warm-up)
+                        core.on_epoch_start(epoch)
                     perm = torch.randperm(n, generator=generator).to(device)
                     if world > 1:
                         perm = perm[rank::world]
                     sums: dict[str, torch.Tensor] = {}
                     count = 0
-                    for start in range(0, perm.shape[0], batch_size):
+                    n_steps = -(-perm.shape[0] // batch_size)
+                    for step, start in enumerate(range(0, perm.shape[0], batch_size)):
+                        progress.step(epoch, step, n_steps)
                         idx = perm[start : start + batch_size]
                         xb = X_train.index_select(0, idx)
                         terms = core.training_terms(xb, generator)
@@ -488,19 +492,25 @@ class _Progress:
 
     def __enter__(self):
         if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
-                MofNCompleteColumn(),
+                TextColumn("epoch {task.fields[ep]}/{task.total:.0f}"),
                 TextColumn("{task.fields[metrics]}"),
                 TimeElapsedColumn(),
                 transient=False,
             )
             self._progress.__enter__()
-            self._task = self._progress.add_task(self.stage, total=self.total, completed=self.start, metrics="")
+            self._task = self._progress.add_task(self.stage, total=self.total, completed=self.start, metrics="",
+                                                 ep=self.start)
         return self
+
+    def step(self, epoch: int, step: int, n_steps: int) -> None:
+        """Move the bar within an epoch (every ~2 % of it, so long epochs show progress)."""
+        if self._progress is not None and n_steps >= 50 and step % max(1, n_steps // 50) == 0:
+            self._progress.update(self._task, completed=epoch + step / n_steps, ep=epoch + 1)
 
     def update(self, epoch: int, row: dict) -> None:
         if self._progress is None:
@@ -508,7 +518,7 @@ class _Progress:
         text = f"loss {row['loss']:.4g}"
         if "val_loss" in row:
             text += f"  val {row['val_loss']:.4g}"
-        self._progress.update(self._task, completed=epoch, metrics=text)
+        self._progress.update(self._task, completed=epoch, metrics=text, ep=epoch)
 
     def note(self, text: str) -> None:
         if self._progress is not None:
