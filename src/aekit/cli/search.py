@@ -1,0 +1,141 @@
+"""`aekit index build | add | query` (similar-image search) and `aekit colorize`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aekit.cli import app
+from aekit.cli.core import DataDirOpt
+
+console = Console()
+index_app = typer.Typer(help="Similar-image search: index a collection by a run's encoder codes, then query it.",
+                        no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+KindOpt = Annotated[str, typer.Option("--kind", help="auto (flat below 100k items, else ivf), flat (exact), ivf or hnsw (approximate).")]
+
+
+@index_app.command("build")
+def build(
+    run: Annotated[Path, typer.Argument(help="A run folder whose encoder makes the codes.")],
+    out: Annotated[Path, typer.Option("--out", help="Index folder to write (index.faiss, items.npz, manifest.json).")],
+    data: Annotated[Optional[str], typer.Option("--data", help="Collection to index (default: the run's data source).")] = None,
+    split: Annotated[str, typer.Option(help="train, val, test, train+val or all.")] = "train",
+    kind: KindOpt = "auto",
+    nlist: Annotated[Optional[int], typer.Option(help="ivf: number of lists (default ≈ √N).")] = None,
+    nprobe: Annotated[int, typer.Option(help="ivf: lists searched per query (default; query --nprobe overrides).")] = 16,
+    hnsw_m: Annotated[int, typer.Option(help="hnsw: links per node.")] = 32,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing index folder.")] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Encode a collection with a run's encoder and write a FAISS index of the codes."""
+    import time
+
+    from aekit.tasks.search import build_index
+
+    t0 = time.perf_counter()
+    index = build_index(run, out, data, split=split, data_dir=data_dir, kind=kind, overwrite=overwrite,
+                        nlist=nlist, nprobe=nprobe, hnsw_m=hnsw_m)
+    console.print(f"indexed {len(index)} codes of size {index.code_size} ({index.kind}) in "
+                  f"{time.perf_counter() - t0:.1f} s: [bold]{out}[/bold]")
+
+
+@index_app.command("add")
+def add(
+    index: Annotated[Path, typer.Argument(help="An index folder written by `aekit index build`.")],
+    data: Annotated[str, typer.Option("--data", help="Collection to encode and add.")],
+    split: Annotated[str, typer.Option(help="train, val, test, train+val or all.")] = "train",
+    seed: Annotated[int, typer.Option(help="Seed of the data split.")] = 0,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Encode more items with the index's run and add them to the index."""
+    from aekit.tasks.search import add_to_index
+
+    idx, new = add_to_index(index, data, split=split, data_dir=data_dir, seed=seed)
+    console.print(f"added {len(new)} items (ids {int(new[0])}–{int(new[-1])}); the index holds {len(idx)}: "
+                  f"[bold]{index}[/bold]")
+
+
+@index_app.command("query")
+def query(
+    index: Annotated[Path, typer.Argument(help="An index folder written by `aekit index build`.")],
+    image: Annotated[Optional[list[Path]], typer.Option("--image", help="Query image file (repeatable). Other sizes are resized and colour/grey converted, with a notice.")] = None,
+    data: Annotated[Optional[str], typer.Option("--data", help="Query with the first --limit samples of this data source instead.")] = None,
+    split: Annotated[str, typer.Option(help="Split of --data.")] = "test",
+    limit: Annotated[int, typer.Option("--limit", help="Number of --data queries.")] = 5,
+    k: Annotated[int, typer.Option("-k", "--k", help="Neighbours per query (clamped to the index size, with a notice).")] = 10,
+    nprobe: Annotated[Optional[int], typer.Option(help="ivf: lists searched (default: the index's).")] = None,
+    grid: Annotated[Optional[Path], typer.Option("--grid", help="Grid PNG to write (default INDEX/query-grid.png).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the --data split.")] = 0,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Print the nearest neighbours of query images and write a query / results grid PNG."""
+    from aekit.tasks.search import query_index
+
+    res = query_index(index, images=[str(p) for p in image] if image else None, source=data, split=split,
+                      limit=limit, k=k, data_dir=data_dir, seed=seed, grid=grid or index / "query-grid.png",
+                      nprobe=nprobe)
+    for note in res["notes"]:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    for q in res["queries"]:
+        t = Table(title=f"{q['query']}: {res['k']} nearest")
+        for col, just in (("rank", "right"), ("id", "right"), ("distance", "right"), ("label", "left"),
+                          ("path", "left")):
+            t.add_column(col, justify=just)
+        for r in q["neighbours"]:
+            label = "" if r["label"] is None else (r["class"] or str(r["label"]))
+            t.add_row(str(r["rank"]), str(r["id"]), f"{r['distance']:.4f}", label, r["path"] or "")
+        console.print(t)
+    if "precision_at_k" in res:
+        console.print(f"precision@{res['k']} by label: {res['precision_at_k']:.3f}")
+    if "grid" in res:
+        console.print(f"grid: [bold]{res['grid']}[/bold]")
+
+
+@app.command()
+def colorize(
+    run: Annotated[Path, typer.Argument(help="A colorizer run folder (aekit train --model colorizer).")],
+    input: Annotated[Path, typer.Option("--input", help="Image to colorize, any size (a colour image: its L channel is used).")],
+    out: Annotated[Path, typer.Option("--out", help="PNG to write, the input's size.")] = Path("colorized.png"),
+    original: Annotated[Optional[Path], typer.Option("--original", help="The colour original, to report PSNR against.")] = None,
+    grid: Annotated[Optional[Path], typer.Option("--grid", help="Also write a grey / colorized (/ original) PNG.")] = None,
+) -> None:
+    """Colorize a grey image with a trained colorizer."""
+    from aekit.tasks.colorize import colorize_file
+
+    res = colorize_file(run, input, out, original=original, grid=grid)
+    for note in res["notes"]:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    if "psnr_model" in res:
+        console.print(f"PSNR vs the original: colorized {res['psnr_model']:.2f} dB, grey {res['psnr_grey']:.2f} dB")
+    console.print(f"wrote {res['width']}×{res['height']} colour image: [bold]{out}[/bold]")
+
+
+def train_colorizer(out: Path, data: str, *, hidden, epochs: int, batch_size: int, lr: float, patience: int,
+                    early_stopping: bool, seed: int, device: str, quiet: bool, resume: bool, overwrite: bool) -> None:
+    """`aekit train --model colorizer`: train, print PSNR beside grey on the held-out photos."""
+    from aekit.tasks.colorize import train_colorizer_run
+
+    if data == "digits":  # the train command's default; the digits are grey
+        console.print("[yellow]note:[/yellow] the digits are grey: training the colorizer on scikit-image's "
+                      "colour photos (--data skimage)")
+        data = "skimage"
+    params = dict(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, early_stopping=early_stopping,
+                  random_state=seed, device=device, verbose=0 if quiet else 1)
+    if hidden:
+        params["hidden"] = tuple(hidden)
+    est, m, run = train_colorizer_run(out, data, resume=resume, overwrite=overwrite, **params)
+    where = "held-out" if m["held_out"] else "training (no photo held out)"
+    t = Table(title=f"colorization PSNR on {m['n_photos']} {where} photos (RGB, dB, longer side ≤ {m['max_side']})")
+    for col in ("photo", "grey input", "colorized"):
+        t.add_column(col, justify="right")
+    for p in m["photos"]:
+        t.add_row(p["name"], f"{p['psnr_grey']:.2f}", f"{p['psnr_model']:.2f}")
+    t.add_row("mean", f"{m['psnr_grey']:.2f}", f"{m['psnr_model']:.2f}")
+    console.print(t)
+    console.print(f"trained {est.n_epochs_} epochs in {m['train_seconds']:.1f} s; run folder: [bold]{run}[/bold]; "
+                  f"grid: [bold]{run / 'colorize-grid.png'}[/bold]")
