@@ -22,6 +22,7 @@ def _register() -> None:
     from aekit.cli import core as _core  # noqa: F401
     from aekit.cli import tasks as _tasks  # noqa: F401
     from aekit.cli import detect as _detect  # noqa: F401
+    from aekit.cli import generate as _generate  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

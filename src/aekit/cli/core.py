@@ -35,11 +35,24 @@ def _errors_table(metrics: dict) -> Table:
     return t
 
 
+def _vae_table(m: dict) -> Table:
+    t = Table(title=f"VAE test likelihoods on {m['data']} (nats per sample, {m['likelihood']} decoder)")
+    t.add_column("")
+    t.add_column("nats", justify="right")
+    t.add_row(f"ELBO ({m['n_test']} samples)", f"{m['elbo']:.3f}")
+    t.add_row(f"ELBO (first {m['n_ll']})", f"{m['elbo_subset']:.3f}")
+    t.add_row(f"log p(x), importance-weighted, k={m['k']} (first {m['n_ll']})",
+              f"{m['log_likelihood']:.3f} ± {m['log_likelihood_sem']:.3f}")
+    if m.get("note"):
+        t.caption = m["note"]
+    return t
+
+
 @app.command()
 def train(
     data: DataOpt = "digits",
     out: Annotated[Path, typer.Option("--out", help="Run folder to write (config, weights, history, report).")] = Path("runs/ae"),
-    model: Annotated[str, typer.Option("--model", help="Preset: ae, dae (gaussian noise 0.5), sae (kl:0.05:3 sparsity), conv-ae, conv-dae (the seeds' Keras denoiser).")] = "ae",
+    model: Annotated[str, typer.Option("--model", help="Preset: ae, dae (gaussian noise 0.5), sae (kl:0.05:3 sparsity), conv-ae, conv-dae (the seeds' Keras denoiser), vae, conv-vae, cvae (conditional VAE).")] = "ae",
     hidden: Annotated[Optional[str], typer.Option(help="Encoder hidden sizes (conv: channels per block); the decoder mirrors them. Default: 256,64 (conv: 32,32).")] = None,
     latent: Annotated[Optional[int], typer.Option(help="Size of the code. Default 8; conv presets default to no dense bottleneck.")] = None,
     epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping may end sooner).")] = 100,
@@ -54,6 +67,11 @@ def train(
     tied: Annotated[bool, typer.Option("--tied/--untied", help="Share transposed encoder weights in the decoder.")] = False,
     noise: Annotated[Optional[str], typer.Option(help="Denoising: gaussian:σ, masking:ν, salt-pepper:ν.")] = None,
     sparsity: Annotated[Optional[str], typer.Option(help="Sparse code: kl:ρ:β or l1:λ.")] = None,
+    likelihood: Annotated[Optional[str], typer.Option(help="VAE: bernoulli, gaussian or auto (bernoulli for data in [0, 1]).")] = None,
+    beta: Annotated[Optional[float], typer.Option(help="VAE: weight of the KL term (1 = the ELBO).")] = None,
+    warmup_epochs: Annotated[Optional[int], typer.Option(help="VAE: KL warm-up, β ramps linearly from 0 over this many epochs.")] = None,
+    free_bits: Annotated[Optional[float], typer.Option(help="VAE: free bits, nats per latent dimension (Kingma et al. 2016).")] = None,
+    binarize: Annotated[Optional[str], typer.Option(help="VAE: dynamic (each batch Bernoulli-sampled afresh) or static (once, seeded).")] = None,
     patience: Annotated[int, typer.Option(help="Early stopping: epochs without validation improvement.")] = 10,
     early_stopping: Annotated[bool, typer.Option("--early-stopping/--no-early-stopping")] = True,
     seed: Annotated[int, typer.Option(help="Seed for initialization, shuffling and noise.")] = 0,
@@ -86,10 +104,21 @@ def train(
         params["noise"] = noise
     if sparsity is not None:
         params["sparsity"] = sparsity
+    vae_opts = {"likelihood": likelihood, "beta": beta, "warmup_epochs": warmup_epochs, "free_bits": free_bits,
+                "binarize": binarize}
+    from aekit.estimators import VAE_PRESETS
+
+    for name, value in vae_opts.items():
+        if value is not None:
+            if model not in VAE_PRESETS:
+                raise ConfigError(f"--{name.replace('_', '-')} is a VAE option: use --model {', '.join(VAE_PRESETS)}")
+            params[name] = value
     est, metrics, run = train_run(
         out, data, preset=model, data_dir=data_dir, label_column=label_column, resume=resume, overwrite=overwrite, **params
     )
     console.print(_errors_table(metrics))
+    if "elbo" in metrics:
+        console.print(_vae_table(metrics))
     console.print(f"trained {est.n_epochs_} epochs in {metrics['train_seconds']:.1f} s; run folder: [bold]{run}[/bold]; "
                   f"report: [bold]{run / 'report.html'}[/bold]")
 
@@ -118,19 +147,29 @@ def evaluate(
     data: Annotated[Optional[str], typer.Option("--data", help="Data source (default: the one the run was trained on).")] = None,
     data_dir: DataDirOpt = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the numbers to this JSON file.")] = None,
+    k: Annotated[int, typer.Option("--k", help="VAE: importance samples per image for log p(x).")] = 1000,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="VAE: estimate log p(x) on the first N test samples only.")] = None,
+    seed: Annotated[int, typer.Option(help="VAE: seed of the Monte-Carlo estimates (and of binarization).")] = 0,
 ) -> None:
-    """Test-split reconstruction error of a run, beside PCA.
+    """Test-split reconstruction error of a run, beside PCA (a VAE: also its ELBO and log p(x)).
 
     Prints the mean squared error per value and the squared error summed per sample, for the
-    model and for PCA with the same latent size (fitted on the training split).
+    model and for PCA with the same latent size (fitted on the training split). For a VAE, also
+    the test ELBO and the k-sample importance-weighted log-likelihood, in nats per sample.
     """
     from aekit.runs import write_json
     from aekit.tasks.evaluate import evaluate_reconstruction
+    from aekit.tasks.generate import evaluate_vae, load_estimator
 
-    est = _load_estimator(run)
+    est = load_estimator(run)
     train_ds, _, test_ds = _data_for(run, data, data_dir)
-    metrics = evaluate_reconstruction(est, train_ds, test_ds)
+    if getattr(est, "_kind", None) == "vae":
+        metrics = evaluate_vae(est, train_ds, test_ds, k=k, n_ll=limit, seed=seed)
+    else:
+        metrics = evaluate_reconstruction(est, train_ds, test_ds)
     console.print(_errors_table(metrics))
+    if "elbo" in metrics:
+        console.print(_vae_table(metrics))
     if json_out:
         write_json(json_out, metrics)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aekit.data import Dataset, load
 from aekit.errors import RunFolderError
-from aekit.estimators import PRESETS, AutoEncoder
+from aekit.estimators import PRESETS, VAE_PRESETS, AutoEncoder
 from aekit.report.run_report import ReportEntry, build_report
 from aekit.runs import CONFIG, update_metrics
 from aekit.tasks.evaluate import evaluate_reconstruction, model_input
@@ -45,6 +45,11 @@ def train_run(
     **params,
 ) -> tuple[AutoEncoder, dict, Path]:
     """Train, evaluate on the test split beside PCA, and write the run folder (+ report)."""
+    if preset in VAE_PRESETS:  # variational autoencoders have their own evaluation and report
+        from aekit.tasks.generate import train_vae_run
+
+        return train_vae_run(out, source, preset=preset, data_dir=data_dir, data_seed=data_seed,
+                             label_column=label_column, resume=resume, overwrite=overwrite, report=report, **params)
     out = Path(out)
     if (out / CONFIG).exists() and not (resume or overwrite):
         raise RunFolderError(f"{out} already holds a trained run; choose another --out, or pass --overwrite")
