@@ -149,7 +149,9 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        # The network computes in float32 and returns float32 whatever the input dtype: results
+        # are float32-exact, and claiming float64 would promise precision it does not have.
+        tags.transformer_tags.preserves_dtype = ["float32"]
         tags.input_tags.allow_nan = False
         tags.non_deterministic = self.random_state is None
         return tags
@@ -327,7 +329,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """The codes (N × latent_dim)."""
         check_is_fitted(self, "model_")
         X = self._validate(X, reset=False)
-        return self._batches(X, self.model_.encode).astype(X.dtype, copy=False)
+        return self._batches(X, self.model_.encode)
 
     def inverse_transform(self, X) -> np.ndarray:
         """Decode codes back to data space (N×D, or N×C×H×W when fitted on images)."""
@@ -339,14 +341,14 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         out = self._batches(Z.astype(np.float32), self.model_.decode)
         if self.input_ndim_ == 2:
             out = out.reshape(len(out), -1)
-        return out.astype(Z.dtype if Z.dtype in (np.float32, np.float64) else np.float32, copy=False)
+        return out
 
     def reconstruct(self, X) -> np.ndarray:
         """decoder(encoder(X)), in X's shape (N×D or N×C×H×W)."""
         check_is_fitted(self, "model_")
         shape = np.shape(X)
         X = self._validate(X, reset=False)
-        return self._batches(X, self.model_).reshape(shape).astype(X.dtype, copy=False)
+        return self._batches(X, self.model_).reshape(shape)
 
     def reconstruction_error(self, X) -> np.ndarray:
         """Mean squared error per value, for each sample (N,)."""
@@ -623,6 +625,10 @@ class VariationalAutoEncoder(AutoEncoder):
             self.classes_ = np.unique(y)
             if len(self.classes_) < 2:
                 raise DataError(f"a conditional VAE needs at least 2 classes in y, got {self.classes_.tolist()}")
+            if y_val is not None:
+                y_val = np.asarray(y_val)
+        else:
+            y = y_val = None  # an unconditional VAE ignores labels (as transformers do)
         if self.binarize not in (None, "dynamic", "static"):
             raise ConfigError(f"binarize must be 'dynamic', 'static' or None, got {self.binarize!r}")
         seed = _seed(self.random_state)
