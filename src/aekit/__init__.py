@@ -7,9 +7,10 @@ from aekit.errors import AekitError  # noqa: E402
 # The estimators pull in torch and scikit-learn; import them on first use so `aekit --help`
 # and `aekit.data` stay quick.
 _LAZY = {"AutoEncoder": "aekit.estimators", "AutoEncoderDetector": "aekit.detectors",
+         "ImageIndex": "aekit.tasks.search", "Colorizer": "aekit.tasks.colorize",
          "VariationalAutoEncoder": "aekit.estimators"}
 
-__all__ = ["AekitError", "AutoEncoder", "AutoEncoderDetector", "VariationalAutoEncoder", "__version__"]
+__all__ = ["AekitError", "AutoEncoder", "AutoEncoderDetector", "Colorizer", "ImageIndex", "VariationalAutoEncoder", "__version__"]
 
 
 def __getattr__(name: str):

@@ -22,6 +22,7 @@ def _register() -> None:
     from aekit.cli import core as _core  # noqa: F401
     from aekit.cli import tasks as _tasks  # noqa: F401
     from aekit.cli import detect as _detect  # noqa: F401
+    from aekit.cli import search as _search  # noqa: F401
     from aekit.cli import generate as _generate  # noqa: F401
 
 

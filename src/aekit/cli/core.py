@@ -52,7 +52,7 @@ def _vae_table(m: dict) -> Table:
 def train(
     data: DataOpt = "digits",
     out: Annotated[Path, typer.Option("--out", help="Run folder to write (config, weights, history, report).")] = Path("runs/ae"),
-    model: Annotated[str, typer.Option("--model", help="Preset: ae, dae (gaussian noise 0.5), sae (kl:0.05:3 sparsity), conv-ae, conv-dae (the seeds' Keras denoiser), vae, conv-vae, cvae (conditional VAE).")] = "ae",
+    model: Annotated[str, typer.Option("--model", help="Preset: ae, dae (gaussian noise 0.5), sae (kl:0.05:3 sparsity), conv-ae, conv-dae (the seeds' Keras denoiser), vae, conv-vae, cvae (conditional VAE), colorizer (L → ab on colour photos: --data skimage or a folder).")] = "ae",
     hidden: Annotated[Optional[str], typer.Option(help="Encoder hidden sizes (conv: channels per block); the decoder mirrors them. Default: 256,64 (conv: 32,32).")] = None,
     latent: Annotated[Optional[int], typer.Option(help="Size of the code. Default 8; conv presets default to no dense bottleneck.")] = None,
     epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping may end sooner).")] = 100,
@@ -90,6 +90,13 @@ def train(
     """
     from aekit.tasks.train import train_run
 
+    if model == "colorizer":  # L → ab colour prediction on photos: aekit.tasks.colorize
+        from aekit.cli.search import train_colorizer
+
+        train_colorizer(out, data, hidden=_ints(hidden) if hidden else None, epochs=epochs, batch_size=batch_size,
+                        lr=lr, patience=patience, early_stopping=early_stopping, seed=seed, device=device,
+                        quiet=quiet, resume=resume, overwrite=overwrite)
+        return
     params = dict(
         epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
         lr_schedule=lr_schedule, grad_clip=grad_clip, weight_decay=weight_decay, activation=activation, loss=loss,

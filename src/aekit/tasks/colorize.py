@@ -35,6 +35,7 @@ from aekit.train.trainer import TrainConfig, Trainer, _load_state_checked, evalu
 
 SKIMAGE_TRAIN = ("astronaut", "coffee", "rocket", "immunohistochemistry", "retina", "hubble_deep_field")
 SKIMAGE_TEST = ("chelsea", "motorcycle")
+CROP_COVER = 4  # n_crops="auto": each photo pixel lies in about this many training crops
 
 
 # -- photos -----------------------------------------------------------------------------------
@@ -134,18 +135,19 @@ class Colorizer:
     ----------
     hidden : channels of the conv blocks (the decoder mirrors them).
     crop : side of the random training crops; n_crops : how many (plus validation_fraction more
-        for early stopping, cut from the same training photos).
+        for early stopping, cut from the same training photos); "auto": enough to cover the photos
+        about CROP_COVER times, between 64 and 4000.
     max_side : photos are scaled down to this longer side before cropping and evaluation (None: no).
     epochs, batch_size, lr, patience, early_stopping, random_state, device, verbose : training.
     """
 
     _kind = KIND
 
-    def __init__(self, hidden=(32, 64), *, crop=32, n_crops=3000, max_side=256, epochs=30, batch_size=64, lr=2e-3,
+    def __init__(self, hidden=(32, 64), *, crop=32, n_crops="auto", max_side=256, epochs=30, batch_size=64, lr=2e-3,
                  patience=10, early_stopping=True, validation_fraction=0.1, random_state=0, device="cpu", verbose=0):
         self.hidden = tuple(hidden)
         self.crop = int(crop)
-        self.n_crops = int(n_crops)
+        self.n_crops = n_crops if n_crops == "auto" else int(n_crops)
         self.max_side = None if max_side is None else int(max_side)
         self.epochs = int(epochs)
         self.batch_size = int(batch_size)
@@ -156,7 +158,7 @@ class Colorizer:
         self.random_state = int(random_state)
         self.device = device
         self.verbose = verbose
-        if self.crop < 4 or self.n_crops < 1:
+        if self.crop < 4 or (self.n_crops != "auto" and self.n_crops < 1):
             raise ConfigError(f"crop must be ≥ 4 and n_crops ≥ 1, got crop={crop}, n_crops={n_crops}")
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ConfigError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
@@ -177,10 +179,14 @@ class Colorizer:
         photos = [shrink(_colour(p, i), self.max_side) for i, p in enumerate(photos)]
         if not photos:
             raise DataError("no photos to train on")
-        n_val = int(round(self.n_crops * self.validation_fraction))
-        crops = random_crops(photos, self.n_crops + n_val, self.crop, self.random_state)
-        return self.fit_lab(crops[: self.n_crops], crops[self.n_crops :] if n_val else None, run_dir=run_dir,
-                            resume=resume)
+        n = self.n_crops
+        if n == "auto":
+            area = sum(p.shape[0] * p.shape[1] for p in photos)
+            n = int(np.clip(round(CROP_COVER * area / self.crop**2), 64, 4000))
+        n_val = int(round(n * self.validation_fraction))
+        crops = random_crops(photos, n + n_val, self.crop, self.random_state)
+        self.n_crops_ = n
+        return self.fit_lab(crops[:n], crops[n:] if n_val else None, run_dir=run_dir, resume=resume)
 
     def fit_lab(self, X, X_val=None, *, run_dir=None, resume: bool = False) -> "Colorizer":
         """Train on ready N×3×H×W scaled-Lab crops (channel 0: L/100, 1–2: ab/110)."""
