@@ -9,8 +9,8 @@ training images ("train+val"). To see the test error after every epoch, the test
 handed to the trainer as its validation set, with early stopping OFF and no plateau schedule
 (so nothing is ever selected or tuned on them: the model ends with its last epoch's weights).
 The model's `validation_terms` is wrapped, on this one instance, to add the summed squared
-error per image and to time itself; that evaluation time is subtracted from each epoch's
-seconds, so "train seconds" is training time only (perf_counter).
+error per image and to time itself; "train seconds" (perf_counter) run from the start of
+`fit` to the start of each evaluation, evaluations excluded: training time only.
 
     .venv/bin/python benchmarks/mnist_deep_ae.py --epochs 60 --out benchmarks/out/deep_ae --json benchmarks/out/deep_ae.json
     .venv/bin/python benchmarks/mnist_deep_ae.py --evaluate benchmarks/out/deep_ae   # re-measure a run folder

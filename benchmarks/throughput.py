@@ -280,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         if "pythae" in row:
             line += f"   pythae {row['pythae']['samples_per_s']:8.0f}/s"
         print(line + f"   (load {row['load_before']:.2f})", flush=True)
+        if args.json:  # after every round, so a stopped run keeps what it measured
+            write_json(args, {"rounds": rounds, "complete": False})
 
     med = lambda xs: statistics.median(xs)  # noqa: E731
     aekit = med([r["aekit"]["samples_per_s"] for r in rounds])
@@ -315,13 +317,17 @@ def main(argv: list[str] | None = None) -> int:
     if "aekit_over_pythae" in summary:
         print(f"aekit samples/s / pythae samples/s: {summary['aekit_over_pythae']:.3f}×; target ≈ 1.5×")
     if args.json:
-        result = {"benchmark": "throughput", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  "command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": machine(),
-                  "args": vars(args), "summary": summary, "rounds": rounds}
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        write_json(args, {"summary": summary, "rounds": rounds, "complete": True})
         print(f"results: {args.json}")
     return 0
+
+
+def write_json(args, payload: dict) -> None:
+    result = {"benchmark": "throughput", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": machine(),
+              "load_avg_1min": round(os.getloadavg()[0], 2), "args": vars(args), **payload}
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
