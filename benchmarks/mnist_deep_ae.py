@@ -94,6 +94,10 @@ class TestMonitor:
         self.mark = time.perf_counter()
 
     def _terms(self, model, original, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        if not torch.is_inference_mode_enabled():
+            # not the trainer's evaluation pass (which runs under inference_mode), e.g. the
+            # trainer's one-sample probe that picks the thread count: not counted
+            return original(x)
         now = time.perf_counter()
         if self._count == 0:  # first batch of this epoch's evaluation: the epoch's training ended
             self._eval_start = now
