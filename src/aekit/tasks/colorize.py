@@ -138,13 +138,15 @@ class Colorizer:
         for early stopping, cut from the same training photos); "auto": enough to cover the photos
         about CROP_COVER times, between 64 and 4000.
     max_side : photos are scaled down to this longer side before cropping and evaluation (None: no).
-    epochs, batch_size, lr, patience, early_stopping, random_state, device, verbose : training.
+    epochs, batch_size, lr, patience, early_stopping, random_state, device, verbose : training;
+    num_threads : CPU threads for training (None: the trainer's choice).
     """
 
     _kind = KIND
 
     def __init__(self, hidden=(32, 64), *, crop=32, n_crops="auto", max_side=256, epochs=30, batch_size=64, lr=2e-3,
-                 patience=10, early_stopping=True, validation_fraction=0.1, random_state=0, device="cpu", verbose=0):
+                 patience=10, early_stopping=True, validation_fraction=0.1, random_state=0, device="cpu", verbose=0,
+                 num_threads=None):
         self.hidden = tuple(hidden)
         self.crop = int(crop)
         self.n_crops = n_crops if n_crops == "auto" else int(n_crops)
@@ -158,6 +160,7 @@ class Colorizer:
         self.random_state = int(random_state)
         self.device = device
         self.verbose = verbose
+        self.num_threads = None if num_threads is None else int(num_threads)
         if self.crop < 4 or (self.n_crops != "auto" and self.n_crops < 1):
             raise ConfigError(f"crop must be ≥ 4 and n_crops ≥ 1, got crop={crop}, n_crops={n_crops}")
         if not 0.0 <= self.validation_fraction < 1.0:
@@ -167,12 +170,13 @@ class Colorizer:
         return {"hidden": list(self.hidden), "crop": self.crop, "n_crops": self.n_crops, "max_side": self.max_side,
                 "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "patience": self.patience,
                 "early_stopping": self.early_stopping, "validation_fraction": self.validation_fraction,
-                "random_state": self.random_state, "device": self.device, "verbose": self.verbose}
+                "random_state": self.random_state, "device": self.device, "verbose": self.verbose,
+                "num_threads": self.num_threads}
 
     def _train_config(self) -> TrainConfig:
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
                            early_stopping=self.early_stopping, seed=self.random_state, device=self.device,
-                           progress=bool(self.verbose))
+                           progress=bool(self.verbose), num_threads=self.num_threads)
 
     def fit(self, photos, *, run_dir=None, resume: bool = False) -> "Colorizer":
         """Train on random crops of `photos` (a list of H×W×3 colour images, any sizes)."""
@@ -314,7 +318,8 @@ def save_colorize_grid(rows: list[tuple[np.ndarray, ...]], path, names: list[str
         f = height / h
         size = (height, max(1, round(w * f)))
         strips.append(np.stack([resize(im, size, order=1, anti_aliasing=f < 1).transpose(2, 0, 1) for im in row]))
-    return save_image_rows(strips, path, labels=[f"{n}:\n{columns}" for n in names])
+    # row labels are the photo names (the label margin is narrow); the columns are `columns`
+    return save_image_rows(strips, path, labels=[str(n)[:16] for n in names])
 
 
 def train_colorizer_run(out, source: str = "skimage", *, overwrite: bool = False, resume: bool = False,
