@@ -1,13 +1,24 @@
 """scikit-learn's own estimator checks on VariationalAutoEncoder."""
 import warnings
 
+import numpy as np
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aekit.errors import AekitWarning
 from aekit.estimators import VariationalAutoEncoder
 
-# Checks excluded, each with the reason it does not apply. (Empty: every check passes.)
-EXPECTED_FAILED: dict[str, str] = {}
+# Checks excluded, each with the reason it does not apply (the same as AutoEncoder's; they
+# usually pass and are then reported as XPASS).
+_FLOAT32 = (
+    "the network computes in float32; a row's result can differ in the last bit (≈1e-7 relative) with its "
+    "position in the batch, because the matrix-multiply kernels sum in a different order for edge rows; this "
+    "check demands rtol=1e-7. test_vae_has_no_cross_sample_dependence checks the same property at float32 "
+    "precision."
+)
+EXPECTED_FAILED: dict[str, str] = {
+    "check_methods_sample_order_invariance": _FLOAT32,
+    "check_methods_subset_invariance": _FLOAT32,
+}
 
 
 @parametrize_with_checks(
@@ -24,3 +35,20 @@ def test_sklearn_compatible(estimator, check):
         # grey-level data in [0, 1] under the Bernoulli likelihood warns (by design); not a failure
         warnings.simplefilter("ignore", AekitWarning)
         check(estimator)
+
+
+def test_vae_has_no_cross_sample_dependence():
+    """What the two excluded checks guard against, at float32 precision."""
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AekitWarning)
+        for est in (VariationalAutoEncoder(hidden=(8,), latent_dim=3, epochs=3, random_state=0),
+                    VariationalAutoEncoder(arch="conv", hidden=(4,), latent_dim=2, epochs=2, random_state=0)):
+            est.fit(X)
+            perm = rng.permutation(len(X))
+            for method in (est.transform, est.reconstruct):
+                full = method(X)
+                np.testing.assert_allclose(method(X[perm]), full[perm], rtol=1e-5, atol=1e-6)
+                parts = np.concatenate([method(X[i: i + 7]) for i in range(0, len(X), 7)])
+                np.testing.assert_allclose(parts, full, rtol=1e-5, atol=1e-6)
