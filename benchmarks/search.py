@@ -12,7 +12,7 @@ Part 2 (`--part speed`): `--n` random codes of size 32 (standard normal) in flat
 single-query latency (median and p99 over `--latency-queries` queries of one code, k = 10) and
 recall@10 of the approximate indexes against the exact one. FAISS runs with `--threads` threads.
 
-    .venv/bin/python benchmarks/search.py --epochs 5 --json benchmarks/out/search.json
+    .venv/bin/python benchmarks/search.py --epochs 2 --threads 1 --json benchmarks/out/search.json
 """
 from __future__ import annotations
 
@@ -141,16 +141,17 @@ def main() -> None:
     p.add_argument("--part", default="quality,speed")
     p.add_argument("--datasets", default="mnist,fashion-mnist")
     p.add_argument("--sizes", default="2,8,32")
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--queries", type=int, default=1000)
     p.add_argument("--n", type=int, default=1_000_000)
     p.add_argument("--latency-queries", type=int, default=1000)
-    p.add_argument("--threads", type=int, default=1, help="FAISS (OpenMP) threads for part 2")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (AE training) and FAISS threads (part 2)")
     p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--verbose", type=int, default=0)
     p.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "out" / "search.json")
     args = p.parse_args()
+    torch.set_num_threads(args.threads)  # the trainer keeps this for models this size
     result = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()}}
     parts = args.part.split(",")
     if "quality" in parts:

@@ -34,7 +34,8 @@ def photos():
 @pytest.fixture(scope="module")
 def fitted(photos):
     train, _ = photos
-    return Colorizer(hidden=(8, 16), crop=16, n_crops=384, epochs=8, batch_size=32, lr=5e-3, random_state=0).fit(train)
+    return Colorizer(hidden=(8, 16), crop=16, n_crops=384, epochs=8, batch_size=32, lr=5e-3, random_state=0,
+                     num_threads=1).fit(train)
 
 
 def test_learns_colour_that_brightness_predicts(fitted, photos):

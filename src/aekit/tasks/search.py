@@ -362,12 +362,12 @@ class ImageIndex:
 
 # -- helpers --------------------------------------------------------------------------------
 def load_encoder(run):
-    """AutoEncoder.load(run), with a clear message for non-autoencoder run folders."""
-    from aekit.estimators import AutoEncoder
+    """The run folder's encoder: AutoEncoder.load(run), or a VAE (codes: posterior means μ)."""
+    from aekit.tasks.generate import load_estimator
 
     if hasattr(run, "transform"):
         raise ConfigError("give the run folder's path (the index records it), not a fitted estimator")
-    return AutoEncoder.load(run)
+    return load_estimator(run)
 
 
 def encode(est, X) -> np.ndarray:
