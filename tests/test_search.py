@@ -149,6 +149,8 @@ def test_cli_build_add_query_writes_grid(runs, tmp_path, capsys):
     assert code == 0 and "added" in out
     code, out, err = _cli(["index", "build", run_b, "--out", idx], capsys)
     assert code == 2 and "another run" in err
+    code, out, err = _cli(["index", "query", idx, "--data", "digits", "--limit", "1", "--run", run_b], capsys)
+    assert code == 2 and "other weights" in err
 
 
 def test_cli_refuses_an_index_whose_run_was_retrained(digits_splits, tmp_path, capsys):

@@ -16,6 +16,7 @@ index_app = typer.Typer(help="Similar-image search: index a collection by a run'
                         no_args_is_help=True)
 app.add_typer(index_app, name="index")
 
+RunOpt = Annotated[Optional[Path], typer.Option("--run", help="The run folder, if it moved since the index was built (it must hold the same weights).")]
 KindOpt = Annotated[str, typer.Option("--kind", help="auto (flat below 100k items, else ivf), flat (exact), ivf or hnsw (approximate).")]
 
 
@@ -50,12 +51,13 @@ def add(
     data: Annotated[str, typer.Option("--data", help="Collection to encode and add.")],
     split: Annotated[str, typer.Option(help="train, val, test, train+val or all.")] = "train",
     seed: Annotated[int, typer.Option(help="Seed of the data split.")] = 0,
+    run: RunOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Encode more items with the index's run and add them to the index."""
     from aekit.tasks.search import add_to_index
 
-    idx, new = add_to_index(index, data, split=split, data_dir=data_dir, seed=seed)
+    idx, new = add_to_index(index, data, split=split, data_dir=data_dir, seed=seed, run=run)
     console.print(f"added {len(new)} items (ids {int(new[0])}–{int(new[-1])}); the index holds {len(idx)}: "
                   f"[bold]{index}[/bold]")
 
@@ -71,6 +73,7 @@ def query(
     nprobe: Annotated[Optional[int], typer.Option(help="ivf: lists searched (default: the index's).")] = None,
     grid: Annotated[Optional[Path], typer.Option("--grid", help="Grid PNG to write (default INDEX/query-grid.png).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the --data split.")] = 0,
+    run: RunOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Print the nearest neighbours of query images and write a query / results grid PNG."""
@@ -78,7 +81,7 @@ def query(
 
     res = query_index(index, images=[str(p) for p in image] if image else None, source=data, split=split,
                       limit=limit, k=k, data_dir=data_dir, seed=seed, grid=grid or index / "query-grid.png",
-                      nprobe=nprobe)
+                      nprobe=nprobe, run=run)
     for note in res["notes"]:
         console.print(f"[yellow]note:[/yellow] {note}")
     for q in res["queries"]:

@@ -570,9 +570,11 @@ def build_index(run, out, source: str | None = None, *, split: str = "train", da
     return index
 
 
-def add_to_index(path, source: str, *, split: str = "train", data_dir=None, seed: int = 0) -> tuple[ImageIndex, np.ndarray]:
-    """Encode another data split with the index's run and append it (the index folder is rewritten)."""
-    index = ImageIndex.load(path)
+def add_to_index(path, source: str, *, split: str = "train", data_dir=None, seed: int = 0,
+                 run=None) -> tuple[ImageIndex, np.ndarray]:
+    """Encode another data split with the index's run (or `run`, a moved copy with the same
+    weights) and append it (the index folder is rewritten)."""
+    index = ImageIndex.load(path, run=run)
     ds, srec = _load_source(source, split, data_dir, seed)
     new = index.add(ds.X, labels=ds.y, paths=ds.paths, source=srec)
     index.save(path)
@@ -580,11 +582,13 @@ def add_to_index(path, source: str, *, split: str = "train", data_dir=None, seed
 
 
 def query_index(path, *, images: list | None = None, source: str | None = None, split: str = "test",
-                limit: int = 5, k: int = 10, data_dir=None, seed: int = 0, grid=None, nprobe: int | None = None) -> dict:
+                limit: int = 5, k: int = 10, data_dir=None, seed: int = 0, grid=None, nprobe: int | None = None,
+                run=None) -> dict:
     """Neighbours of query images (files) or of the first `limit` samples of a data split.
     Returns notes, per-query rows (rank, id, distance, label, path), precision@k when labels
-    are known, and the grid PNG path (query, then results, one row per query)."""
-    index = ImageIndex.load(path)
+    are known, and the grid PNG path (query, then results, one row per query). `run`: the run
+    folder to encode with when it has moved (it must hold the same weights)."""
+    index = ImageIndex.load(path, run=run)
     est = index.encoder()
     notes: list[str] = []
     query_labels = None
