@@ -8,6 +8,7 @@ import typer
 from aekit.errors import AekitError
 
 app = typer.Typer(
+    rich_markup_mode="markdown",  # docstring paragraphs reflow instead of keeping hard line breaks
     name="aekit",
     help="Autoencoders that work, always measured against PCA. Start with `aekit demo`.",
     no_args_is_help=True,

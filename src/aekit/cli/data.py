@@ -13,6 +13,7 @@ from rich.table import Table
 from aekit.cli import app
 
 data_app = typer.Typer(
+    rich_markup_mode="markdown",  # docstring paragraphs reflow instead of keeping hard line breaks
     help="Inspect, list and download datasets (built in: digits, mnist, fashion-mnist; "
     "or a path to .npz/.npy/.csv/IDX files or a folder of images).",
     no_args_is_help=True,

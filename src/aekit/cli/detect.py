@@ -12,7 +12,7 @@ from aekit.cli import app
 from aekit.cli.core import DataDirOpt, DataOpt, _ints
 
 console = Console()
-detect_app = typer.Typer(help="Anomaly detection: fit a detector on normal data, then score data with it.",
+detect_app = typer.Typer(rich_markup_mode="markdown", help="Anomaly detection: fit a detector on normal data, then score data with it.",
                          no_args_is_help=True)
 app.add_typer(detect_app, name="detect")
 

@@ -12,7 +12,7 @@ from aekit.cli import app
 from aekit.cli.core import DataDirOpt
 
 console = Console()
-index_app = typer.Typer(help="Similar-image search: index a collection by a run's encoder codes, then query it.",
+index_app = typer.Typer(rich_markup_mode="markdown", help="Similar-image search: index a collection by a run's encoder codes, then query it.",
                         no_args_is_help=True)
 app.add_typer(index_app, name="index")
 
