@@ -170,14 +170,17 @@ def main(argv: list[str] | None = None) -> int:
         output_activation="sigmoid", loss=args.loss, epochs=args.epochs, batch_size=args.batch_size,
         optimizer=args.optimizer, lr=args.lr, lr_schedule=None if args.lr_schedule == "none" else args.lr_schedule,
         validation_fraction=0.0, early_stopping=False, random_state=args.seed, verbose=args.verbose,
+        # the trainer stops after the epoch in which its training time reaches the budget
+        max_seconds=args.minutes * 60.0 if args.stop_at_budget else None,
     )
     budget = args.minutes * 60.0
-    monitor = TestMonitor(ae, len(X_test), budget if args.stop_at_budget else None, verbose=True)
+    monitor = TestMonitor(ae, len(X_test), None, verbose=True)
     t_fit = time.perf_counter()
     monitor.start()
     try:
         ae.fit(X_train, X_val=X_test)
         fitted = True
+        monitor.stopped_at_budget = len(ae.history_) < args.epochs  # the trainer's max_seconds ended it
     except TrainingInterrupted:
         if not monitor.stopped_at_budget:
             raise

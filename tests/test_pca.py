@@ -36,3 +36,14 @@ def test_linear_autoencoder_reaches_pca_error(digits_flat):
     ae_err = -ae.score(X)
     assert ae_err >= pca_err * (1 - 1e-3)  # PCA is the optimum among linear maps
     assert ae_err <= pca_err * 1.02, (ae_err, pca_err)
+
+
+def test_truncated_pca_equals_a_pca_fitted_with_fewer_components(digits_flat):
+    from aekit.models.pca import fit_pca, pca_reconstruct, truncate_pca
+
+    full = fit_pca(digits_flat, 40)
+    for k in (1, 8, 40):
+        np.testing.assert_allclose(pca_reconstruct(truncate_pca(full, k), digits_flat),
+                                   pca_reconstruct(fit_pca(digits_flat, k), digits_flat), atol=1e-5)
+    with pytest.raises(Exception, match="cannot keep"):
+        truncate_pca(full, 41)

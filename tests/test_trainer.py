@@ -163,3 +163,11 @@ def test_schedules_and_clipping(data):
 def test_bad_training_options(kw):
     with pytest.raises(ConfigError):
         TrainConfig(**kw)
+
+
+def test_time_budget_stops_after_the_epoch_that_reaches_it(data):
+    t = Trainer(cfg(epochs=50, max_seconds=1e-6))
+    hist = t.fit(model(), *data)
+    assert len(hist) == 1 and t.stopped_at_budget and hist[0]["train_seconds"] > 0
+    with pytest.raises(ConfigError, match="max_seconds"):
+        TrainConfig(max_seconds=0)

@@ -82,6 +82,8 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         the best weights.
     random_state : seed for initialization, shuffling and noise (CPU runs are reproducible).
     device : "cpu", "cuda", ... ; verbose : 1 shows a progress bar.
+    max_seconds : a training-time budget: training stops after the epoch in which it is reached
+        (the best weights are still restored when validating).
     """
 
     _kind = "autoencoder"
@@ -113,6 +115,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         random_state=None,
         device="cpu",
         verbose=0,
+        max_seconds=None,
     ):
         self.hidden = hidden
         self.latent_dim = latent_dim
@@ -138,6 +141,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.max_seconds = max_seconds
 
     @classmethod
     def from_preset(cls, name: str, **params) -> "AutoEncoder":
@@ -237,7 +241,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             epochs=int(self.epochs), batch_size=int(self.batch_size), optimizer=self.optimizer, lr=float(self.lr),
             weight_decay=float(self.weight_decay), lr_schedule=self.lr_schedule, grad_clip=self.grad_clip,
             early_stopping=bool(self.early_stopping), patience=int(self.patience), seed=seed,
-            device=self.device, progress=bool(self.verbose),
+            device=self.device, progress=bool(self.verbose), max_seconds=self.max_seconds,
         )
 
     def _build_model(self, config: ModelConfig, seed: int) -> AutoEncoderModel:
@@ -495,6 +499,7 @@ class VariationalAutoEncoder(AutoEncoder):
         random_state=None,
         device="cpu",
         verbose=0,
+        max_seconds=None,
     ):
         self.hidden = hidden
         self.latent_dim = latent_dim
@@ -521,6 +526,7 @@ class VariationalAutoEncoder(AutoEncoder):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.max_seconds = max_seconds
 
     @classmethod
     def from_preset(cls, name: str, **params) -> "VariationalAutoEncoder":
@@ -865,3 +871,15 @@ class VariationalAutoEncoder(AutoEncoder):
 
 
 __all__ += ["VAE_PRESETS", "VariationalAutoEncoder"]
+
+
+def load_estimator(run) -> AutoEncoder:
+    """The estimator of a run folder, of the kind it holds (autoencoder or vae)."""
+    from aekit.errors import RunFolderError
+    from aekit.runs import read_json
+
+    run = Path(run)
+    if not run.is_dir():
+        raise RunFolderError(f"{run}: no such run folder")
+    kind = read_json(run / "config.json").get("kind")
+    return VariationalAutoEncoder.load(run) if kind == "vae" else AutoEncoder.load(run)

@@ -131,9 +131,9 @@ def train(
 
 
 def _load_estimator(run: Path):
-    from aekit.estimators import AutoEncoder
+    from aekit.estimators import load_estimator
 
-    return AutoEncoder.load(run)
+    return load_estimator(run)
 
 
 def _data_for(run: Path, data: Optional[str], data_dir: Optional[Path]):
@@ -166,7 +166,8 @@ def evaluate(
     """
     from aekit.runs import write_json
     from aekit.tasks.evaluate import evaluate_reconstruction
-    from aekit.tasks.generate import evaluate_vae, load_estimator
+    from aekit.estimators import load_estimator
+    from aekit.tasks.generate import evaluate_vae
 
     est = load_estimator(run)
     train_ds, _, test_ds = _data_for(run, data, data_dir)

@@ -62,3 +62,20 @@ def pca_reconstruct(pca: PCA, X: np.ndarray) -> np.ndarray:
     """Project X on the PCA subspace and back, in X's shape."""
     flat = np.asarray(X).reshape(len(X), -1)
     return pca.inverse_transform(pca.transform(flat)).reshape(X.shape).astype(np.float32)
+
+
+def truncate_pca(pca: PCA, k: int) -> PCA:
+    """The leading k components of a fitted PCA. With the exact (full SVD) solver this equals
+    fitting with k components, without a second SVD."""
+    import copy
+
+    k = int(k)
+    if not 1 <= k <= pca.n_components_:
+        raise ConfigError(f"cannot keep {k} of {pca.n_components_} components")
+    out = copy.copy(pca)
+    out.components_ = pca.components_[:k]
+    out.explained_variance_ = pca.explained_variance_[:k]
+    out.explained_variance_ratio_ = pca.explained_variance_ratio_[:k]
+    out.singular_values_ = pca.singular_values_[:k]
+    out.n_components_ = out.n_components = k
+    return out

@@ -16,7 +16,7 @@ from aekit.data import Dataset
 from aekit.data.noise import Noise, parse_noise
 from aekit.errors import DataError
 from aekit.metrics import psnr, ssim
-from aekit.models.pca import fit_pca, pca_reconstruct
+from aekit.models.pca import fit_pca, pca_reconstruct, truncate_pca
 from aekit.runs import atomic_write_bytes, write_json
 from aekit.tasks.evaluate import model_input
 
@@ -27,11 +27,9 @@ def default_noise(est) -> Noise:
     return parse_noise(est.model_config_.noise or "gaussian:0.5")
 
 
-def tuned_pca(train: Dataset, val_clean: np.ndarray, val_noisy: np.ndarray, value_range) -> tuple[object, int]:
-    """PCA with the number of components that maximizes validation PSNR."""
-    d = train.n_features
-    candidates = [k for k in PCA_CANDIDATES if k < min(d, len(train))] or [1]
-    full = fit_pca(train.flat(), max(candidates))
+def tuned_pca(full, val_clean: np.ndarray, val_noisy: np.ndarray, value_range, max_k: int) -> tuple[object, int]:
+    """From a fitted PCA, the number of leading components (≤ max_k) that maximizes validation PSNR."""
+    candidates = [k for k in PCA_CANDIDATES if k <= max_k] or [1]
     best_k, best = candidates[0], -np.inf
     for k in candidates:
         comps = full.components_[:k]
@@ -39,7 +37,7 @@ def tuned_pca(train: Dataset, val_clean: np.ndarray, val_noisy: np.ndarray, valu
         score = psnr(val_clean, np.clip(rec, *value_range), value_range[1] - value_range[0]).mean()
         if score > best:
             best_k, best = k, score
-    return fit_pca(train.flat(), best_k), best_k
+    return truncate_pca(full, best_k), best_k
 
 
 def _scores(clean: np.ndarray, other: np.ndarray, rng: float) -> dict[str, float]:
@@ -58,7 +56,11 @@ def denoise_split(est, train: Dataset, val: Dataset, test: Dataset, noise: Noise
     val_noisy = noise(val.X, rng=seed + 1, value_range=val.value_range).astype(np.float32)
     denoised = est.reconstruct(model_input(est, Dataset(noisy, test.y, test.name, test.value_range)))
     denoised = np.asarray(denoised).reshape(test.X.shape)
-    pca_t, k_t = tuned_pca(train, val.X, val_noisy, test.value_range)
+    code = est.model_config_.code_size
+    limit = min(test.n_features, len(train)) - 1  # fewer components than inputs, or PCA is the identity
+    max_k = max([k for k in PCA_CANDIDATES if k <= limit] or [1])
+    full = fit_pca(train.flat(), max(max_k, code if code <= limit else 1))  # one SVD serves every size
+    pca_t, k_t = tuned_pca(full, val.X, val_noisy, test.value_range, max_k)
     arrays = {
         "clean": test.X,
         "noisy": noisy,
@@ -71,9 +73,8 @@ def denoise_split(est, train: Dataset, val: Dataset, test: Dataset, noise: Noise
         "model": _scores(test.X, denoised, rng),
         "pca_tuned": {"n_components": k_t, **_scores(test.X, arrays[f"pca_{k_t}"], rng)},
     }
-    code = est.model_config_.code_size
-    if code < min(test.n_features, len(train)):
-        same = np.clip(pca_reconstruct(fit_pca(train.flat(), code), noisy), lo, hi)
+    if code <= limit:
+        same = np.clip(pca_reconstruct(truncate_pca(full, code), noisy), lo, hi)
         arrays[f"pca_{code}"] = same
         metrics["pca_same_size"] = {"n_components": code, **_scores(test.X, same, rng)}
     return metrics, arrays

@@ -18,6 +18,7 @@ import numpy as np
 
 from aekit.data import Dataset
 from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError
+from aekit.estimators import load_estimator
 from aekit.metrics import reconstruction_errors
 from aekit.models.pca import fit_pca, pca_reconstruct
 from aekit.report import figures
@@ -26,18 +27,6 @@ from aekit.report.html import Section, Table
 
 LATENT_MAP_QUANTILES = (0.05, 0.95)
 AE_ONLY_DEFAULTS = {"loss": "auto", "tied": False, "noise": None, "sparsity": None}
-
-
-def load_estimator(run: str | Path):
-    """The estimator of a run folder, of the kind it holds (autoencoder or vae)."""
-    from aekit.estimators import AutoEncoder, VariationalAutoEncoder
-    from aekit.runs import read_json
-
-    run = Path(run)
-    if not run.is_dir():
-        raise RunFolderError(f"{run}: no such run folder")
-    kind = read_json(run / "config.json").get("kind")
-    return VariationalAutoEncoder.load(run) if kind == "vae" else AutoEncoder.load(run)
 
 
 def require_vae(est, what: str = "this"):

@@ -363,7 +363,7 @@ class ImageIndex:
 # -- helpers --------------------------------------------------------------------------------
 def load_encoder(run):
     """The run folder's encoder: AutoEncoder.load(run), or a VAE (codes: posterior means μ)."""
-    from aekit.tasks.generate import load_estimator
+    from aekit.estimators import load_estimator
 
     if hasattr(run, "transform"):
         raise ConfigError("give the run folder's path (the index records it), not a fitted estimator")

@@ -58,6 +58,7 @@ class TrainConfig:
     dtype: str = "float32"
     progress: bool = True
     num_threads: int | None = None  # None: 1 for small models (see auto_threads), else torch's default
+    max_seconds: float | None = None  # stop after the epoch in which training time reaches this
 
     def __post_init__(self) -> None:
         self.validate()
@@ -77,6 +78,8 @@ class TrainConfig:
             raise ConfigError(f"grad_clip must be > 0, got {self.grad_clip}")
         if int(self.patience) < 1:
             raise ConfigError(f"patience must be ≥ 1, got {self.patience}")
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            raise ConfigError(f"max_seconds must be > 0, got {self.max_seconds}")
         if self.dtype not in ("float32", "float64", "bfloat16"):
             raise ConfigError(f"dtype must be float32, float64 or bfloat16, got {self.dtype!r}")
         _parse_schedule(self.lr_schedule)
@@ -191,6 +194,7 @@ class Trainer:
         self.history: list[dict] = []
         self.best_epoch: int = 0
         self.stopped_early = False
+        self.stopped_at_budget = False
 
     @property
     def checkpoint_path(self) -> Path | None:
@@ -285,6 +289,7 @@ class Trainer:
                             d = v.detach() * m
                             sums[k] = sums[k] + d if k in sums else d
                     row = self._reduce(sums, count, world)
+                    row["train_seconds"] = time.perf_counter() - t0  # the optimization alone, no validation
                     epoch += 1
                     if not math.isfinite(row["loss"]):
                         core.load_state_dict(good.model)
@@ -326,6 +331,12 @@ class Trainer:
                         self.stopped_early = True
                         progress.note(f"early stop: no val improvement for {cfg.patience} epochs")
                         break
+                    if cfg.max_seconds is not None:
+                        spent = sum(r.get("train_seconds", 0.0) for r in self.history if r["stage"] == self.stage)
+                        if spent >= cfg.max_seconds:
+                            self.stopped_at_budget = True
+                            progress.note(f"time budget: {spent:.0f} s of training ≥ max_seconds={cfg.max_seconds:g}")
+                            break
         except KeyboardInterrupt:
             core.load_state_dict(good.model)
             self._write_checkpoint(good, rank)
