@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 import types
@@ -41,18 +40,7 @@ TARGET = 3.00
 ANCHOR_PCA = 13.87
 
 
-def machine() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "python": platform.python_version(), "load_avg_1min": round(os.getloadavg()[0], 2)}
-
+from _common import machine  # noqa: E402  (benchmarks/_common.py)
 
 def test_sse(ae: AutoEncoder, X: np.ndarray) -> float:
     return reconstruction_errors(X, ae.reconstruct(X))["sse_per_sample"]

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,18 +44,7 @@ TARGET_DB = 3.0
 MODELS = ("mlp", "conv")
 
 
-def machine() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
-            "load_avg_1min": round(os.getloadavg()[0], 2)}
-
+from _common import machine  # noqa: E402  (benchmarks/_common.py)
 
 def parse_epochs(text: str) -> dict[str, int]:
     """"8" (both models) or "mlp=10,conv=6"."""

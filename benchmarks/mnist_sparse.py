@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,18 +36,7 @@ ACT_TOL = 0.20
 ERR_TOL = 1.25
 
 
-def machine() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
-            "load_avg_1min": round(os.getloadavg()[0], 2)}
-
+from _common import machine  # noqa: E402  (benchmarks/_common.py)
 
 def subsample(ds: Dataset, n: int | None, seed: int) -> Dataset:
     if n is None or n >= len(ds):

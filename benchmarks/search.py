@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -35,19 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NPROBES = (16, 64)  # IVF lists searched per query
 
 
-def machine() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import faiss
-
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "faiss": faiss.__version__,
-            "python": platform.python_version(), "load_avg_1min": round(os.getloadavg()[0], 2)}
+from _common import machine  # noqa: E402  (benchmarks/_common.py)
 
 
 def quality(args, result: dict) -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -42,18 +41,7 @@ N_IN = 784
 BATCH = 256
 
 
-def machine() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "python": platform.python_version()}
-
+from _common import machine  # noqa: E402  (benchmarks/_common.py)
 
 def layer_sizes() -> list[tuple[int, int]]:
     sizes = [N_IN, *HIDDEN, LATENT, *reversed(HIDDEN), N_IN]

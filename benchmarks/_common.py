@@ -1,0 +1,23 @@
+"""What every benchmark records about the machine it ran on."""
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+
+def machine() -> dict:
+    """CPU model, cores, torch threads and version, Python, and the 1-minute load average (the
+    machine may be shared: timings must be read with the load)."""
+    import torch
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "python": platform.python_version(), "load_avg_1min": round(os.getloadavg()[0], 2)}
