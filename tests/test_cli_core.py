@@ -7,13 +7,9 @@ import numpy as np
 import pytest
 
 import aekit.cli
+from cli_helpers import run_cli as run
 
 
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as e:
-        aekit.cli.main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return e.value.code, out.out, out.err
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,9 @@ import pytest
 from PIL import Image
 
 import aekit.cli
+from cli_helpers import run_cli as run
 
 
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as e:
-        aekit.cli.main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return e.value.code, out.out, out.err
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 
 import aekit.cli
+from cli_helpers import run_cli
 from aekit import AutoEncoder
 from aekit.data.noise import parse_noise
 from aekit.errors import ConfigError, DataError
@@ -102,11 +103,6 @@ def dae_run(tmp_path_factory):
     return run
 
 
-def run_cli(argv, capsys):
-    with pytest.raises(SystemExit) as e:
-        aekit.cli.main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return e.value.code, out.out, out.err
 
 
 def test_denoise_split_beats_the_noisy_input_and_writes_outputs(dae_run, tmp_path, capsys):
