@@ -34,7 +34,7 @@ from aekit.data.noise import parse_noise
 from aekit.estimators import AutoEncoder
 from aekit.metrics import psnr
 from aekit.metrics import ssim as _lib_ssim
-from aekit.models.pca import pca_reconstruct
+from aekit.models.pca import pca_reconstruct, truncate_pca
 import aekit.tasks.denoise as _denoise
 from aekit.models.pca import fit_pca as _fit_pca
 from aekit.tasks.denoise import PCA_CANDIDATES, denoise_split
@@ -108,21 +108,12 @@ class PCACache:
         self.full = {}
 
     def __call__(self, X, n_components, seed=0):
-        import copy
-
         X = np.asarray(X).reshape(len(X), -1)
         key = (X.shape, float(X[::97].sum()), float(X[:, ::7].sum()))
         k = min(int(n_components), *X.shape)
         if key not in self.full or self.full[key].n_components_ < k:
             self.full[key] = _fit_pca(X, max(k, max(PCA_CANDIDATES)))
-        full = self.full[key]
-        p = copy.copy(full)
-        p.components_ = full.components_[:k]
-        p.explained_variance_ = full.explained_variance_[:k]
-        p.explained_variance_ratio_ = full.explained_variance_ratio_[:k]
-        p.singular_values_ = full.singular_values_[:k]
-        p.n_components_ = p.n_components = k
-        return p
+        return truncate_pca(self.full[key], k)
 
 
 def denoise_split_same_size(train: Dataset, noisy: np.ndarray, test: Dataset, k: int) -> dict:

@@ -291,22 +291,16 @@ class Trainer:
                     row = self._reduce(sums, count, world)
                     row["train_seconds"] = time.perf_counter() - t0  # the optimization alone, no validation
                     epoch += 1
-                    if not math.isfinite(row["loss"]):
-                        core.load_state_dict(good.model)
-                        self._write_checkpoint(good, rank)
-                        raise TrainingError(
-                            f"the training loss became {row['loss']} in epoch {epoch}; the weights of epoch "
-                            f"{good.epoch} were kept. Lower the learning rate (now {cfg.lr:g}) or set grad_clip."
-                        )
-                    if X_val is not None:
+                    if X_val is not None and math.isfinite(row["loss"]):
                         for k, v in evaluate(core, X_val, batch_size=max(batch_size, 1024)).items():
                             row[f"val_{k}"] = v
-                        if not math.isfinite(row["val_loss"]):
+                    for key, what in (("loss", "training"), ("val_loss", "validation")):
+                        if key in row and not math.isfinite(row[key]):
                             core.load_state_dict(good.model)
                             self._write_checkpoint(good, rank)
                             raise TrainingError(
-                                f"the validation loss became {row['val_loss']} in epoch {epoch}; "
-                                f"the weights of epoch {good.epoch} were kept."
+                                f"the {what} loss became {row[key]} in epoch {epoch}; the weights of epoch "
+                                f"{good.epoch} were kept. Lower the learning rate (now {cfg.lr:g}) or set grad_clip."
                             )
                     row["lr"] = optimizer.param_groups[0]["lr"]
                     row["seconds"] = time.perf_counter() - t0
