@@ -121,8 +121,9 @@ def latent_scatter(
         handles = sc.legend_elements()[0]
         values = np.unique(np.asarray(labels))
         names = [classes[int(v)] if classes and int(v) < len(classes) else str(int(v)) for v in values]
-        fig.legend(handles, names, loc="center right", fontsize=8, title="label")
-        fig.subplots_adjust(right=0.9)
+        # the legend sits right of the panels, in room made for it (long class names included)
+        fig.subplots_adjust(right=0.84)
+        fig.legend(handles, names, loc="center left", bbox_to_anchor=(0.85, 0.5), fontsize=8, title="label")
     return _save(fig, path)
 
 
