@@ -8,9 +8,9 @@ from aekit.errors import AekitError  # noqa: E402
 # and `aekit.data` stay quick.
 _LAZY = {"AutoEncoder": "aekit.estimators", "AutoEncoderDetector": "aekit.detectors",
          "ImageIndex": "aekit.tasks.search", "Colorizer": "aekit.tasks.colorize",
-         "VariationalAutoEncoder": "aekit.estimators"}
+         "VariationalAutoEncoder": "aekit.estimators", "AutoEncoderClassifier": "aekit.classifier"}
 
-__all__ = ["AekitError", "AutoEncoder", "AutoEncoderDetector", "Colorizer", "ImageIndex", "VariationalAutoEncoder", "__version__"]
+__all__ = ["AekitError", "AutoEncoder", "AutoEncoderClassifier", "AutoEncoderDetector", "Colorizer", "ImageIndex", "VariationalAutoEncoder", "__version__"]
 
 
 def __getattr__(name: str):

@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from aekit.errors import AekitWarning, ConfigError, DataError
 from aekit.models.autoencoder import AutoEncoderModel, ModelConfig, check_latent_size
 from aekit.models.losses import parse_sparsity
 from aekit.runs import CHECKPOINT_DIR, load_run, save_run
+from aekit.train.pretrain import PretrainConfig, check_pretrain, pretrain
 from aekit.train.trainer import TrainConfig, Trainer, _load_state_checked, evaluate
 
 # Named configurations of the one model (DESIGN.md "presets").
@@ -26,6 +28,11 @@ PRESETS: dict[str, dict] = {
     "ae": {},
     "dae": {"noise": "gaussian:0.5"},
     "sae": {"sparsity": "kl:0.05:3"},
+    # Stacked autoencoders pretrained layer by layer, then fine-tuned end to end (issue 5):
+    # Vincent et al.'s stacked denoising AE and Hinton & Salakhutdinov's RBM-pretrained deep AE.
+    "sdae": {"hidden": (256, 128), "latent_dim": 32, "activation": "sigmoid", "noise": "masking:0.25",
+             "pretrain": "greedy"},
+    "dbn-ae": {"hidden": (256, 128), "latent_dim": 32, "activation": "sigmoid", "pretrain": "rbm"},
     # The seeds' Keras denoiser: conv 32-32 with max-pooling, mirrored with up-sampling, BCE.
     "conv-ae": {"arch": "conv", "hidden": (32, 32), "latent_dim": None, "loss": "bce"},
     "conv-dae": {"arch": "conv", "hidden": (32, 32), "latent_dim": None, "loss": "bce", "noise": "gaussian:0.5"},
@@ -84,6 +91,13 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     device : "cpu", "cuda", ... ; verbose : 1 shows a progress bar.
     max_seconds : a training-time budget: training stops after the epoch in which it is reached
         (the best weights are still restored when validating).
+    pretrain : None, "greedy" (one shallow autoencoder per layer, trained on the codes of the
+        layer below, with this estimator's noise and sparsity: with noise="masking:0.25" it is
+        Vincent et al.'s stacked denoising AE) or "rbm" (a stack of RBMs trained with CD-k and
+        unrolled, Hinton & Salakhutdinov 2006; needs activation="sigmoid"). The deep model is then
+        fine-tuned end to end for `epochs`. MLP only.
+    pretrain_epochs : epochs per layer. pretrain_lr : None = `lr` (greedy) or H&S's 0.1/0.001 (rbm).
+    cd_k : Gibbs steps per contrastive-divergence update; persistent_cd : persistent CD chains.
     """
 
     _kind = "autoencoder"
@@ -116,6 +130,11 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         device="cpu",
         verbose=0,
         max_seconds=None,
+        pretrain=None,
+        pretrain_epochs=10,
+        pretrain_lr=None,
+        cd_k=1,
+        persistent_cd=False,
     ):
         self.hidden = hidden
         self.latent_dim = latent_dim
@@ -142,6 +161,11 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.device = device
         self.verbose = verbose
         self.max_seconds = max_seconds
+        self.pretrain = pretrain
+        self.pretrain_epochs = pretrain_epochs
+        self.pretrain_lr = pretrain_lr
+        self.cd_k = cd_k
+        self.persistent_cd = persistent_cd
 
     @classmethod
     def from_preset(cls, name: str, **params) -> "AutoEncoder":
@@ -288,17 +312,20 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 AekitWarning,
                 stacklevel=2,
             )
+        pre_cfg = self._pretrain_config()
+        if pre_cfg is not None:
+            check_pretrain(config, pre_cfg)
         model = self._build_model(config, seed)
         if config.standardize:
             model.set_standardization(_tensor(X_train))
         model.to(self.device)
-        trainer = Trainer(train_cfg, checkpoint_dir=Path(run_dir) / CHECKPOINT_DIR if run_dir else None)
-        history = trainer.fit(
-            model,
-            _tensor(X_train),
-            None if X_val is None else _tensor(X_val),
-            resume=resume,
-        )
+        checkpoint_dir = Path(run_dir) / CHECKPOINT_DIR if run_dir else None
+        Xt, Xv = _tensor(X_train), None if X_val is None else _tensor(X_val)
+        prior: list[dict] = []
+        if pre_cfg is not None:
+            prior, resume = _pretrain_or_resume(model, Xt, Xv, pre_cfg, train_cfg, checkpoint_dir, resume)
+        trainer = Trainer(train_cfg, checkpoint_dir=checkpoint_dir, stage="finetune" if pre_cfg else "train")
+        history = trainer.fit(model, Xt, Xv, resume=resume, history=prior)
         self.model_ = model.eval()
         self.model_config_ = config
         self.train_config_ = train_cfg
@@ -309,6 +336,13 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.input_ndim_ = 2 if self._fit_image_shape is None else 4
         del self._fit_image_shape
         return self
+
+    def _pretrain_config(self) -> PretrainConfig | None:
+        if self.pretrain in (None, "none", False):
+            return None
+        return PretrainConfig(method=str(self.pretrain), epochs=int(self.pretrain_epochs),
+                              lr=None if self.pretrain_lr is None else float(self.pretrain_lr),
+                              cd_k=int(self.cd_k), persistent=bool(self.persistent_cd))
 
     def _validate_val(self, X_val, X) -> np.ndarray:
         X_val = np.asarray(X_val, dtype=np.float32)
@@ -437,6 +471,46 @@ __all__ = ["AutoEncoder", "PRESETS", "__version__"]
 # -- the variational autoencoder ----------------------------------------------------------------
 # Presets that name a VariationalAutoEncoder configuration (AutoEncoder.from_preset hands them on).
 VAE_PRESETS = ("vae", "conv-vae", "cvae")
+
+
+PRETRAINED_FILE = "pretrained.safetensors"
+
+
+def _pretrain_or_resume(model, X_train, X_val, pre_cfg, train_cfg, checkpoint_dir, resume) -> tuple[list[dict], bool]:
+    """Pretrain layer by layer, or on resume pick up where a killed run stopped: in fine-tuning
+    (the trainer's checkpoint), or right after pretraining (pretrained.safetensors, written once
+    every layer is done). Returns the pretraining history and whether the trainer should resume."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from aekit.errors import RunFolderError
+    from aekit.train.trainer import CHECKPOINT_FILE
+
+    saved = checkpoint_dir / PRETRAINED_FILE if checkpoint_dir is not None else None
+    if resume and checkpoint_dir is not None and (checkpoint_dir / CHECKPOINT_FILE).exists():
+        return [], True  # the fine-tuning checkpoint holds the weights and the whole history
+    if resume and saved is not None and saved.exists():
+        try:
+            with safe_open(str(saved), framework="pt") as f:
+                history = json.loads(f.metadata()["aekit_pretrain"])["history"]
+                state = {k: f.get_tensor(k) for k in f.keys()}
+        except Exception as exc:
+            raise RunFolderError(f"{saved}: not a readable pretraining checkpoint ({exc})") from None
+        _load_state_checked(model, state, saved)
+        return history, False
+    if resume:
+        warnings.warn("no checkpoint from this run's pretraining was found: pretraining starts over",
+                      AekitWarning, stacklevel=3)
+    history = pretrain(model, X_train, X_val, pre_cfg, train_cfg)
+    if saved is not None:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        tmp = saved.with_name(saved.name + ".tmp")
+        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp),
+                  metadata={"aekit_pretrain": json.dumps({"history": history, "method": pre_cfg.method})})
+        os.replace(tmp, saved)
+    return history, False
 
 
 def _is_binary(X: np.ndarray) -> bool:

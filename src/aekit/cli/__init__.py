@@ -25,6 +25,7 @@ def _register() -> None:
     from aekit.cli import detect as _detect  # noqa: F401
     from aekit.cli import search as _search  # noqa: F401
     from aekit.cli import generate as _generate  # noqa: F401
+    from aekit.cli import classify as _classify  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -52,7 +52,7 @@ def _vae_table(m: dict) -> Table:
 def train(
     data: DataOpt = "digits",
     out: Annotated[Path, typer.Option("--out", help="Run folder to write (config, weights, history, report).")] = Path("runs/ae"),
-    model: Annotated[str, typer.Option("--model", help="Preset: ae, dae (gaussian noise 0.5), sae (kl:0.05:3 sparsity), conv-ae, conv-dae (the seeds' Keras denoiser), vae, conv-vae, cvae (conditional VAE), colorizer (L → ab on colour photos: --data skimage or a folder).")] = "ae",
+    model: Annotated[str, typer.Option("--model", help="Preset: ae, dae (gaussian noise 0.5), sae (kl:0.05:3 sparsity), sdae (stacked denoising AE, greedy layer-wise pretraining), dbn-ae (stacked-RBM pretraining, Hinton & Salakhutdinov 2006), conv-ae, conv-dae (the seeds' Keras denoiser), vae, conv-vae, cvae (conditional VAE), colorizer (L → ab on colour photos: --data skimage or a folder).")] = "ae",
     hidden: Annotated[Optional[str], typer.Option(help="Encoder hidden sizes (conv: channels per block); the decoder mirrors them. Default: 256,64 (conv: 32,32).")] = None,
     latent: Annotated[Optional[int], typer.Option(help="Size of the code. Default 8; conv presets default to no dense bottleneck.")] = None,
     epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping may end sooner).")] = 100,
@@ -62,11 +62,16 @@ def train(
     lr_schedule: Annotated[Optional[str], typer.Option(help="cosine, step:EVERY:GAMMA, exponential:GAMMA, plateau.")] = None,
     grad_clip: Annotated[Optional[float], typer.Option(help="Clip the global gradient norm to this value.")] = None,
     weight_decay: Annotated[float, typer.Option(help="L2 weight decay.")] = 0.0,
-    activation: Annotated[str, typer.Option(help="Hidden activation: relu, sigmoid, tanh, elu, gelu, ...")] = "relu",
+    activation: Annotated[Optional[str], typer.Option(help="Hidden activation: relu, sigmoid, tanh, elu, gelu, ... Default relu (sdae, dbn-ae: sigmoid).")] = None,
     loss: Annotated[str, typer.Option(help="auto (mse), mse, bce (data in [0,1]), ssim (images).")] = "auto",
     tied: Annotated[bool, typer.Option("--tied/--untied", help="Share transposed encoder weights in the decoder.")] = False,
     noise: Annotated[Optional[str], typer.Option(help="Denoising: gaussian:σ, masking:ν, salt-pepper:ν.")] = None,
     sparsity: Annotated[Optional[str], typer.Option(help="Sparse code: kl:ρ:β or l1:λ.")] = None,
+    pretrain: Annotated[Optional[str], typer.Option(help="Layer-wise pretraining before fine-tuning: greedy (stacked autoencoders; with --noise masking:0.25 a stacked denoising AE) or rbm (stacked RBMs, needs --activation sigmoid), or none.")] = None,
+    pretrain_epochs: Annotated[Optional[int], typer.Option(help="Pretraining epochs per layer (default 10).")] = None,
+    pretrain_lr: Annotated[Optional[float], typer.Option(help="Pretraining learning rate (default: --lr for greedy, 0.1/0.001 for RBMs).")] = None,
+    cd_k: Annotated[Optional[int], typer.Option(help="RBM: Gibbs steps per contrastive-divergence update (CD-k).")] = None,
+    persistent_cd: Annotated[bool, typer.Option("--persistent-cd", help="RBM: persistent contrastive divergence.")] = False,
     likelihood: Annotated[Optional[str], typer.Option(help="VAE: bernoulli, gaussian or auto (bernoulli for data in [0, 1]).")] = None,
     beta: Annotated[Optional[float], typer.Option(help="VAE: weight of the KL term (1 = the ELBO).")] = None,
     warmup_epochs: Annotated[Optional[int], typer.Option(help="VAE: KL warm-up, β ramps linearly from 0 over this many epochs.")] = None,
@@ -99,7 +104,7 @@ def train(
         return
     params = dict(
         epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
-        lr_schedule=lr_schedule, grad_clip=grad_clip, weight_decay=weight_decay, activation=activation, loss=loss,
+        lr_schedule=lr_schedule, grad_clip=grad_clip, weight_decay=weight_decay, loss=loss,
         tied=tied, patience=patience, early_stopping=early_stopping, random_state=seed, device=device,
         verbose=0 if quiet else 1,
     )
@@ -109,6 +114,17 @@ def train(
         params["latent_dim"] = latent
     if noise is not None:
         params["noise"] = noise
+    if activation is not None:
+        params["activation"] = activation
+    pre_opts = {"pretrain": pretrain, "pretrain_epochs": pretrain_epochs, "pretrain_lr": pretrain_lr, "cd_k": cd_k,
+                "persistent_cd": persistent_cd or None}
+    for name, value in pre_opts.items():
+        if value is not None:
+            if model in ("vae", "conv-vae", "cvae"):
+                raise ConfigError(f"--{name.replace('_', '-')} is for deterministic MLP autoencoders, not --model {model}")
+            if name == "pretrain" and value.lower() == "none":
+                value = None
+            params[name] = value
     if sparsity is not None:
         params["sparsity"] = sparsity
     vae_opts = {"likelihood": likelihood, "beta": beta, "warmup_epochs": warmup_epochs, "free_bits": free_bits,

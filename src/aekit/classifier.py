@@ -1,0 +1,329 @@
+"""Unsupervised pretraining, then supervised fine-tuning with few labels (the seeds' recipe).
+
+`AutoEncoderClassifier` fits an autoencoder on every row of X (labelled or not), puts a softmax
+layer on its encoder and trains that on the labelled rows: end to end (fine-tuning) or with the
+encoder frozen. Rows labelled -1 are unlabelled, as in scikit-learn's semi-supervised estimators.
+
+With few labels, fine-tuning alone uses the unlabelled rows only through the pretrained
+encoder. `self_training=True` adds a semi-supervised step: curriculum pseudo-labelling
+(Cascante-Bonilla et al. 2021) — in round r of R, the classifier labels the unlabelled rows and
+the most confident r/R of them, balanced over the predicted classes so that no class swamps the
+others, join the labelled rows for the next round, which restarts from the pretrained encoder so
+that early mistakes are not baked in.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
+
+from aekit.errors import AekitWarning, ConfigError, DataError
+from aekit.estimators import AutoEncoder, _seed, _tensor, check_finite
+from aekit.train.trainer import TrainConfig, Trainer
+
+UNLABELLED = -1
+PSEUDO_LABELS = (None, "auto", "self", "neighbours")
+
+
+class EncoderClassifierNet(nn.Module):
+    """encoder → standardized code → linear → class logits.
+
+    The code is standardized with statistics of the pretraining data, so that the softmax layer
+    starts on a sensible scale whatever the encoder's code activation.
+    The trainer hands batches of [x | y] rows (the label in the last column), so that the one
+    `Trainer` (seeding, early stopping, checkpoints) trains this model too.
+    """
+
+    def __init__(self, encoder_model: nn.Module, code_size: int, n_classes: int, freeze: bool):
+        super().__init__()
+        self.body = encoder_model
+        self.freeze = freeze
+        self.head = nn.Linear(code_size, n_classes)
+        self.register_buffer("code_shift", torch.zeros(code_size))
+        self.register_buffer("code_scale", torch.ones(code_size))
+        if freeze:
+            for p in self.body.parameters():
+                p.requires_grad_(False)
+
+    def set_code_standardization(self, codes: torch.Tensor) -> None:
+        self.code_shift.copy_(codes.mean(0))
+        std = codes.std(0, unbiased=False)
+        self.code_scale.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.freeze:
+            self.body.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        code = self.body.encode(x)
+        return self.head((code - self.code_shift) / self.code_scale)
+
+    def _terms(self, xy: torch.Tensor) -> dict[str, torch.Tensor]:
+        x, y = xy[:, :-1], xy[:, -1].long()
+        logits = self(x)
+        loss = F.cross_entropy(logits, y)
+        return {"loss": loss, "error": (logits.argmax(1) != y).float().mean()}
+
+    def training_terms(self, xy: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        return self._terms(xy)
+
+    def validation_terms(self, xy: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self._terms(xy)
+
+
+def few_labels(y, per_class: int, random_state=0) -> np.ndarray:
+    """A copy of y with all but `per_class` randomly chosen labels of each class set to -1."""
+    y = np.asarray(y)
+    if per_class < 1:
+        raise ConfigError(f"labels per class must be ≥ 1, got {per_class}")
+    rng = np.random.default_rng(random_state)
+    out = np.full(y.shape, UNLABELLED, dtype=np.int64)
+    classes, counts = np.unique(y, return_counts=True)
+    short = [(c, n) for c, n in zip(classes, counts) if n < per_class]
+    if short:
+        c, n = min(short, key=lambda t: t[1])
+        raise DataError(f"{per_class} labels per class is more than class {c!r} has ({n} samples)")
+    for c in classes:
+        idx = rng.choice(np.flatnonzero(y == c), per_class, replace=False)
+        out[idx] = y[idx]
+    return out
+
+
+class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
+    """A classifier that pretrains an autoencoder on all rows, then fine-tunes it on the labelled ones.
+
+    Parameters
+    ----------
+    autoencoder : an `AutoEncoder` (or a non-conditional `VariationalAutoEncoder`). Unfitted (the
+        default is ``AutoEncoder(hidden=(256, 128), latent_dim=32)``): a clone is fitted on all of X
+        (labelled and unlabelled rows). Already fitted: its encoder is used as is (warm start).
+    freeze : keep the encoder's weights fixed and train only the softmax layer.
+    epochs, batch_size, lr, weight_decay : the supervised training (Adam).
+    self_training : add curriculum pseudo-labelling over the unlabelled rows (see the module doc).
+    self_training_rounds : R, the number of pseudo-labelling rounds.
+    validation_fraction : share of the labelled rows held out for early stopping (0: none, the
+        usual choice when labels are few).
+    random_state, device, verbose : as for `AutoEncoder`.
+    """
+
+    def __init__(self, autoencoder=None, *, freeze=False, epochs=100, batch_size=64, lr=1e-3, weight_decay=1e-4,
+                 pseudo_labels="auto", self_training_rounds=3, validation_fraction=0.0, patience=10,
+                 random_state=None, device="cpu", verbose=0):
+        self.autoencoder = autoencoder
+        self.freeze = freeze
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.pseudo_labels = pseudo_labels
+        self.self_training_rounds = self_training_rounds
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # -- fitting ---------------------------------------------------------------------------
+    def _pretrained(self, X: np.ndarray, seed: int):
+        ae = self.autoencoder
+        if ae is None:
+            ae = AutoEncoder(hidden=(256, 128), latent_dim=32, random_state=seed, device=self.device,
+                             verbose=self.verbose)
+        if hasattr(ae, "model_"):  # fitted: warm start from its encoder
+            n_in = int(getattr(ae, "n_features_in_", ae.model_config_.n_features))
+            if n_in != X.shape[1]:
+                raise DataError(f"the autoencoder's encoder takes {n_in} features, X has {X.shape[1]}")
+            if getattr(ae.model_config_, "extra", {}).get("n_classes") or getattr(ae.model_, "n_classes", 0):
+                raise ConfigError("a conditional VAE's encoder needs the label as input: it cannot classify")
+            return ae
+        if not hasattr(ae, "fit"):
+            raise ConfigError(f"autoencoder must be an aekit AutoEncoder, got {type(ae).__name__}")
+        return clone(ae).fit(X)
+
+    def fit(self, X, y):
+        """X: N×D (or N×C×H×W) rows; y: labels, -1 for unlabelled rows."""
+        if hasattr(X, "ndim") and X.ndim == 4:
+            X = np.asarray(X).reshape(len(X), -1)
+        try:
+            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+        check_finite(X)
+        if type_of_target(y) not in ("binary", "multiclass"):
+            raise DataError(f"y must hold class labels (integers or strings), got {type_of_target(y)} targets")
+        labelled = ~_is_unlabelled(y)
+        classes = np.unique(y[labelled])
+        if len(classes) < 2:
+            raise DataError(f"need labelled rows of at least 2 classes, got {len(classes)} "
+                            f"({int(labelled.sum())} labelled rows)")
+        self.classes_ = classes
+        y_idx = np.searchsorted(classes, y[labelled])
+        seed = _seed(self.random_state)
+        self.autoencoder_ = self._pretrained(X, seed)
+        start = self._initial_net(X)
+        X_lab = X[labelled]
+        X_val = y_val = None
+        frac = float(self.validation_fraction)
+        if not 0.0 <= frac < 1.0:
+            raise ConfigError(f"validation_fraction must be in [0, 1), got {frac}")
+        if frac > 0:
+            perm = np.random.default_rng(seed).permutation(len(X_lab))
+            n_val = int(round(frac * len(X_lab)))
+            if n_val < 1 or n_val >= len(X_lab):
+                raise DataError(f"{len(X_lab)} labelled rows are too few for validation_fraction={frac:g}")
+            X_val, y_val = X_lab[perm[:n_val]], y_idx[perm[:n_val]]
+            X_lab, y_idx = X_lab[perm[n_val:]], y_idx[perm[n_val:]]
+        history: list[dict] = []
+        net, hist = self._train(copy.deepcopy(start), X_lab, y_idx, X_val, y_val, seed, "finetune",
+                                epochs=int(self.epochs))
+        history += hist
+        self.n_pseudo_labels_ = 0
+        mode = self._pseudo_mode(int((~labelled).sum()))
+        if mode is not None:
+            X_unl = X[~labelled]
+            rounds = int(self.self_training_rounds)
+            if rounds < 1:
+                raise ConfigError(f"self_training_rounds must be ≥ 1, got {rounds}")
+            spread = None
+            if mode == "neighbours":
+                y_all = np.full(len(X), UNLABELLED)
+                y_all[labelled] = np.searchsorted(classes, y[labelled])
+                spread = _label_spreading(self.autoencoder_.transform(X), y_all, self.n_neighbors_for(len(X)))[~labelled]
+            steps = int(self.epochs) * math.ceil(len(X_lab) / self._batch(len(X_lab)))
+            for r in range(1, rounds + 1):
+                proba = _predict_proba(net, X_unl, self.device)
+                if spread is not None:  # the neighbour graph's labels, and the classifier's as it improves
+                    proba = spread if r == 1 else (spread + proba) / 2
+                pick = _confident_balanced(proba, r / rounds, len(classes))
+                X_r = np.concatenate([X_lab, X_unl[pick]])
+                y_r = np.concatenate([y_idx, proba[pick].argmax(1)])
+                # the same number of gradient steps as the labelled phase, at least 2 epochs
+                epochs = max(2, math.ceil(steps / math.ceil(len(X_r) / self._batch(len(X_r)))))
+                net, hist = self._train(copy.deepcopy(start), X_r, y_r, X_val, y_val, seed + r,
+                                        f"pseudo-labels-{r}", epochs=epochs)
+                history += hist
+                self.n_pseudo_labels_ = int(len(pick))
+        self.pseudo_labels_ = mode
+        self.net_ = net.eval()
+        self.history_ = history
+        return self
+
+    def _pseudo_mode(self, n_unlabelled: int) -> str | None:
+        mode = self.pseudo_labels
+        if mode not in PSEUDO_LABELS:
+            raise ConfigError(f"pseudo_labels must be one of {PSEUDO_LABELS}, got {mode!r}")
+        if mode == "auto":
+            return "neighbours" if n_unlabelled else None
+        if mode is not None and n_unlabelled == 0:
+            warnings.warn(f"pseudo_labels={mode!r} needs unlabelled rows (y = -1); none were given", AekitWarning,
+                          stacklevel=3)
+            return None
+        return mode
+
+    @staticmethod
+    def n_neighbors_for(n: int) -> int:
+        return int(min(10, max(1, n - 1)))
+
+    def _batch(self, n: int) -> int:
+        return max(1, min(int(self.batch_size), n))
+
+    def _initial_net(self, X: np.ndarray) -> EncoderClassifierNet:
+        ae = self.autoencoder_
+        body = copy.deepcopy(ae.model_).to(self.device)
+        code_size = int(ae._n_features_out)
+        net = EncoderClassifierNet(body, code_size, len(self.classes_), bool(self.freeze)).to(self.device)
+        codes = ae.transform(X)
+        net.set_code_standardization(torch.from_numpy(np.asarray(codes, dtype=np.float32)).to(self.device))
+        return net
+
+    def _train(self, net, X, y, X_val, y_val, seed: int, stage: str, epochs: int):
+        cfg = TrainConfig(epochs=epochs, batch_size=self._batch(len(X)), optimizer="adam", lr=float(self.lr),
+                          weight_decay=float(self.weight_decay), early_stopping=X_val is not None,
+                          patience=int(self.patience), seed=seed, device=self.device, progress=bool(self.verbose),
+                          checkpoint_every=0)
+        trainer = Trainer(cfg, checkpoint_dir=None, stage=stage)
+        xy = _rows(X, y)
+        hist = trainer.fit(net, xy, None if X_val is None else _rows(X_val, y_val))
+        return net, hist
+
+    # -- predicting ------------------------------------------------------------------------
+    def _input(self, X) -> np.ndarray:
+        check_is_fitted(self, "net_")
+        if hasattr(X, "ndim") and X.ndim == 4:
+            X = np.asarray(X).reshape(len(X), -1)
+        try:
+            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite=False)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+        check_finite(X)
+        return X
+
+    def predict_proba(self, X) -> np.ndarray:
+        return _predict_proba(self.net_, self._input(X), self.device)
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(1)]
+
+
+def _is_unlabelled(y: np.ndarray) -> np.ndarray:
+    if y.dtype.kind in "iuf":
+        return y == UNLABELLED
+    return np.asarray([str(v) == "-1" for v in y])
+
+
+def _rows(X: np.ndarray, y: np.ndarray) -> torch.Tensor:
+    return torch.cat([_tensor(X), torch.as_tensor(np.asarray(y), dtype=torch.float32)[:, None]], 1)
+
+
+def _predict_proba(net: nn.Module, X: np.ndarray, device, batch_size: int = 2048) -> np.ndarray:
+    net.eval()
+    out = []
+    with torch.inference_mode():
+        for s in range(0, len(X), batch_size):
+            xb = torch.from_numpy(np.array(X[s : s + batch_size], dtype=np.float32)).to(device)
+            out.append(torch.softmax(net(xb).float(), 1).cpu().numpy())
+    return np.concatenate(out) if out else np.empty((0, net.head.out_features), np.float32)
+
+
+def _label_spreading(codes: np.ndarray, y_all: np.ndarray, n_neighbors: int) -> np.ndarray:
+    """Class distributions of every row by label spreading (Zhou et al. 2004) over the kNN graph
+    of the standardized codes."""
+    from sklearn.semi_supervised import LabelSpreading
+
+    Z = np.asarray(codes, dtype=np.float64)
+    Z = (Z - Z.mean(0)) / np.where(Z.std(0) > 1e-8, Z.std(0), 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its convergence warning: the distributions are still usable
+        ls = LabelSpreading(kernel="knn", n_neighbors=n_neighbors, alpha=0.2, max_iter=100).fit(Z, y_all)
+    dist = np.nan_to_num(ls.label_distributions_, nan=1.0 / ls.label_distributions_.shape[1])
+    return dist
+
+
+def _confident_balanced(proba: np.ndarray, fraction: float, n_classes: int) -> np.ndarray:
+    """Indices of the most confident `fraction` of rows, the same quota for each predicted class."""
+    quota = int(fraction * len(proba) / n_classes)
+    pred, conf = proba.argmax(1), proba.max(1)
+    picks = []
+    for c in range(n_classes):
+        idx = np.flatnonzero(pred == c)
+        picks.append(idx[np.argsort(-conf[idx], kind="stable")[:quota]])
+    return np.sort(np.concatenate(picks)) if picks else np.empty(0, np.int64)
+
+
+__all__ = ["AutoEncoderClassifier", "EncoderClassifierNet", "UNLABELLED", "few_labels"]
