@@ -4,12 +4,17 @@
 layer on its encoder and trains that on the labelled rows: end to end (fine-tuning) or with the
 encoder frozen. Rows labelled -1 are unlabelled, as in scikit-learn's semi-supervised estimators.
 
-With few labels, fine-tuning alone uses the unlabelled rows only through the pretrained
-encoder. `self_training=True` adds a semi-supervised step: curriculum pseudo-labelling
-(Cascante-Bonilla et al. 2021) — in round r of R, the classifier labels the unlabelled rows and
-the most confident r/R of them, balanced over the predicted classes so that no class swamps the
-others, join the labelled rows for the next round, which restarts from the pretrained encoder so
-that early mistakes are not baked in.
+With few labels, fine-tuning alone uses the unlabelled rows only through the pretrained encoder,
+and on the digits that did not beat logistic regression on the raw pixels (benchmarks/RESULTS.md).
+So by default (`pseudo_labels="auto"`) a semi-supervised step follows: label spreading (Zhou et
+al. 2004) over the k-nearest-neighbour graph of the pretrained codes — the seeds' image search,
+used to pass labels to similar images — gives every unlabelled row a class distribution; then
+curriculum pseudo-labelling (Cascante-Bonilla et al. 2021): in round r of R, the most confident
+r/R of the unlabelled rows, balanced over the predicted classes so that no class swamps the
+others, join the labelled rows, and the classifier is trained again from the pretrained encoder
+(so early mistakes are not baked in). After the first round the confidences average the graph's
+distributions with the classifier's predictions. `pseudo_labels="self"` uses the classifier's own
+predictions alone (classic self-training).
 """
 from __future__ import annotations
 
@@ -92,7 +97,7 @@ def few_labels(y, per_class: int, random_state=0) -> np.ndarray:
     short = [(c, n) for c, n in zip(classes, counts) if n < per_class]
     if short:
         c, n = min(short, key=lambda t: t[1])
-        raise DataError(f"{per_class} labels per class is more than class {c!r} has ({n} samples)")
+        raise DataError(f"{per_class} labels per class is more than class {c.tolist()!r} has ({n} samples)")
     for c in classes:
         idx = rng.choice(np.flatnonzero(y == c), per_class, replace=False)
         out[idx] = y[idx]
@@ -108,22 +113,30 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
         default is ``AutoEncoder(hidden=(256, 128), latent_dim=32)``): a clone is fitted on all of X
         (labelled and unlabelled rows). Already fitted: its encoder is used as is (warm start).
     freeze : keep the encoder's weights fixed and train only the softmax layer.
-    epochs, batch_size, lr, weight_decay : the supervised training (Adam).
-    self_training : add curriculum pseudo-labelling over the unlabelled rows (see the module doc).
+    epochs, batch_size, optimizer, lr, weight_decay, lr_schedule, max_seconds : the supervised
+        training (as for `AutoEncoder`; Adam by default).
+    pseudo_labels : the semi-supervised step over the unlabelled rows (see the module doc):
+        "neighbours" (label spreading over the k-nearest-neighbour graph of the pretrained codes
+        gives the first round's labels; later rounds average them with the classifier's), "self"
+        (the classifier's own predictions), None (plain fine-tuning), or "auto" (= "neighbours"
+        when there are unlabelled rows).
     self_training_rounds : R, the number of pseudo-labelling rounds.
     validation_fraction : share of the labelled rows held out for early stopping (0: none, the
         usual choice when labels are few).
     random_state, device, verbose : as for `AutoEncoder`.
     """
 
-    def __init__(self, autoencoder=None, *, freeze=False, epochs=100, batch_size=64, lr=1e-3, weight_decay=1e-4,
-                 pseudo_labels="auto", self_training_rounds=3, validation_fraction=0.0, patience=10,
-                 random_state=None, device="cpu", verbose=0):
+    def __init__(self, autoencoder=None, *, freeze=False, epochs=100, batch_size=64, optimizer="adam", lr=1e-3,
+                 weight_decay=1e-4, lr_schedule=None, pseudo_labels="auto", self_training_rounds=3,
+                 validation_fraction=0.0, patience=10, max_seconds=None, random_state=None, device="cpu", verbose=0):
         self.autoencoder = autoencoder
         self.freeze = freeze
         self.epochs = epochs
         self.batch_size = batch_size
+        self.optimizer = optimizer
         self.lr = lr
+        self.lr_schedule = lr_schedule
+        self.max_seconds = max_seconds
         self.weight_decay = weight_decay
         self.pseudo_labels = pseudo_labels
         self.self_training_rounds = self_training_rounds
@@ -253,10 +266,10 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
         return net
 
     def _train(self, net, X, y, X_val, y_val, seed: int, stage: str, epochs: int):
-        cfg = TrainConfig(epochs=epochs, batch_size=self._batch(len(X)), optimizer="adam", lr=float(self.lr),
-                          weight_decay=float(self.weight_decay), early_stopping=X_val is not None,
-                          patience=int(self.patience), seed=seed, device=self.device, progress=bool(self.verbose),
-                          checkpoint_every=0)
+        cfg = TrainConfig(epochs=epochs, batch_size=self._batch(len(X)), optimizer=self.optimizer, lr=float(self.lr),
+                          weight_decay=float(self.weight_decay), lr_schedule=self.lr_schedule,
+                          early_stopping=X_val is not None, patience=int(self.patience), seed=seed, device=self.device,
+                          progress=bool(self.verbose), checkpoint_every=0, max_seconds=self.max_seconds)
         trainer = Trainer(cfg, checkpoint_dir=None, stage=stage)
         xy = _rows(X, y)
         hist = trainer.fit(net, xy, None if X_val is None else _rows(X_val, y_val))
