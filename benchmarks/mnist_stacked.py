@@ -1,6 +1,6 @@
 """Stacked autoencoders on MNIST: SdA classification error, RBM pretraining vs none, few-label curves.
 
-Three parts (`--part`, comma-separated), each through aekit's real estimators:
+Four parts (`--part`, comma-separated), each through aekit's real estimators:
 
 * ``sda``: Vincent et al. (2010)'s stacked denoising autoencoder 784-1000-1000-1000 (sigmoid
   units, masking noise 25 %), greedy layer-wise pretraining (`AutoEncoder(pretrain="greedy",
@@ -16,6 +16,8 @@ Three parts (`--part`, comma-separated), each through aekit's real estimators:
   neighbour pseudo-labels, fine-tuned alone, PCA codes + logistic regression, raw pixels +
   logistic regression (`aekit.tasks.classify.few_label_curve`). With `--data digits` it runs on
   scikit-learn's digits (the demo's split).
+* ``rbm-sklearn``: `aekit.nn.rbm` against scikit-learn's `BernoulliRBM` on the same binarized
+  rows with the same hidden size, learning rate, batch and epochs: mean pseudo-likelihood.
 
     python benchmarks/mnist_stacked.py --part sda,rbm,fewlabel --device cuda --json benchmarks/out/stacked.json
 """
@@ -147,6 +149,47 @@ def fewlabel(args, result: dict) -> None:
         print(f"{n:12d} " + " ".join(f"{summary[n][m]['mean']:20.4f} ± {summary[n][m]['std']:.4f}" for m in METHODS))
 
 
+def rbm_vs_sklearn(args, result: dict) -> None:
+    """aekit.nn.rbm against scikit-learn's BernoulliRBM on the same binarized data and settings:
+    mean pseudo-likelihood (5 sets of random bit flips) of the training rows, and fit seconds."""
+    import torch
+    from sklearn.neural_network import BernoulliRBM
+
+    from aekit.nn.rbm import RBM, train_rbm
+
+    out = result.setdefault("rbm_vs_sklearn", {})
+    for name in args.rbm_sk_data.split(","):
+        ds = load(name, split="train", data_dir=args.data_dir)
+        X = (ds.flat()[: args.rbm_sk_rows] > 0.5).astype(np.float32)
+        n_h, lr, batch, epochs = args.rbm_sk_hidden, args.rbm_sk_lr, args.rbm_sk_batch, args.rbm_sk_epochs
+        rows = {"rows": len(X), "n_hidden": n_h, "lr": lr, "batch": batch, "epochs": epochs}
+        t0 = time.perf_counter()
+        sk = BernoulliRBM(n_components=n_h, learning_rate=lr, batch_size=batch, n_iter=epochs,
+                          random_state=args.seed).fit(X)
+        rows["sklearn_seconds"] = time.perf_counter() - t0
+        rows["sklearn PCD"] = float(np.mean([sk.score_samples(X).mean() for _ in range(5)]))
+        Xt = torch.from_numpy(X)
+        for label, persistent, momentum in (("aekit PCD", True, (0.5, 0.5)), ("aekit CD-1", False, (0.5, 0.9))):
+            torch.manual_seed(args.seed)
+            rbm = RBM(X.shape[1], n_h)
+            t0 = time.perf_counter()
+            train_rbm(rbm, Xt, epochs=epochs, batch_size=batch, lr=lr, momentum=momentum, weight_decay=0.0,
+                      persistent=persistent, seed=args.seed, progress=False)
+            rows[f"{label} seconds"] = time.perf_counter() - t0
+            gen = torch.Generator().manual_seed(args.seed)
+            with torch.no_grad():
+                rows[label] = float(np.mean([rbm.pseudo_likelihood(Xt, generator=gen).mean().item() for _ in range(5)]))
+        with torch.no_grad():
+            torch.manual_seed(args.seed)
+            rows["untrained"] = float(RBM(X.shape[1], n_h).pseudo_likelihood(Xt).mean())
+        out[name] = rows
+        print(f"{name}: pseudo-likelihood per row  sklearn PCD {rows['sklearn PCD']:.2f} ({rows['sklearn_seconds']:.1f} s)"
+              f"  aekit PCD {rows['aekit PCD']:.2f} ({rows['aekit PCD seconds']:.1f} s)  aekit CD-1 "
+              f"{rows['aekit CD-1']:.2f} ({rows['aekit CD-1 seconds']:.1f} s)  untrained {rows['untrained']:.2f}",
+              flush=True)
+        save(args, result)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--part", default="sda,rbm,fewlabel")
@@ -179,11 +222,17 @@ def main() -> None:
     p.add_argument("--fl-ae-epochs", type=int, default=30)
     p.add_argument("--fl-epochs", type=int, default=100)
     p.add_argument("--fl-counts", default="1,10,100")
+    p.add_argument("--rbm-sk-data", default="digits,mnist")
+    p.add_argument("--rbm-sk-rows", type=int, default=10_000)
+    p.add_argument("--rbm-sk-hidden", type=int, default=256)
+    p.add_argument("--rbm-sk-lr", type=float, default=0.05)
+    p.add_argument("--rbm-sk-batch", type=int, default=20)
+    p.add_argument("--rbm-sk-epochs", type=int, default=10)
     p.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "out" / "stacked.json")
     args = p.parse_args()
     result = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()}}
     parts = args.part.split(",")
-    for part, fn in (("sda", sda), ("rbm", rbm), ("fewlabel", fewlabel)):
+    for part, fn in (("sda", sda), ("rbm", rbm), ("fewlabel", fewlabel), ("rbm-sklearn", rbm_vs_sklearn)):
         if part in parts:
             fn(args, result)
     save(args, result)
