@@ -1,6 +1,7 @@
 """scikit-learn's own estimator checks on AutoEncoder and its variants."""
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from aekit.classifier import AutoEncoderClassifier
 from aekit.estimators import AutoEncoder
 
 # Checks excluded, each with the reason it does not apply.
@@ -37,3 +38,16 @@ def test_transform_has_no_cross_sample_dependence():
             np.testing.assert_allclose(method(X[perm]), full[perm], rtol=1e-5, atol=1e-6)
             parts = np.concatenate([method(X[i : i + 7]) for i in range(0, len(X), 7)])
             np.testing.assert_allclose(parts, full, rtol=1e-5, atol=1e-6)
+
+
+# The classifier: scikit-learn's classifier checks. One does not apply: -1 marks an unlabelled row
+# (scikit-learn's own semi-supervised convention), so a class named -1 cannot be learnt.
+@parametrize_with_checks(
+    [AutoEncoderClassifier(AutoEncoder(hidden=(8,), latent_dim=4, epochs=3, random_state=0), epochs=20,
+                           random_state=0)],
+    expected_failed_checks=lambda est: {
+        "check_classifiers_classes": "uses the labels -1 and 1; -1 marks unlabelled rows (semi-supervised "
+        "convention), so the class -1 is read as 'no label'"},
+)
+def test_classifier_sklearn_compatible(estimator, check):
+    check(estimator)

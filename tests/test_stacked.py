@@ -154,23 +154,28 @@ def test_few_labels_draws_per_class_and_refuses_too_many():
 
 @pytest.fixture(scope="module")
 def digits_ae(digits):
-    # AutoEncoderClassifier's default encoder (a plain 256-128-32 autoencoder)
     return AutoEncoder(hidden=(256, 128), latent_dim=32, epochs=100, random_state=0).fit(digits[0])
 
 
-def test_ten_labels_per_class_beat_logistic_regression_on_raw_pixels(digits, digits_ae):
-    """The issue's bar: with 10 labels per class, pretraining (+ the neighbour pseudo-labels) must
-    beat logistic regression on the raw inputs. Averaged over three draws of the labelled samples."""
-    X, y, Xt, yt = digits
+def test_ten_labels_per_class_beat_logistic_regression_on_raw_pixels():
+    """The issue's bar, in the setting of benchmarks/RESULTS.md (the demo's digits split, a
+    64-256-128-32 denoising autoencoder): with 10 labels per class, pretraining + the neighbour
+    pseudo-labels must beat logistic regression on the raw pixels, averaged over three draws."""
+    from aekit.tasks.train import load_splits
+
+    train, val, test = load_splits("digits")
+    X, y, Xt, yt = train.flat(), train.y, test.flat(), test.y
+    ae = AutoEncoder(hidden=(256, 128), latent_dim=32, noise="masking:0.25", epochs=100, batch_size=64,
+                     random_state=0).fit(X, X_val=val.flat())
     ours, raw = [], []
     for draw in (0, 1, 2):
         ys = few_labels(y, 10, random_state=draw)
         lab = ys != -1
-        clf = AutoEncoderClassifier(digits_ae, random_state=0).fit(X, ys)
+        clf = AutoEncoderClassifier(ae, random_state=draw).fit(X, ys)
         ours.append(clf.score(Xt, yt))
         raw.append(LogisticRegression(max_iter=2000).fit(X[lab], y[lab]).score(Xt, yt))
         assert clf.pseudo_labels_ == "neighbours" and clf.n_pseudo_labels_ > 500
-    assert np.mean(ours) > np.mean(raw) + 0.01
+    assert np.mean(ours) > np.mean(raw) + 0.01, (ours, raw)
 
 
 def test_frozen_encoder_is_not_changed_and_fine_tuning_changes_it(digits, digits_ae):

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from torch import nn
 
 from aekit.errors import AekitWarning, ConfigError, DataError
@@ -175,21 +175,23 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
             X = np.asarray(X).reshape(len(X), -1)
         try:
             X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False)
+            y = column_or_1d(y, warn=True)
         except ValueError as exc:
             raise DataError(str(exc)) from None
         check_finite(X)
         if type_of_target(y) not in ("binary", "multiclass"):
-            raise DataError(f"y must hold class labels (integers or strings), got {type_of_target(y)} targets")
+            raise DataError(f"Unknown label type: y must hold class labels (integers or strings), got "
+                            f"{type_of_target(y)} targets")
         labelled = ~_is_unlabelled(y)
         classes = np.unique(y[labelled])
         if len(classes) < 2:
             raise DataError(f"need labelled rows of at least 2 classes, got {len(classes)} "
-                            f"({int(labelled.sum())} labelled rows)")
+                            f"class{'es' if len(classes) != 1 else ''} ({int(labelled.sum())} labelled rows)")
         self.classes_ = classes
         y_idx = np.searchsorted(classes, y[labelled])
         seed = _seed(self.random_state)
         self.autoencoder_ = self._pretrained(X, seed)
-        start = self._initial_net(X)
+        start = self._initial_net(X, seed)
         X_lab = X[labelled]
         X_val = y_val = None
         frac = float(self.validation_fraction)
@@ -256,11 +258,13 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
     def _batch(self, n: int) -> int:
         return max(1, min(int(self.batch_size), n))
 
-    def _initial_net(self, X: np.ndarray) -> EncoderClassifierNet:
+    def _initial_net(self, X: np.ndarray, seed: int) -> EncoderClassifierNet:
         ae = self.autoencoder_
         body = copy.deepcopy(ae.model_).to(self.device)
         code_size = int(ae._n_features_out)
-        net = EncoderClassifierNet(body, code_size, len(self.classes_), bool(self.freeze)).to(self.device)
+        with torch.random.fork_rng(devices=[]):  # a seeded softmax layer: fits are reproducible
+            torch.manual_seed(seed)
+            net = EncoderClassifierNet(body, code_size, len(self.classes_), bool(self.freeze)).to(self.device)
         codes = ae.transform(X)
         net.set_code_standardization(torch.from_numpy(np.asarray(codes, dtype=np.float32)).to(self.device))
         return net
@@ -288,10 +292,12 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
         return X
 
     def predict_proba(self, X) -> np.ndarray:
-        return _predict_proba(self.net_, self._input(X), self.device)
+        X = self._input(X)  # checks fitted first
+        return _predict_proba(self.net_, X, self.device)
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(1)]
+        proba = self.predict_proba(X)  # checks fitted first
+        return self.classes_[proba.argmax(1)]
 
 
 def _is_unlabelled(y: np.ndarray) -> np.ndarray:
