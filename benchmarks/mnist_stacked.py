@@ -73,6 +73,7 @@ def sda(args, result: dict) -> None:
                              random_state=args.seed, device=args.device).fit(X[:2])
         clf = AutoEncoderClassifier(ae, pseudo_labels=None, epochs=args.sda_epochs, batch_size=args.sda_batch,
                                     optimizer=args.sda_optimizer, lr=args.sda_lr, weight_decay=args.sda_weight_decay,
+                                    lr_schedule=args.sda_schedule,
                                     validation_fraction=10_000 / 60_000, patience=args.sda_patience,
                                     max_seconds=args.max_seconds, random_state=args.seed, device=args.device,
                                     verbose=args.verbose).fit(X, y)
@@ -82,6 +83,7 @@ def sda(args, result: dict) -> None:
         out[name] = {"test_error_percent": 100 * err, "epochs": len(fine), "best_epoch": best["epoch"],
                      "best_val_error_percent": 100 * best.get("val_error", float("nan")),
                      "finetune_seconds": time.perf_counter() - t0, "optimizer": args.sda_optimizer, "lr": args.sda_lr,
+                     "schedule": args.sda_schedule,
                      "weight_decay": args.sda_weight_decay, "batch": args.sda_batch}
         print(f"SdA {name}: test error {100 * err:.2f} % ({len(fine)} epochs, best {best['epoch']}, "
               f"{out[name]['finetune_seconds']:.0f} s)", flush=True)
@@ -207,6 +209,7 @@ def main() -> None:
     p.add_argument("--sda-optimizer", default="sgd")
     p.add_argument("--sda-lr", type=float, default=0.1)
     p.add_argument("--sda-weight-decay", type=float, default=0.0)
+    p.add_argument("--sda-schedule", default=None, help="e.g. cosine")
     p.add_argument("--sda-patience", type=int, default=30)
     p.add_argument("--sda-baseline", action="store_true", help="also fine-tune the same network from a random start")
     p.add_argument("--rbm-pretrain-epochs", type=int, default=20)
