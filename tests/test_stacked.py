@@ -234,7 +234,7 @@ def stacked_run(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("runs") / "sdae"
     with pytest.raises(SystemExit) as e:
-        aekit.cli.main(["train", "--data", "digits", "--model", "sdae", "--hidden", "64", "--latent", "16",
+        aekit.cli.main(["train", "--data", "digits", "--model", "stacked", "--hidden", "64", "--latent", "16",
                         "--epochs", "3", "--pretrain-epochs", "2", "--out", str(out), "--quiet"])
     assert e.value.code in (0, None)
     return out

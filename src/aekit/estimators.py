@@ -30,9 +30,9 @@ PRESETS: dict[str, dict] = {
     "sae": {"sparsity": "kl:0.05:3"},
     # Stacked autoencoders pretrained layer by layer, then fine-tuned end to end (issue 5):
     # Vincent et al.'s stacked denoising AE and Hinton & Salakhutdinov's RBM-pretrained deep AE.
-    "sdae": {"hidden": (256, 128), "latent_dim": 32, "activation": "sigmoid", "noise": "masking:0.25",
+    "stacked": {"hidden": (256, 128), "latent_dim": 32, "activation": "sigmoid", "noise": "masking:0.25",
              "pretrain": "greedy"},
-    "dbn-ae": {"hidden": (256, 128), "latent_dim": 32, "activation": "sigmoid", "pretrain": "rbm"},
+    "dbn": {"hidden": (256, 128), "latent_dim": 32, "activation": "sigmoid", "pretrain": "rbm"},
     # The seeds' Keras denoiser: conv 32-32 with max-pooling, mirrored with up-sampling, BCE.
     "conv-ae": {"arch": "conv", "hidden": (32, 32), "latent_dim": None, "loss": "bce"},
     "conv-dae": {"arch": "conv", "hidden": (32, 32), "latent_dim": None, "loss": "bce", "noise": "gaussian:0.5"},

@@ -52,7 +52,7 @@ def _vae_table(m: dict) -> Table:
 def train(
     data: DataOpt = "digits",
     out: Annotated[Path, typer.Option("--out", help="Run folder to write (config, weights, history, report).")] = Path("runs/ae"),
-    model: Annotated[str, typer.Option("--model", help="Preset: ae, dae (gaussian noise 0.5), sae (kl:0.05:3 sparsity), sdae (stacked denoising AE, greedy layer-wise pretraining), dbn-ae (stacked-RBM pretraining, Hinton & Salakhutdinov 2006), conv-ae, conv-dae (the seeds' Keras denoiser), vae, conv-vae, cvae (conditional VAE), colorizer (L → ab on colour photos: --data skimage or a folder).")] = "ae",
+    model: Annotated[str, typer.Option("--model", help="Preset: ae, dae (gaussian noise 0.5), sae (kl:0.05:3 sparsity), stacked (stacked denoising AE: greedy layer-wise pretraining, masking 25 %), dbn (stacked-RBM pretraining, Hinton & Salakhutdinov 2006), conv-ae, conv-dae (the seeds' Keras denoiser), vae, conv-vae, cvae (conditional VAE), colorizer (L → ab on colour photos: --data skimage or a folder).")] = "ae",
     hidden: Annotated[Optional[str], typer.Option(help="Encoder hidden sizes (conv: channels per block); the decoder mirrors them. Default: 256,64 (conv: 32,32).")] = None,
     latent: Annotated[Optional[int], typer.Option(help="Size of the code. Default 8; conv presets default to no dense bottleneck.")] = None,
     epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping may end sooner).")] = 100,
@@ -62,7 +62,7 @@ def train(
     lr_schedule: Annotated[Optional[str], typer.Option(help="cosine, step:EVERY:GAMMA, exponential:GAMMA, plateau.")] = None,
     grad_clip: Annotated[Optional[float], typer.Option(help="Clip the global gradient norm to this value.")] = None,
     weight_decay: Annotated[float, typer.Option(help="L2 weight decay.")] = 0.0,
-    activation: Annotated[Optional[str], typer.Option(help="Hidden activation: relu, sigmoid, tanh, elu, gelu, ... Default relu (sdae, dbn-ae: sigmoid).")] = None,
+    activation: Annotated[Optional[str], typer.Option(help="Hidden activation: relu, sigmoid, tanh, elu, gelu, ... Default relu (stacked, dbn: sigmoid).")] = None,
     loss: Annotated[str, typer.Option(help="auto (mse), mse, bce (data in [0,1]), ssim (images).")] = "auto",
     tied: Annotated[bool, typer.Option("--tied/--untied", help="Share transposed encoder weights in the decoder.")] = False,
     noise: Annotated[Optional[str], typer.Option(help="Denoising: gaussian:σ, masking:ν, salt-pepper:ν.")] = None,
