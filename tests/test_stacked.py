@@ -277,3 +277,15 @@ def test_cli_classify_bad_input(stacked_run, tmp_path, capsys):
     code, _, err = run_cli(["train", "--model", "vae", "--pretrain", "rbm", "--epochs", "1", "--out", tmp_path / "v"],
                            capsys)
     assert code == 2 and "--pretrain" in err
+
+
+def test_ctrl_c_during_pretraining_is_one_clear_error(digits, monkeypatch):
+    from aekit.errors import TrainingError
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("aekit.nn.rbm.train_rbm", interrupted)
+    with pytest.raises(TrainingError, match="interrupted during layer-wise pretraining"):
+        AutoEncoder(hidden=(16,), latent_dim=4, activation="sigmoid", pretrain="rbm", epochs=1,
+                    validation_fraction=0).fit(digits[0][:100])

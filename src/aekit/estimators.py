@@ -485,8 +485,8 @@ def _pretrain_or_resume(model, X_train, X_val, pre_cfg, train_cfg, checkpoint_di
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    from aekit.errors import RunFolderError
-    from aekit.train.trainer import CHECKPOINT_FILE
+    from aekit.errors import RunFolderError, TrainingError
+    from aekit.train.trainer import CHECKPOINT_FILE, TrainingInterrupted
 
     saved = checkpoint_dir / PRETRAINED_FILE if checkpoint_dir is not None else None
     if resume and checkpoint_dir is not None and (checkpoint_dir / CHECKPOINT_FILE).exists():
@@ -503,7 +503,11 @@ def _pretrain_or_resume(model, X_train, X_val, pre_cfg, train_cfg, checkpoint_di
     if resume:
         warnings.warn("no checkpoint from this run's pretraining was found: pretraining starts over",
                       AekitWarning, stacklevel=3)
-    history = pretrain(model, X_train, X_val, pre_cfg, train_cfg)
+    try:
+        history = pretrain(model, X_train, X_val, pre_cfg, train_cfg)
+    except (KeyboardInterrupt, TrainingInterrupted):
+        raise TrainingError("interrupted during layer-wise pretraining: nothing of it was saved, and --resume "
+                            "pretrains again") from None
     if saved is not None:
         saved.parent.mkdir(parents=True, exist_ok=True)
         tmp = saved.with_name(saved.name + ".tmp")
