@@ -124,9 +124,9 @@ def train_colorizer(out: Path, data: str, *, hidden, epochs: int, batch_size: in
     from aekit.tasks.colorize import train_colorizer_run
 
     if data == "digits":  # the train command's default; the digits are grey
-        console.print("[yellow]note:[/yellow] the digits are grey: training the colorizer on scikit-image's "
-                      "colour photos (--data skimage)")
-        data = "skimage"
+        console.print("[yellow]note:[/yellow] the digits are grey: training the colorizer on the colour photos "
+                      "bundled with scikit-image, scikit-learn and matplotlib (--data bundled)")
+        data = "bundled"
     params = dict(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, early_stopping=early_stopping,
                   random_state=seed, device=device, verbose=0 if quiet else 1)
     if hidden:
@@ -140,5 +140,7 @@ def train_colorizer(out: Path, data: str, *, hidden, epochs: int, batch_size: in
         t.add_row(p["name"], f"{p['psnr_grey']:.2f}", f"{p['psnr_model']:.2f}")
     t.add_row("mean", f"{m['psnr_grey']:.2f}", f"{m['psnr_model']:.2f}")
     console.print(t)
-    console.print(f"trained {est.n_epochs_} epochs in {m['train_seconds']:.1f} s; run folder: [bold]{run}[/bold]; "
+    gain = est.model_config_.extra.get("ab_gain", 1.0)
+    console.print(f"trained {est.n_epochs_} epochs (best {est.best_epoch_}) in {m['train_seconds']:.1f} s; colour "
+                  f"confidence gain {gain:.2f} (fitted on training photos set aside); run folder: [bold]{run}[/bold]; "
                   f"grid: [bold]{run / 'colorize-grid.png'}[/bold]")

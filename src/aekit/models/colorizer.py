@@ -1,9 +1,16 @@
 """Colorization as a configuration of the convolutional autoencoder.
 
 The model sees the lightness L of an image (CIE Lab, scaled to [0, 1]) and predicts its two
-colour channels a, b (scaled by 1/AB_SCALE to about [-1, 1], tanh output): the seeds' conv
-blocks (Conv 3×3 + ReLU + MaxPool, mirrored with up-sampling), with a 2-channel last layer and
-no dense bottleneck, so it is fully convolutional and colorizes images of any size.
+colour channels a, b (scaled by 1/AB_SCALE to about [-1, 1]): the seeds' conv blocks (Conv 3×3
++ ReLU + MaxPool, mirrored with up-sampling), with a 2-channel last layer and no dense
+bottleneck, so it is fully convolutional and colorizes images of any size.
+
+The prediction is `ab_offset + ab_gain · tanh(network)`. `ab_offset` (config.extra, default 0 =
+grey) may be set by the Colorizer to the training photos' mean colour, so the network predicts
+the residual from that constant colour (training starts near it: the residual is small at
+initialization). `ab_gain` (default 1) is a confidence factor in [0, 1] the
+Colorizer can fit afterwards on validation photos. The loss (extra["ab_loss"]) is "mse" or
+"huber" (δ = HUBER_DELTA).
 
 Training data are N×3×H×W tensors of scaled Lab (`rgb_to_lab_scaled`); `_terms` takes channel
 0 as the input and channels 1–2 as the target, so aekit's Trainer trains it unchanged.
@@ -20,13 +27,24 @@ from aekit.models.autoencoder import AutoEncoderModel, ModelConfig
 L_SCALE = 100.0  # L in [0, 100] → [0, 1]
 AB_SCALE = 110.0  # a, b in about [-110, 110] → [-1, 1]
 KIND = "colorizer"
+AB_LOSSES = ("mse", "huber")
+HUBER_DELTA = 0.1  # scaled ab units: 11 units of a, b
 
 
-def colorizer_config(crop: int = 32, hidden=(32, 64), activation: str = "relu") -> ModelConfig:
+def colorizer_config(crop: int = 32, hidden=(32, 64), activation: str = "relu", ab_offset=(0.0, 0.0),
+                     ab_loss: str = "mse", ab_gain: float = 1.0) -> ModelConfig:
+    if ab_loss not in AB_LOSSES:
+        raise ConfigError(f"unknown colorizer loss {ab_loss!r}; choose one of {', '.join(AB_LOSSES)}")
+    offset = [float(v) for v in np.asarray(ab_offset, np.float64).reshape(-1)]
+    if len(offset) != 2 or not np.isfinite(offset).all():
+        raise ConfigError(f"ab_offset must be two finite numbers (scaled a, b), got {ab_offset!r}")
+    if not 0.0 <= float(ab_gain) <= 1.0:
+        raise ConfigError(f"ab_gain must be in [0, 1], got {ab_gain!r}")
     return ModelConfig(
         input_shape=(1, int(crop), int(crop)), arch="conv", hidden=tuple(hidden), latent_dim=None,
         activation=activation, output_activation="tanh", loss="mse", kind=KIND,
-        extra={"out_channels": 2, "l_scale": L_SCALE, "ab_scale": AB_SCALE},
+        extra={"out_channels": 2, "l_scale": L_SCALE, "ab_scale": AB_SCALE, "ab_offset": offset, "ab_loss": ab_loss,
+               "ab_gain": float(ab_gain)},
     )
 
 
@@ -44,19 +62,38 @@ class ColorizerModel(AutoEncoderModel):
         self.decoder.features[-1] = nn.Conv2d(last.in_channels, out_c, 3, padding=1)
         self.decoder.output_shape = (out_c, *config.input_shape[1:])
         self.out_channels = out_c
+        offset = config.extra.get("ab_offset", [0.0] * out_c)  # run folders before ab_offset: grey
+        if len(offset) != out_c:
+            raise ConfigError(f"ab_offset has {len(offset)} values for {out_c} output channels")
+        # not in the state dict: the run folder's config.json holds it
+        self.register_buffer("ab_offset", torch.tensor(offset, dtype=torch.float32).view(1, out_c, 1, 1),
+                             persistent=False)
+        self.ab_gain = float(config.extra.get("ab_gain", 1.0))
+        self.ab_loss = config.extra.get("ab_loss", "mse")
+        if self.ab_loss not in AB_LOSSES:
+            raise ConfigError(f"unknown colorizer loss {self.ab_loss!r}; choose one of {', '.join(AB_LOSSES)}")
+
+    def residual(self, L: torch.Tensor) -> torch.Tensor:
+        """The network's tanh output (before the gain and the offset), N×2×H×W."""
+        h, w = L.shape[-2:]
+        z = self.encoder(L, image_hw=(h, w))
+        return self.output_activation(self.decoder(z, image_hw=(h, w))).reshape(L.shape[0], self.out_channels, h, w)
 
     def predict_ab(self, L: torch.Tensor) -> torch.Tensor:
         """N×1×H×W scaled L (any H, W) → N×2×H×W scaled ab."""
-        h, w = L.shape[-2:]
-        z = self.encoder(L, image_hw=(h, w))
-        out = self.output_activation(self.decoder(z, image_hw=(h, w)))
-        return out.reshape(L.shape[0], self.out_channels, h, w)
+        r = self.residual(L)
+        if self.ab_gain != 1.0:
+            r = r * self.ab_gain
+        return r + self.ab_offset.to(r.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.predict_ab(x)
 
     def _terms(self, x_in: torch.Tensor, x_target: torch.Tensor) -> dict[str, torch.Tensor]:
         pred = self.predict_ab(x_in)
+        if self.ab_loss == "huber":
+            loss = torch.nn.functional.huber_loss(pred, x_target, delta=HUBER_DELTA)
+            return {"loss": loss, "recon": torch.mean((pred - x_target) ** 2).detach()}
         recon = torch.mean((pred - x_target) ** 2)
         return {"loss": recon, "recon": recon}
 
@@ -125,5 +162,5 @@ def lightness(image: np.ndarray) -> tuple[np.ndarray, bool]:
     raise DataError(f"expected a grey (H×W) or colour (H×W×3) image, got shape {a.shape}")
 
 
-__all__ = ["AB_SCALE", "ColorizerModel", "L_SCALE", "colorizer_config", "lab_scaled_to_rgb", "lightness",
+__all__ = ["AB_LOSSES", "AB_SCALE", "ColorizerModel", "L_SCALE", "colorizer_config", "lab_scaled_to_rgb", "lightness",
            "rgb_to_lab_scaled"]
