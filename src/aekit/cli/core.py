@@ -52,7 +52,7 @@ def _vae_table(m: dict) -> Table:
 def train(
     data: DataOpt = "digits",
     out: Annotated[Path, typer.Option("--out", help="Run folder to write (config, weights, history, report).")] = Path("runs/ae"),
-    model: Annotated[str, typer.Option("--model", help="Preset: ae, dae (gaussian noise 0.5), sae (kl:0.05:3 sparsity), stacked (stacked denoising AE: greedy layer-wise pretraining, masking 25 %), dbn (stacked-RBM pretraining, Hinton & Salakhutdinov 2006), conv-ae, conv-dae (the seeds' Keras denoiser), vae, conv-vae, cvae (conditional VAE), colorizer (L → ab on colour photos: --data skimage or a folder).")] = "ae",
+    model: Annotated[str, typer.Option("--model", help="Preset: ae, dae (gaussian noise 0.5), sae (kl:0.05:3 sparsity), stacked (stacked denoising AE: greedy layer-wise pretraining, masking 25 %), dbn (stacked-RBM pretraining, Hinton & Salakhutdinov 2006), conv-ae, conv-dae (the seeds' Keras denoiser), vae, conv-vae, cvae (conditional VAE), colorizer (L → ab on colour photos: --data bundled (the default for it: photos shipped with scikit-image, scikit-learn and matplotlib), skimage, or a folder).")] = "ae",
     hidden: Annotated[Optional[str], typer.Option(help="Encoder hidden sizes (conv: channels per block); the decoder mirrors them. Default: 256,64 (conv: 32,32).")] = None,
     latent: Annotated[Optional[int], typer.Option(help="Size of the code. Default 8; conv presets default to no dense bottleneck.")] = None,
     epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping may end sooner).")] = 100,
