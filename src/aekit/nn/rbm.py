@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aekit.errors import ConfigError, DataError, TrainingError
+from aekit.train.trainer import _Progress  # the trainer's progress bar, with the RBM's columns
 
 VISIBLE_UNITS = ("bernoulli", "gaussian")
 HIDDEN_UNITS = ("bernoulli", "linear")
@@ -285,7 +286,8 @@ def train_rbm(rbm: RBM, X: torch.Tensor, *, epochs: int = 10, batch_size: int = 
     chains: torch.Tensor | None = None  # persistent hidden states, one per batch row
     good = [p.detach().clone() for p in params]
     history: list[dict] = []
-    bar = _Progress(enabled=progress, total=epochs, stage=stage)
+    bar = _Progress(enabled=progress, total=epochs, start=0, stage=stage, loss_label="recon",
+                    extra=(("pseudo_likelihood", "PL"),))
     with torch.no_grad(), bar:
         for epoch in range(epochs):
             t0 = time.perf_counter()
@@ -358,47 +360,3 @@ def train_rbm(rbm: RBM, X: torch.Tensor, *, epochs: int = 10, batch_size: int = 
             for p, g in zip(params, good):
                 g.copy_(p)
     return history
-
-
-class _Progress:
-    """A rich progress bar over epochs showing the reconstruction error, PL and validation error
-    (the same look as the trainer's)."""
-
-    def __init__(self, enabled: bool, total: int, stage: str):
-        self.enabled, self.total, self.stage = enabled, total, stage
-        self._progress = None
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._progress = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                TextColumn("epoch {task.fields[ep]}/{task.total:.0f}"),
-                TextColumn("{task.fields[metrics]}"),
-                TimeElapsedColumn(),
-                transient=False,
-            )
-            self._progress.__enter__()
-            self._task = self._progress.add_task(self.stage, total=self.total, completed=0, metrics="", ep=0)
-        return self
-
-    def step(self, epoch: int, step: int, n_steps: int) -> None:
-        if self._progress is not None and n_steps >= 50 and step % max(1, n_steps // 50) == 0:
-            self._progress.update(self._task, completed=epoch + step / n_steps, ep=epoch + 1)
-
-    def update(self, epoch: int, row: dict) -> None:
-        if self._progress is None:
-            return
-        text = f"recon {row['loss']:.4g}"
-        if "pseudo_likelihood" in row:
-            text += f"  PL {row['pseudo_likelihood']:.4g}"
-        if "val_loss" in row:
-            text += f"  val {row['val_loss']:.4g}"
-        self._progress.update(self._task, completed=epoch, metrics=text, ep=epoch)
-
-    def __exit__(self, *exc):
-        if self._progress is not None:
-            self._progress.__exit__(*exc)
-        return False

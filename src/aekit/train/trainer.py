@@ -496,9 +496,11 @@ def evaluate(model: nn.Module, X: torch.Tensor, batch_size: int = 1024) -> dict[
 class _Progress:
     """A rich progress bar over epochs showing loss and validation loss."""
 
-    def __init__(self, enabled: bool, total: int, start: int, stage: str):
+    def __init__(self, enabled: bool, total: int, start: int, stage: str, loss_label: str = "loss",
+                 extra: tuple[tuple[str, str], ...] = ()):
         self.enabled = enabled
         self.total, self.start, self.stage = total, start, stage
+        self.loss_label, self.extra = loss_label, extra  # extra: (history key, label) shown when present
         self._progress = None
 
     def __enter__(self):
@@ -526,9 +528,10 @@ class _Progress:
     def update(self, epoch: int, row: dict) -> None:
         if self._progress is None:
             return
-        text = f"loss {row['loss']:.4g}"
-        if "val_loss" in row:
-            text += f"  val {row['val_loss']:.4g}"
+        text = f"{self.loss_label} {row['loss']:.4g}"
+        for key, label in (*self.extra, ("val_loss", "val")):
+            if key in row:
+                text += f"  {label} {row[key]:.4g}"
         self._progress.update(self._task, completed=epoch, metrics=text, ep=epoch)
 
     def note(self, text: str) -> None:
