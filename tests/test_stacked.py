@@ -289,3 +289,83 @@ def test_ctrl_c_during_pretraining_is_one_clear_error(digits, monkeypatch):
     with pytest.raises(TrainingError, match="interrupted during layer-wise pretraining"):
         AutoEncoder(hidden=(16,), latent_dim=4, activation="sigmoid", pretrain="rbm", epochs=1,
                     validation_fraction=0).fit(digits[0][:100])
+
+
+# -- review fixes -------------------------------------------------------------------------------------
+def test_greedy_first_layer_corrupts_real_valued_data_in_data_space(digits, monkeypatch):
+    """Noise is applied to the data before standardization (as the deep model does), so clipping
+    to the data's range cannot flatten the corrupted input."""
+    seen = []
+    original = pretrain_mod.LayerAutoEncoder._terms
+
+    def spy(self, x_in, target):
+        if self.n_features == 64 and x_in.shape[0] > 1:  # layer 1, real batches
+            seen.append(float(self.pre(x_in).std(0).mean()))
+        return original(self, x_in, target)
+
+    monkeypatch.setattr(pretrain_mod.LayerAutoEncoder, "_terms", spy)
+    X = digits[0][:300] * 16.0 + 100.0  # real-valued, far from [0, 1]
+    AutoEncoder(hidden=(16,), latent_dim=4, noise="gaussian:0.5", pretrain="greedy", pretrain_epochs=1, epochs=1,
+                validation_fraction=0, random_state=0).fit(X)
+    assert seen and min(seen) > 0.3  # standardized inputs vary; the bug made them constant
+
+
+def test_greedy_pretraining_with_the_ssim_loss_on_images(digits):
+    X = digits[0][:200].reshape(-1, 1, 8, 8)
+    ae = AutoEncoder(hidden=(16,), latent_dim=4, loss="ssim", pretrain="greedy", pretrain_epochs=1, epochs=1,
+                     validation_fraction=0, random_state=0).fit(X)
+    assert [r["stage"] for r in ae.history_][0] == "pretrain-1" and ae.n_epochs_ == 1
+
+
+def test_rbm_pretraining_leaves_the_global_rng_alone(digits):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    AutoEncoder(hidden=(8,), latent_dim=4, activation="sigmoid", pretrain="rbm", pretrain_epochs=1, epochs=1,
+                validation_fraction=0, random_state=0).fit(digits[0][:100])
+    # the estimator seeds from random_state; the caller's stream is where it was only if nothing drew from it
+    torch.manual_seed(123)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_resume_refuses_a_stack_pretrained_by_another_method(digits, tmp_path):
+    from aekit.errors import RunFolderError
+
+    X = digits[0][:300]
+    params = dict(hidden=(16,), latent_dim=4, activation="sigmoid", pretrain_epochs=1, validation_fraction=0,
+                  random_state=0)
+    AutoEncoder(**params, pretrain="greedy", epochs=1).fit(X, run_dir=tmp_path)
+    (tmp_path / "checkpoint" / "checkpoint.safetensors").unlink()
+    with pytest.raises(RunFolderError, match="pretrain='greedy'"):
+        AutoEncoder(**params, pretrain="rbm", epochs=1).fit(X, run_dir=tmp_path, resume=True)
+
+
+def test_few_labels_keeps_string_labels():
+    y = np.array(["cat", "dog"] * 10)
+    ys = few_labels(y, 3, random_state=0)
+    assert sorted(set(ys.tolist())) == ["-1", "cat", "dog"] and (ys == "cat").sum() == 3
+
+
+def test_classifier_fits_a_conv_autoencoder_on_the_images_shape(digits):
+    X = digits[0][:200].reshape(-1, 1, 8, 8)
+    proto = AutoEncoder(arch="conv", hidden=(4,), latent_dim=4, epochs=1, random_state=0)
+    clf = AutoEncoderClassifier(proto, pseudo_labels=None, epochs=2, random_state=0).fit(
+        X, few_labels(digits[1][:200], 3, random_state=0))
+    assert clf.autoencoder_.model_config_.input_shape == (1, 8, 8)
+    with pytest.raises(ConfigError, match="aekit AutoEncoder"):
+        from sklearn.decomposition import PCA
+
+        AutoEncoderClassifier(PCA(2)).fit(digits[0][:50], digits[1][:50])
+
+
+def test_few_label_curve_keeps_a_class_named_minus_one(digits_ae):
+    from aekit.data import Dataset
+    from aekit.tasks.classify import few_label_curve
+
+    rng = np.random.default_rng(0)
+    X = rng.random((120, 64)).astype(np.float32)
+    y = np.repeat([-1, 0, 1], 40)
+    train = Dataset(X=X, y=y, name="toy", value_range=(0.0, 1.0))
+    test = Dataset(X=X[:30], y=y[:30], name="toy", value_range=(0.0, 1.0))
+    result = few_label_curve(digits_ae, train, test, [5], pseudo_labels=None, epochs=2, log=lambda s: None)
+    assert result["rows"][0]["n_labelled"] == 15

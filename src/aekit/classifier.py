@@ -92,7 +92,8 @@ def few_labels(y, per_class: int, random_state=0) -> np.ndarray:
     if per_class < 1:
         raise ConfigError(f"labels per class must be ≥ 1, got {per_class}")
     rng = np.random.default_rng(random_state)
-    out = np.full(y.shape, UNLABELLED, dtype=np.int64)
+    numeric = y.dtype.kind in "iub"
+    out = np.full(y.shape, UNLABELLED if numeric else "-1", dtype=np.int64 if numeric else object)
     classes, counts = np.unique(y, return_counts=True)
     short = [(c, n) for c, n in zip(classes, counts) if n < per_class]
     if short:
@@ -158,6 +159,9 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
         if ae is None:
             ae = AutoEncoder(hidden=(256, 128), latent_dim=32, random_state=seed, device=self.device,
                              verbose=self.verbose)
+        if not isinstance(ae, AutoEncoder):
+            raise ConfigError(f"autoencoder must be an aekit AutoEncoder (or VariationalAutoEncoder), "
+                              f"got {type(ae).__name__}")
         if hasattr(ae, "model_"):  # fitted: warm start from its encoder
             n_in = int(getattr(ae, "n_features_in_", ae.model_config_.n_features))
             if n_in != X.shape[1]:
@@ -165,43 +169,57 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
             if getattr(ae.model_config_, "extra", {}).get("n_classes") or getattr(ae.model_, "n_classes", 0):
                 raise ConfigError("a conditional VAE's encoder needs the label as input: it cannot classify")
             return ae
-        if not hasattr(ae, "fit"):
-            raise ConfigError(f"autoencoder must be an aekit AutoEncoder, got {type(ae).__name__}")
-        return clone(ae).fit(X)
+        ae = clone(ae)
+        if ae.random_state is None:  # the classifier's seed makes the whole fit reproducible
+            ae.set_params(random_state=seed)
+        return ae.fit(X)
 
     def fit(self, X, y):
         """X: N×D (or N×C×H×W) rows; y: labels, -1 for unlabelled rows."""
-        if hasattr(X, "ndim") and X.ndim == 4:
-            X = np.asarray(X).reshape(len(X), -1)
+        X_images = None
+        if hasattr(X, "ndim") and X.ndim == 4:  # the autoencoder keeps the image shape; the softmax sees rows
+            X_images = np.asarray(X)
+            X = X_images.reshape(len(X), -1)
         try:
             X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False)
             y = column_or_1d(y, warn=True)
         except ValueError as exc:
             raise DataError(str(exc)) from None
         check_finite(X)
-        if type_of_target(y) not in ("binary", "multiclass"):
-            raise DataError(f"Unknown label type: y must hold class labels (integers or strings), got "
-                            f"{type_of_target(y)} targets")
+        try:
+            target_type = type_of_target(y)
+        except (TypeError, ValueError):
+            target_type = "mixed"
+        if target_type not in ("binary", "multiclass"):
+            raise DataError(f"Unknown label type: y must hold class labels (integers, or strings with '-1' for "
+                            f"unlabelled rows), got {target_type} targets")
         labelled = ~_is_unlabelled(y)
-        classes = np.unique(y[labelled])
+        try:
+            classes = np.unique(y[labelled])
+        except TypeError:
+            raise DataError("y mixes strings and numbers: use string labels with '-1' for unlabelled rows, "
+                            "or integer labels with -1") from None
         if len(classes) < 2:
             raise DataError(f"need labelled rows of at least 2 classes, got {len(classes)} "
                             f"class{'es' if len(classes) != 1 else ''} ({int(labelled.sum())} labelled rows)")
         self.classes_ = classes
         y_idx = np.searchsorted(classes, y[labelled])
         seed = _seed(self.random_state)
-        self.autoencoder_ = self._pretrained(X, seed)
+        self.autoencoder_ = self._pretrained(X if X_images is None else X_images, seed)
         start = self._initial_net(X, seed)
         X_lab = X[labelled]
         X_val = y_val = None
         frac = float(self.validation_fraction)
         if not 0.0 <= frac < 1.0:
             raise ConfigError(f"validation_fraction must be in [0, 1), got {frac}")
+        graph_labels = np.full(len(X), UNLABELLED)  # what label spreading may see: training labels only
+        graph_labels[labelled] = y_idx
         if frac > 0:
             perm = np.random.default_rng(seed).permutation(len(X_lab))
             n_val = int(round(frac * len(X_lab)))
             if n_val < 1 or n_val >= len(X_lab):
                 raise DataError(f"{len(X_lab)} labelled rows are too few for validation_fraction={frac:g}")
+            graph_labels[np.flatnonzero(labelled)[perm[:n_val]]] = UNLABELLED
             X_val, y_val = X_lab[perm[:n_val]], y_idx[perm[:n_val]]
             X_lab, y_idx = X_lab[perm[n_val:]], y_idx[perm[n_val:]]
         history: list[dict] = []
@@ -217,9 +235,8 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
                 raise ConfigError(f"self_training_rounds must be ≥ 1, got {rounds}")
             spread = None
             if mode == "neighbours":
-                y_all = np.full(len(X), UNLABELLED)
-                y_all[labelled] = np.searchsorted(classes, y[labelled])
-                spread = _label_spreading(self.autoencoder_.transform(X), y_all, self.n_neighbors_for(len(X)))[~labelled]
+                spread = _label_spreading(self.autoencoder_.transform(X), graph_labels,
+                                          self.n_neighbors_for(len(X)), len(classes))[~labelled]
             steps = int(self.epochs) * math.ceil(len(X_lab) / self._batch(len(X_lab)))
             for r in range(1, rounds + 1):
                 proba = _predict_proba(net, X_unl, self.device)
@@ -320,7 +337,8 @@ def _predict_proba(net: nn.Module, X: np.ndarray, device, batch_size: int = 2048
     return np.concatenate(out) if out else np.empty((0, net.head.out_features), np.float32)
 
 
-def _label_spreading(codes: np.ndarray, y_all: np.ndarray, n_neighbors: int) -> np.ndarray:
+def _label_spreading(codes: np.ndarray, y_all: np.ndarray, n_neighbors: int, n_classes: int | None = None
+                     ) -> np.ndarray:
     """Class distributions of every row by label spreading (Zhou et al. 2004) over the kNN graph
     of the standardized codes."""
     from sklearn.semi_supervised import LabelSpreading
@@ -331,7 +349,10 @@ def _label_spreading(codes: np.ndarray, y_all: np.ndarray, n_neighbors: int) -> 
         warnings.simplefilter("ignore")  # its convergence warning: the distributions are still usable
         ls = LabelSpreading(kernel="knn", n_neighbors=n_neighbors, alpha=0.2, max_iter=100).fit(Z, y_all)
     dist = np.nan_to_num(ls.label_distributions_, nan=1.0 / ls.label_distributions_.shape[1])
-    return dist
+    n_classes = int(n_classes or dist.shape[1])
+    full = np.zeros((len(dist), n_classes))  # a class whose only labels were held out gets no mass
+    full[:, np.asarray(ls.classes_, dtype=int)] = dist
+    return full
 
 
 def _confident_balanced(proba: np.ndarray, fraction: float, n_classes: int) -> np.ndarray:

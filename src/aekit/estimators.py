@@ -331,16 +331,16 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.train_config_ = train_cfg
         self.history_ = history
         self.best_epoch_ = trainer.best_epoch
-        self.n_epochs_ = len(history)
+        self.n_epochs_ = sum(r.get("stage") == trainer.stage for r in history)  # fine-tuning epochs, not pretraining
         self._n_features_out = config.code_size
         self.input_ndim_ = 2 if self._fit_image_shape is None else 4
         del self._fit_image_shape
         return self
 
     def _pretrain_config(self) -> PretrainConfig | None:
-        if self.pretrain in (None, "none", False):
+        if self.pretrain is None or self.pretrain is False or str(self.pretrain).lower() == "none":
             return None
-        return PretrainConfig(method=str(self.pretrain), epochs=int(self.pretrain_epochs),
+        return PretrainConfig(method=str(self.pretrain).lower(), epochs=int(self.pretrain_epochs),
                               lr=None if self.pretrain_lr is None else float(self.pretrain_lr),
                               cd_k=int(self.cd_k), persistent=bool(self.persistent_cd))
 
@@ -494,10 +494,15 @@ def _pretrain_or_resume(model, X_train, X_val, pre_cfg, train_cfg, checkpoint_di
     if resume and saved is not None and saved.exists():
         try:
             with safe_open(str(saved), framework="pt") as f:
-                history = json.loads(f.metadata()["aekit_pretrain"])["history"]
+                meta_text = f.metadata()["aekit_pretrain"]
+                history = json.loads(meta_text)["history"]
                 state = {k: f.get_tensor(k) for k in f.keys()}
         except Exception as exc:
             raise RunFolderError(f"{saved}: not a readable pretraining checkpoint ({exc})") from None
+        made_by = json.loads(meta_text).get("method")
+        if made_by != pre_cfg.method:
+            raise RunFolderError(f"{saved} holds a stack pretrained with pretrain={made_by!r}, not {pre_cfg.method!r}: "
+                                 "train into a new run folder, or pass the same pretrain option")
         _load_state_checked(model, state, saved)
         return history, False
     if resume:
@@ -777,7 +782,7 @@ class VariationalAutoEncoder(AutoEncoder):
         self.train_config_ = train_cfg
         self.history_ = history
         self.best_epoch_ = trainer.best_epoch
-        self.n_epochs_ = len(history)
+        self.n_epochs_ = sum(r.get("stage") == trainer.stage for r in history)  # fine-tuning epochs, not pretraining
         self._n_features_out = config.code_size
         self.input_ndim_ = 2 if self._fit_image_shape is None else 4
         del self._fit_image_shape

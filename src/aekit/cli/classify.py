@@ -25,6 +25,7 @@ def classify(
     seed: Annotated[int, typer.Option(help="Seed: which samples are labelled, initialization, shuffling.")] = 0,
     out: Annotated[Optional[Path], typer.Option("--out", help="Folder for classify.json and classify.png (default: RUN/classify).")] = None,
     data_dir: DataDirOpt = None,
+    label_column: Annotated[Optional[str], typer.Option(help="CSV: name of the label column (default: the run's).")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, ...")] = "cpu",
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
@@ -46,7 +47,7 @@ def classify(
     if mode not in (None, "auto", "neighbours", "self"):
         raise ConfigError(f"--pseudo-labels must be auto, neighbours, self or none (got {pseudo_labels!r})")
     est = load_estimator(run)
-    train_ds, _, test_ds = _data_for(run, data, data_dir)
+    train_ds, _, test_ds = _data_for(run, data, data_dir, label_column)
     result = few_label_curve(est, train_ds, test_ds, counts, freeze=freeze, pseudo_labels=mode, epochs=epochs,
                              seed=seed, device=device, progress=not quiet,
                              log=lambda s: console.print(s) if not quiet else None)

@@ -122,8 +122,8 @@ def train(
         if value is not None:
             if model in ("vae", "conv-vae", "cvae"):
                 raise ConfigError(f"--{name.replace('_', '-')} is for deterministic MLP autoencoders, not --model {model}")
-            if name == "pretrain" and value.lower() == "none":
-                value = None
+            if name == "pretrain":
+                value = None if value.lower() == "none" else value.lower()
             params[name] = value
     if sparsity is not None:
         params["sparsity"] = sparsity
@@ -152,7 +152,7 @@ def _load_estimator(run: Path):
     return load_estimator(run)
 
 
-def _data_for(run: Path, data: Optional[str], data_dir: Optional[Path]):
+def _data_for(run: Path, data: Optional[str], data_dir: Optional[Path], label_column: Optional[str] = None):
     from aekit.runs import read_json
 
     rec = read_json(run / "config.json").get("data", {})
@@ -161,7 +161,9 @@ def _data_for(run: Path, data: Optional[str], data_dir: Optional[Path]):
     from aekit.tasks.train import load_splits
 
     same = data is None or data == rec.get("source")
-    return load_splits(source, ddir, rec.get("seed", 0) if same else 0, rec.get("label_column") if same else None)
+    if label_column is None:
+        label_column = rec.get("label_column") if same else None
+    return load_splits(source, ddir, rec.get("seed", 0) if same else 0, label_column)
 
 
 @app.command()

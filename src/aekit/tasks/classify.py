@@ -37,6 +37,10 @@ def check_encoder_input(est, ds: Dataset) -> None:
     if n_in != n_data:
         raise DataError(f"the run's encoder takes {n_in} input values per sample; {ds.name} samples have "
                         f"{n_data} (shape {tuple(ds.sample_shape)})")
+    image_shape = getattr(est.model_config_, "image_shape", None)
+    if getattr(est.model_config_, "arch", "mlp") == "conv" and tuple(ds.sample_shape) != tuple(image_shape):
+        raise DataError(f"the run's convolutional encoder takes images of shape {tuple(image_shape)}; {ds.name} "
+                        f"samples have shape {tuple(ds.sample_shape)}")
 
 
 def few_label_curve(
@@ -63,6 +67,12 @@ def few_label_curve(
 
     y_train, y_test = _labelled(train, "training"), _labelled(test, "test")
     check_encoder_input(est, train)
+    # class indices: a class may be named -1, which the classifier reads as "unlabelled"
+    names, y_train = np.unique(y_train, return_inverse=True)
+    unknown = set(np.unique(y_test).tolist()) - set(names.tolist())
+    if unknown:
+        raise DataError(f"the test split has classes the training split lacks: {sorted(unknown)[:5]}")
+    y_test = np.searchsorted(names, y_test)
     X, Xt = train.flat(), test.flat()
     code_size = int(est._n_features_out)
     pca = fit_pca(X, min(code_size, X.shape[1], X.shape[0]))  # unsupervised, on all rows: as the autoencoder

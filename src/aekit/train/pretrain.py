@@ -61,18 +61,23 @@ class LayerAutoEncoder(nn.Module):
     of the layer below. The modules are the deep model's own (shared, not copied)."""
 
     def __init__(self, enc: nn.Module, enc_act: nn.Module, dec: nn.Module, out_act: nn.Module, *,
-                 loss: str, noise=None, sparsity=None, value_range=(0.0, 1.0)):
+                 loss: str, noise=None, sparsity=None, value_range=(0.0, 1.0), image_shape=None, pre=None):
         super().__init__()
         self.enc, self.enc_act, self.dec, self.out_act = enc, enc_act, dec, out_act
         self.loss, self.noise, self.sparsity = loss, noise, sparsity
-        self.value_range = value_range
+        self.value_range, self.image_shape = value_range, image_shape
+        # layer 1 sees the data: noise is applied in data space (as the deep model does), then
+        # `pre` (the model's flattening + standardization) maps input and target to model space
+        self.pre = pre if pre is not None else (lambda x: x)
         self.n_features = enc.in_features
 
     def _terms(self, x_in: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        x_in, target = self.pre(x_in), self.pre(target)
         code = self.enc_act(self.enc(x_in))
         logits = self.dec(code)
         lo, hi = self.value_range
-        recon = reconstruction_loss(self.loss, logits, self.out_act(logits), target, None, data_range=(hi - lo) or 1.0)
+        recon = reconstruction_loss(self.loss, logits, self.out_act(logits), target, self.image_shape,
+                                    data_range=(hi - lo) or 1.0)
         terms = {"loss": recon, "recon": recon}
         if self.sparsity is not None:
             penalty = self.sparsity.penalty(code)
@@ -116,6 +121,8 @@ def check_pretrain(model_config, pretrain: PretrainConfig) -> None:
             raise ConfigError("pretrain='rbm' needs a linear (Gaussian top RBM) or sigmoid code activation")
         if not model_config.standardize and model_config.output_activation != "sigmoid":
             raise ConfigError("pretrain='rbm' on data in [0, 1] needs output_activation='sigmoid' (Bernoulli visible units)")
+        if model_config.standardize and model_config.output_activation != "linear":
+            raise ConfigError("pretrain='rbm' on real-valued data needs output_activation='linear' (Gaussian visible units)")
 
 
 def pretrain(model, X: torch.Tensor, X_val: torch.Tensor | None, config: PretrainConfig,
@@ -124,10 +131,12 @@ def pretrain(model, X: torch.Tensor, X_val: torch.Tensor | None, config: Pretrai
     rows of every layer (stages ``pretrain-1``… or ``rbm-1``…)."""
     check_pretrain(model.config, config)
     device = torch.device(train_config.device)
-    H = model._to_model(X.to(device)).detach()
-    H_val = None if X_val is None or len(X_val) == 0 else model._to_model(X_val.to(device)).detach()
-    if config.method == "greedy":
-        return _greedy(model, H, H_val, config, train_config)
+    X = X.to(device).reshape(len(X), -1)
+    X_val = None if X_val is None or len(X_val) == 0 else X_val.to(device).reshape(len(X_val), -1)
+    if config.method == "greedy":  # the first layer corrupts the data itself, in data space
+        return _greedy(model, X, X_val, config, train_config)
+    H = model._to_model(X).detach()
+    H_val = None if X_val is None else model._to_model(X_val).detach()
     return _rbm(model, H, H_val, config, train_config)
 
 
@@ -139,8 +148,10 @@ def _greedy(model, H, H_val, config: PretrainConfig, train_config: TrainConfig) 
     n_layers = len(enc)
     for i in range(n_layers):
         mirror = dec[n_layers - 1 - i]
-        if i == 0:  # reconstructs the data: the model's own output activation and loss
+        pre, image_shape = None, None
+        if i == 0:  # reconstructs the data: the model's own output activation, loss and input mapping
             out_act, loss, value_range = model.output_activation, mc.loss, mc.value_range
+            pre, image_shape = model._to_model, mc.image_shape
         else:  # reconstructs the codes below, as the deep decoder does: through the hidden activation
             out_act = activation(mc.activation)
             loss = "mse" if mc.loss == "ssim" or (mc.loss == "bce" and mc.activation != "sigmoid") else mc.loss
@@ -149,7 +160,8 @@ def _greedy(model, H, H_val, config: PretrainConfig, train_config: TrainConfig) 
         # kl needs units in (0, 1): apply it where the layer is logistic; l1 applies everywhere.
         layer_sparsity = sparsity if sparsity is not None and (sparsity.kind != "kl" or layer_act_name == "sigmoid") else None
         layer_ae = LayerAutoEncoder(enc[i], acts[i], mirror, out_act, loss=loss, noise=model.noise,
-                                    sparsity=layer_sparsity, value_range=value_range)
+                                    sparsity=layer_sparsity, value_range=value_range, image_shape=image_shape,
+                                    pre=pre)
         cfg = copy.deepcopy(train_config)
         cfg.epochs = int(config.epochs)
         cfg.lr = float(config.lr) if config.lr is not None else train_config.lr
@@ -159,9 +171,9 @@ def _greedy(model, H, H_val, config: PretrainConfig, train_config: TrainConfig) 
         cfg.seed = int(train_config.seed) + 1 + i
         trainer = Trainer(cfg, checkpoint_dir=None, stage=f"pretrain-{i + 1}")
         history += trainer.fit(layer_ae, H, H_val)
-        if i < n_layers - 1:
-            H = _codes(enc[i], acts[i], H)
-            H_val = None if H_val is None else _codes(enc[i], acts[i], H_val)
+        if i < n_layers - 1:  # the next layer learns from the clean codes of this one
+            H = _codes(enc[i], acts[i], layer_ae.pre(H))
+            H_val = None if H_val is None else _codes(enc[i], acts[i], layer_ae.pre(H_val))
     return history
 
 
@@ -176,10 +188,9 @@ def _rbm(model, H, H_val, config: PretrainConfig, train_config: TrainConfig) -> 
         visible = "gaussian" if i == 0 and mc.standardize else "bernoulli"
         top = i == n_layers - 1
         hidden = "linear" if top and mc.code_activation == "linear" else "bernoulli"
-        rbm = RBM(enc[i].in_features, enc[i].out_features, visible=visible, hidden=hidden).to(H.device)
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]):  # seeded init, and the caller's global RNG is left alone
             torch.manual_seed(int(train_config.seed) + 1 + i)
-            rbm.weight.data.normal_(0.0, 0.01)  # seeded init (train_rbm seeds only its own sampling)
+            rbm = RBM(enc[i].in_features, enc[i].out_features, visible=visible, hidden=hidden).to(H.device)
         history += train_rbm(
             rbm, H, epochs=int(config.epochs), batch_size=int(config.batch_size or 100), lr=config.lr,
             k=int(config.cd_k), persistent=bool(config.persistent), seed=int(train_config.seed) + 1 + i,
