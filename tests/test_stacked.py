@@ -352,6 +352,10 @@ def test_classifier_fits_a_conv_autoencoder_on_the_images_shape(digits):
     clf = AutoEncoderClassifier(proto, pseudo_labels=None, epochs=2, random_state=0).fit(
         X, few_labels(digits[1][:200], 3, random_state=0))
     assert clf.autoencoder_.model_config_.input_shape == (1, 8, 8)
+    # a fitted conv autoencoder is used as is on the same images
+    warm = AutoEncoderClassifier(clf.autoencoder_, pseudo_labels=None, epochs=2, random_state=0).fit(
+        X, few_labels(digits[1][:200], 3, random_state=0))
+    assert warm.autoencoder_ is clf.autoencoder_ and warm.predict(X[:5]).shape == (5,)
     with pytest.raises(ConfigError, match="aekit AutoEncoder"):
         from sklearn.decomposition import PCA
 

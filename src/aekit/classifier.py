@@ -164,8 +164,9 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
                               f"got {type(ae).__name__}")
         if hasattr(ae, "model_"):  # fitted: warm start from its encoder
             n_in = int(getattr(ae, "n_features_in_", ae.model_config_.n_features))
-            if n_in != X.shape[1]:
-                raise DataError(f"the autoencoder's encoder takes {n_in} features, X has {X.shape[1]}")
+            n_x = int(np.prod(X.shape[1:]))  # X may be N×C×H×W images
+            if n_in != n_x:
+                raise DataError(f"the autoencoder's encoder takes {n_in} features, X has {n_x}")
             if getattr(ae.model_config_, "extra", {}).get("n_classes") or getattr(ae.model_, "n_classes", 0):
                 raise ConfigError("a conditional VAE's encoder needs the label as input: it cannot classify")
             return ae
