@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from torch import nn
 
 from aekit.errors import AekitWarning, ConfigError, DataError
-from aekit.estimators import AutoEncoder, _seed, _tensor, check_finite
+from aekit.estimators import AutoEncoder, _seed, _store_params, _tensor, batched, check_finite
 from aekit.train.trainer import TrainConfig, Trainer
 
 UNLABELLED = -1
@@ -130,22 +130,7 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, autoencoder=None, *, freeze=False, epochs=100, batch_size=64, optimizer="adam", lr=1e-3,
                  weight_decay=1e-4, lr_schedule=None, pseudo_labels="auto", self_training_rounds=3,
                  validation_fraction=0.0, patience=10, max_seconds=None, random_state=None, device="cpu", verbose=0):
-        self.autoencoder = autoencoder
-        self.freeze = freeze
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.lr = lr
-        self.lr_schedule = lr_schedule
-        self.max_seconds = max_seconds
-        self.weight_decay = weight_decay
-        self.pseudo_labels = pseudo_labels
-        self.self_training_rounds = self_training_rounds
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+        _store_params(self, locals())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -207,7 +192,8 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
         y_idx = np.searchsorted(classes, y[labelled])
         seed = _seed(self.random_state)
         self.autoencoder_ = self._pretrained(X if X_images is None else X_images, seed)
-        start = self._initial_net(X, seed)
+        codes = self.autoencoder_.transform(X)  # once: for the code standardization and the neighbour graph
+        start = self._initial_net(codes, seed)
         X_lab = X[labelled]
         X_val = y_val = None
         frac = float(self.validation_fraction)
@@ -236,7 +222,7 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
                 raise ConfigError(f"self_training_rounds must be ≥ 1, got {rounds}")
             spread = None
             if mode == "neighbours":
-                spread = _label_spreading(self.autoencoder_.transform(X), graph_labels,
+                spread = _label_spreading(codes, graph_labels,
                                           self.n_neighbors_for(len(X)), len(classes))[~labelled]
             steps = int(self.epochs) * math.ceil(len(X_lab) / self._batch(len(X_lab)))
             for r in range(1, rounds + 1):
@@ -276,14 +262,13 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
     def _batch(self, n: int) -> int:
         return max(1, min(int(self.batch_size), n))
 
-    def _initial_net(self, X: np.ndarray, seed: int) -> EncoderClassifierNet:
+    def _initial_net(self, codes: np.ndarray, seed: int) -> EncoderClassifierNet:
         ae = self.autoencoder_
         body = copy.deepcopy(ae.model_).to(self.device)
         code_size = int(ae._n_features_out)
         with torch.random.fork_rng(devices=[]):  # a seeded softmax layer: fits are reproducible
             torch.manual_seed(seed)
             net = EncoderClassifierNet(body, code_size, len(self.classes_), bool(self.freeze)).to(self.device)
-        codes = ae.transform(X)
         net.set_code_standardization(torch.from_numpy(np.asarray(codes, dtype=np.float32)).to(self.device))
         return net
 
@@ -328,14 +313,10 @@ def _rows(X: np.ndarray, y: np.ndarray) -> torch.Tensor:
     return torch.cat([_tensor(X), torch.as_tensor(np.asarray(y), dtype=torch.float32)[:, None]], 1)
 
 
-def _predict_proba(net: nn.Module, X: np.ndarray, device, batch_size: int = 2048) -> np.ndarray:
+def _predict_proba(net: nn.Module, X: np.ndarray, device) -> np.ndarray:
     net.eval()
-    out = []
-    with torch.inference_mode():
-        for s in range(0, len(X), batch_size):
-            xb = torch.from_numpy(np.array(X[s : s + batch_size], dtype=np.float32)).to(device)
-            out.append(torch.softmax(net(xb).float(), 1).cpu().numpy())
-    return np.concatenate(out) if out else np.empty((0, net.head.out_features), np.float32)
+    proba = batched(lambda xb: torch.softmax(net(xb).float(), 1), X, device)
+    return proba.reshape(len(X), net.head.out_features)
 
 
 def _label_spreading(codes: np.ndarray, y_all: np.ndarray, n_neighbors: int, n_classes: int | None = None

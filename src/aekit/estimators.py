@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from aekit import __version__
 from aekit.errors import AekitWarning, ConfigError, DataError
 from aekit.models.autoencoder import AutoEncoderModel, ModelConfig, check_latent_size
 from aekit.models.losses import parse_sparsity
-from aekit.runs import CHECKPOINT_DIR, load_run, save_run
+from aekit.runs import CHECKPOINT_DIR, atomic_write_bytes, load_run, save_run
 from aekit.train.pretrain import PretrainConfig, check_pretrain, pretrain
 from aekit.train.trainer import TrainConfig, Trainer, _load_state_checked, evaluate
 
@@ -55,6 +54,24 @@ def check_finite(X: np.ndarray, what: str = "X") -> None:
 def _tensor(X: np.ndarray) -> torch.Tensor:
     """A float32 tensor owning its memory (inputs may be read-only memmaps)."""
     return torch.from_numpy(np.array(X, dtype=np.float32))
+
+
+def _store_params(est, params: dict) -> None:
+    """Set each constructor argument as an attribute of the same name, unchanged (scikit-learn's
+    rule for estimators; validation happens in fit)."""
+    for name, value in params.items():
+        if name not in ("self", "__class__"):
+            setattr(est, name, value)
+
+
+def batched(fn, X: np.ndarray, device, batch_size: int = 2048) -> np.ndarray:
+    """fn over X in float32 batches on `device`, without gradients; the outputs as one array."""
+    outs = []
+    with torch.inference_mode():
+        for s in range(0, len(X), batch_size):
+            xb = torch.from_numpy(np.array(X[s : s + batch_size], dtype=np.float32)).to(device)
+            outs.append(fn(xb).float().cpu().numpy())
+    return np.concatenate(outs) if outs else np.empty((0,), np.float32)
 
 
 def _seed(random_state) -> int:
@@ -136,36 +153,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         cd_k=1,
         persistent_cd=False,
     ):
-        self.hidden = hidden
-        self.latent_dim = latent_dim
-        self.activation = activation
-        self.code_activation = code_activation
-        self.output_activation = output_activation
-        self.tied = tied
-        self.loss = loss
-        self.noise = noise
-        self.sparsity = sparsity
-        self.arch = arch
-        self.input_shape = input_shape
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.lr_schedule = lr_schedule
-        self.grad_clip = grad_clip
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
-        self.max_seconds = max_seconds
-        self.pretrain = pretrain
-        self.pretrain_epochs = pretrain_epochs
-        self.pretrain_lr = pretrain_lr
-        self.cd_k = cd_k
-        self.persistent_cd = persistent_cd
+        _store_params(self, locals())  # every __init__ argument, as scikit-learn's get_params reads them
 
     @classmethod
     def from_preset(cls, name: str, **params) -> "AutoEncoder":
@@ -354,14 +342,7 @@ class AutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     # -- using the model ---------------------------------------------------------------------
     def _batches(self, X: np.ndarray, fn, batch_size: int = 2048) -> np.ndarray:
-        model = self.model_
-        dev = next(model.parameters()).device
-        outs = []
-        with torch.inference_mode():
-            for s in range(0, len(X), batch_size):
-                xb = torch.from_numpy(np.array(X[s : s + batch_size], dtype=np.float32)).to(dev)
-                outs.append(fn(xb).float().cpu().numpy())
-        return np.concatenate(outs) if outs else np.empty((0,), np.float32)
+        return batched(fn, X, next(self.model_.parameters()).device, batch_size)
 
     def transform(self, X) -> np.ndarray:
         """The codes (N × latent_dim)."""
@@ -483,7 +464,7 @@ def _pretrain_or_resume(model, X_train, X_val, pre_cfg, train_cfg, checkpoint_di
     import json
 
     from safetensors import safe_open
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     from aekit.errors import RunFolderError, TrainingError
     from aekit.train.trainer import CHECKPOINT_FILE, TrainingInterrupted
@@ -514,11 +495,9 @@ def _pretrain_or_resume(model, X_train, X_val, pre_cfg, train_cfg, checkpoint_di
         raise TrainingError("interrupted during layer-wise pretraining: nothing of it was saved, and --resume "
                             "pretrains again") from None
     if saved is not None:
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        tmp = saved.with_name(saved.name + ".tmp")
-        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp),
-                  metadata={"aekit_pretrain": json.dumps({"history": history, "method": pre_cfg.method})})
-        os.replace(tmp, saved)
+        atomic_write_bytes(saved, save({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()},
+                                       metadata={"aekit_pretrain": json.dumps({"history": history,
+                                                                               "method": pre_cfg.method})}))
     return history, False
 
 
@@ -584,32 +563,7 @@ class VariationalAutoEncoder(AutoEncoder):
         verbose=0,
         max_seconds=None,
     ):
-        self.hidden = hidden
-        self.latent_dim = latent_dim
-        self.activation = activation
-        self.likelihood = likelihood
-        self.decoder_variance = decoder_variance
-        self.beta = beta
-        self.warmup_epochs = warmup_epochs
-        self.free_bits = free_bits
-        self.binarize = binarize
-        self.conditional = conditional
-        self.arch = arch
-        self.input_shape = input_shape
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.lr_schedule = lr_schedule
-        self.grad_clip = grad_clip
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
-        self.max_seconds = max_seconds
+        _store_params(self, locals())  # every __init__ argument, as scikit-learn's get_params reads them
 
     @classmethod
     def from_preset(cls, name: str, **params) -> "VariationalAutoEncoder":

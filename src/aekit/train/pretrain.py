@@ -94,9 +94,8 @@ class LayerAutoEncoder(nn.Module):
 
 
 def _layers(model) -> tuple[list[nn.Linear], list[nn.Module], list[nn.Module]]:
-    """Encoder linear layers, their activations, and the decoder's linear layers (mirror order)."""
-    if model.config.arch != "mlp":
-        raise ConfigError("layer-wise pretraining is implemented for arch='mlp' (dense layers) only")
+    """Encoder linear layers, their activations, and the decoder's linear layers (mirror order);
+    an MLP model (check_pretrain has said so)."""
     enc = list(model.encoder)
     dec = [m for m in model.decoder if isinstance(m, nn.Linear) or hasattr(m, "_source")]
     return enc[0::2], enc[1::2], dec
