@@ -24,3 +24,12 @@ def machine() -> dict:
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
+
+
+def write_json(path, result: dict) -> None:
+    """The benchmark's result as JSON (numpy scalars as floats), its folder made if needed."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, default=float) + "\n")

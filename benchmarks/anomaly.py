@@ -16,7 +16,6 @@ test part. Mean ± std over seeds.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -33,6 +32,8 @@ from aekit.data import load  # noqa: E402
 from aekit.detectors import AutoEncoderDetector  # noqa: E402
 from aekit.estimators import AutoEncoder  # noqa: E402
 from aekit.models.pca import fit_pca, pca_reconstruct  # noqa: E402
+
+from _common import write_json  # noqa: E402  (benchmarks/_common.py)
 
 
 def ae_for(args, seed: int) -> AutoEncoder:
@@ -132,8 +133,7 @@ def main() -> None:
         m = out[name]["mean"]
         print(f"{name:15s} {m['autoencoder']:12.4f} {m[f'pca_{args.latent}']:10.4f} {m['isolation_forest']:16.4f}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2))
+        write_json(args.json, out)
 
 
 if __name__ == "__main__":

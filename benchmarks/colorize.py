@@ -30,6 +30,8 @@ from aekit.models.colorizer import lab_scaled_to_rgb, rgb_to_lab_scaled
 from aekit.tasks.colorize import (PHOTO_SOURCES, VALIDATIONS, Colorizer, load_photos, psnr_rgb, save_colorize_grid,
                                   shrink)
 
+from _common import write_json  # noqa: E402  (benchmarks/_common.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -100,8 +102,7 @@ def main() -> None:
     for r in m["photos"]:
         print(f"{r['name']:12s} {r['psnr_grey']:8.2f} {r['psnr_mean_colour']:8.2f} {r['psnr_model']:8.2f}")
     print(f"{'mean':12s} {m['psnr_grey']:8.2f} {m['psnr_mean_colour']:8.2f} {m['psnr_model']:8.2f}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2, default=float))
+    write_json(args.json, result)
     print(f"json → {args.json}; grid → {args.grid}")
 
 

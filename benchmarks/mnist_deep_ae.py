@@ -18,7 +18,6 @@ error per image and to time itself; "train seconds" (perf_counter) run from the 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -40,7 +39,7 @@ TARGET = 3.00
 ANCHOR_PCA = 13.87
 
 
-from _common import machine  # noqa: E402  (benchmarks/_common.py)
+from _common import machine, write_json  # noqa: E402  (benchmarks/_common.py)
 
 def test_sse(ae: AutoEncoder, X: np.ndarray) -> float:
     return reconstruction_errors(X, ae.reconstruct(X))["sse_per_sample"]
@@ -229,8 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                 metrics={"test_sse_per_image": final, "pca30_test_sse_per_image": pca_err})
         print(f"run folder: {args.out}")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        write_json(Path(args.json), result)
         print(f"results: {args.json}")
     return 0
 

@@ -20,7 +20,6 @@ Target: the conv DAE beats tuned PCA by at least 3 dB PSNR on both datasets and 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from datetime import datetime, timezone
@@ -44,7 +43,7 @@ TARGET_DB = 3.0
 MODELS = ("mlp", "conv")
 
 
-from _common import machine  # noqa: E402  (benchmarks/_common.py)
+from _common import machine, write_json  # noqa: E402  (benchmarks/_common.py)
 
 def parse_epochs(text: str) -> dict[str, int]:
     """"8" (both models) or "mlp=10,conv=6"."""
@@ -213,8 +212,7 @@ def main(argv=None) -> dict:
                     run["run_folder"] = str(folder)
                 result["runs"].append(run)
                 if args.json is not None:  # partial results survive an interrupted run
-                    args.json.parent.mkdir(parents=True, exist_ok=True)
-                    args.json.write_text(json.dumps(result, indent=2))
+                    write_json(args.json, result)
                 k = metrics["pca_tuned"]["n_components"]
                 pca_row = (f"PCA-{k}", arrays[f"pca_{k}"][:10])
                 grid_rows["noisy"] = arrays["noisy"][:10]
@@ -263,8 +261,7 @@ def main(argv=None) -> dict:
         print(f"target conv DAE ≥ PCA-tuned + {TARGET_DB:g} dB on {t['dataset']} {t['noise']}: "
               f"{t['delta_db']:+.2f} dB → {'MET' if t['met'] else 'MISSED'}")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
+        write_json(args.json, result)
         print(f"json → {args.json}")
     return result
 

@@ -18,7 +18,6 @@ plain AE's (ratio ≤ 1.25).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from datetime import datetime, timezone
@@ -36,7 +35,7 @@ ACT_TOL = 0.20
 ERR_TOL = 1.25
 
 
-from _common import machine  # noqa: E402  (benchmarks/_common.py)
+from _common import machine, write_json  # noqa: E402  (benchmarks/_common.py)
 
 def subsample(ds: Dataset, n: int | None, seed: int) -> Dataset:
     if n is None or n >= len(ds):
@@ -133,8 +132,7 @@ def main(argv=None) -> dict:
               f"{'MET' if c['activation_met'] else 'MISSED'}; error ratio {c['error_ratio_mse']:.3f} ≤ {ERR_TOL} → "
               f"{'MET' if c['error_met'] else 'MISSED'}")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
+        write_json(args.json, result)
         print(f"json → {args.json}")
     return result
 

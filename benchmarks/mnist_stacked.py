@@ -24,7 +24,6 @@ Four parts (`--part`, comma-separated), each through aekit's real estimators:
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -38,12 +37,11 @@ from aekit.models.pca import fit_pca, pca_reconstruct
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from _common import machine  # noqa: E402  (benchmarks/_common.py)
+from _common import machine, write_json  # noqa: E402  (benchmarks/_common.py)
 
 
 def save(args, result: dict) -> None:
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.json, result)
 
 
 def sda(args, result: dict) -> None:

@@ -41,7 +41,7 @@ ANCHOR_LL = -86.76
 TARGET_ACC = 0.95
 
 
-from _common import machine  # noqa: E402  (benchmarks/_common.py)
+from _common import machine, write_json  # noqa: E402  (benchmarks/_common.py)
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -184,8 +184,7 @@ def main() -> None:
                           "target": TARGET_ACC, "grid": str(grid)}
     result["machine_end"] = machine()
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        write_json(Path(args.json), result)
     log(json.dumps({k: v for k, v in result.get("vae", {}).items() if k != "history_neg_elbo"}))
     log(json.dumps(result.get("cvae", {})))
 

@@ -17,7 +17,6 @@ recall@10 of the approximate indexes against the exact one. FAISS runs with `--t
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NPROBES = (16, 64)  # IVF lists searched per query
 
 
-from _common import machine  # noqa: E402  (benchmarks/_common.py)
+from _common import machine, write_json  # noqa: E402  (benchmarks/_common.py)
 
 
 def quality(args, result: dict) -> None:
@@ -120,8 +119,7 @@ def speed(args, result: dict) -> None:
 
 def save(args, result: dict) -> None:
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
+        write_json(args.json, result)
 
 
 def main() -> None:

@@ -41,7 +41,7 @@ N_IN = 784
 BATCH = 256
 
 
-from _common import machine  # noqa: E402  (benchmarks/_common.py)
+from _common import machine, write_json as save_json  # noqa: E402  (benchmarks/_common.py)
 
 def layer_sizes() -> list[tuple[int, int]]:
     sizes = [N_IN, *HIDDEN, LATENT, *reversed(HIDDEN), N_IN]
@@ -314,8 +314,7 @@ def write_json(args, payload: dict) -> None:
     result = {"benchmark": "throughput", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": machine(),
               "load_avg_1min": round(os.getloadavg()[0], 2), "args": vars(args), **payload}
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2))
+    save_json(args.json, result)
 
 
 if __name__ == "__main__":
