@@ -47,9 +47,11 @@ def loss_curves(history: list[dict], path: str | os.PathLike, title: str = "Trai
         x = np.arange(1, len(rows) + 1) + offset
         color = f"C{i}"
         prefix = f"{stage}: " if len(stages) > 1 else ""
-        ax.plot(x, [r["loss"] for r in rows], color=color, label=f"{prefix}training")
+        marker = "o" if len(rows) < 5 else None  # a stage of one epoch is a point: a line alone would not show
+        ax.plot(x, [r["loss"] for r in rows], color=color, marker=marker, label=f"{prefix}training")
         if rows and rows[0].get("val_loss") not in (None, ""):
-            ax.plot(x, [r["val_loss"] for r in rows], color=color, ls="--", label=f"{prefix}validation")
+            ax.plot(x, [r["val_loss"] for r in rows], color=color, ls="--", marker=marker, mfc="none",
+                    label=f"{prefix}validation")
         offset += len(rows)
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
