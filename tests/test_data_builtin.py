@@ -22,7 +22,7 @@ def need_shared(name: str) -> Path:
 
 
 def test_list_datasets():
-    assert list_datasets() == ["digits", "mnist", "fashion-mnist"]
+    assert list_datasets() == ["digits", "mnist", "fashion-mnist", "cifar10", "cifar100"]
 
 
 def test_digits_shapes_and_splits():

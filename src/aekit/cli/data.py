@@ -14,14 +14,14 @@ from aekit.cli import app
 
 data_app = typer.Typer(
     rich_markup_mode="markdown",  # docstring paragraphs reflow instead of keeping hard line breaks
-    help="Inspect, list and download datasets (built in: digits, mnist, fashion-mnist; "
+    help="Inspect, list and download datasets (built in: digits, mnist, fashion-mnist, cifar10, cifar100; "
     "or a path to .npz/.npy/.csv/IDX files or a folder of images).",
     no_args_is_help=True,
 )
 app.add_typer(data_app, name="data")
 
 DATA_DIR_HELP = (
-    "Folder that holds mnist/ and fashion-mnist/ (default: $AEKIT_DATA_DIR, else "
+    "Folder that holds mnist/, fashion-mnist/, cifar10/ and cifar100/ (default: $AEKIT_DATA_DIR, else "
     "$XDG_CACHE_HOME/aekit, else ~/.cache/aekit). Offline copies: --data-dir ../shared/data."
 )
 
@@ -37,7 +37,8 @@ def _safe_stem(name: str) -> str:
 @data_app.command("info")
 def info(
     source: str = typer.Argument(
-        "digits", help="A built-in name (digits, mnist, fashion-mnist) or a path to a file or image folder."
+        "digits", help="A built-in name (digits, mnist, fashion-mnist, cifar10, cifar100) or a path to a file "
+        "or image folder."
     ),
     split: str = typer.Option("all", "--split", help="Which split: train, val, test, train+val or all."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
@@ -89,10 +90,14 @@ def info(
 
 @data_app.command("download")
 def download_cmd(
-    name: str = typer.Argument(..., help="Dataset to fetch: mnist or fashion-mnist."),
+    name: str = typer.Argument(
+        ..., help="Dataset to fetch: mnist, fashion-mnist, cifar10 or cifar100 (CIFAR: the binary release, "
+        "unpacked into <data-dir>/<name>/)."
+    ),
     mirror: Optional[List[str]] = typer.Option(
         None, "--mirror", help="A mirror to try (URL, file:// URL or local folder); repeat for several, "
-        "tried in order. Default: the published mirrors. Offline: --mirror ../shared/data/mnist."
+        "tried in order. Default: the published mirrors. Offline: --mirror ../shared/data/mnist, or a "
+        "folder holding cifar-10-binary.tar.gz."
     ),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait on a silent connection."),
@@ -110,7 +115,7 @@ def list_cmd(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
     """List the built-in datasets and where each is found (or that it is missing)."""
-    from aekit.data.builtin import BUILTINS, missing_files, resolve_data_dir
+    from aekit.data.builtin import BUILTINS, dataset_folder, missing_files, required_files, resolve_data_dir
 
     root = resolve_data_dir(data_dir)
     t = Table(title=f"built-in datasets (data folder: {root})")
@@ -123,8 +128,9 @@ def list_cmd(
         else:
             missing = missing_files(name, data_dir)
             if not missing:
-                where = str(root / name)
+                where = str(dataset_folder(name, data_dir))
             else:
-                where = f"[red]missing[/red] ({len(missing)} of 4 files); run `aekit data download {name}`"
+                where = (f"[red]missing[/red] ({len(missing)} of {len(required_files(name))} files); "
+                         f"run `aekit data download {name}`")
         t.add_row(name, meta.description, where)
     _console().print(t)

@@ -1,4 +1,5 @@
-"""Built-in datasets: scikit-learn's digits, MNIST and Fashion-MNIST (original IDX files)."""
+"""Built-in datasets: scikit-learn's digits, MNIST and Fashion-MNIST (original IDX files), CIFAR-10
+and CIFAR-100 (binary releases, see `aekit.data.cifar`)."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from aekit.data.cifar import SPECS as CIFAR_SPECS
+from aekit.data.cifar import file_key, find_folder, read_class_names, read_records
 from aekit.data.idx import read_idx
 from aekit.errors import DataError
 
@@ -29,19 +32,27 @@ class BuiltinInfo:
     name: str
     description: str
     downloadable: bool
-    classes: list[str]
+    classes: list[str] | None  # None: read from the dataset's own metadata file (CIFAR)
 
 
 BUILTINS: dict[str, BuiltinInfo] = {
     "digits": BuiltinInfo("digits", "scikit-learn's 1797 handwritten digits, 8×8 grey", False, DIGIT_CLASSES),
     "mnist": BuiltinInfo("mnist", "MNIST handwritten digits, 70000 × 28×28 grey", True, DIGIT_CLASSES),
     "fashion-mnist": BuiltinInfo("fashion-mnist", "Zalando Fashion-MNIST, 70000 × 28×28 grey", True, FASHION_CLASSES),
+    "cifar10": BuiltinInfo("cifar10", "CIFAR-10 tiny photos, 60000 × 3×32×32 colour, 10 classes", True, None),
+    "cifar100": BuiltinInfo(
+        "cifar100", "CIFAR-100 tiny photos, 60000 × 3×32×32 colour, 100 classes (20 superclasses)", True, None
+    ),
 }
 ALIASES = {
     "fashion_mnist": "fashion-mnist",
     "fashionmnist": "fashion-mnist",
     "fmnist": "fashion-mnist",
     "sklearn-digits": "digits",
+    "cifar-10": "cifar10",
+    "cifar_10": "cifar10",
+    "cifar-100": "cifar100",
+    "cifar_100": "cifar100",
 }
 
 
@@ -93,8 +104,38 @@ def find_idx_file(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def required_files(name: str) -> list[str]:
+    """The files a downloadable dataset's folder must hold ("mnist", "fashion-mnist", "cifar10", "cifar100").
+
+    Examples
+    --------
+    >>> required_files("cifar100")
+    ['train.bin', 'test.bin', 'coarse_label_names.txt', 'fine_label_names.txt']
+    """
+    if name in CIFAR_SPECS:
+        return list(CIFAR_SPECS[name].required_files)
+    return list(IDX_FILES.values())
+
+
+def dataset_folder(name: str, data_dir: str | os.PathLike | None = None) -> Path:
+    """The folder a downloadable dataset's files are read from: `<data_dir>/<name>/`, or for CIFAR
+    the first folder that holds its files (see `aekit.data.cifar.candidate_folders`)."""
+    root = resolve_data_dir(data_dir)
+    if name in CIFAR_SPECS:
+        found = find_folder(root, CIFAR_SPECS[name])
+        return found if found is not None else root / name
+    return root / name
+
+
 def missing_files(name: str, data_dir: str | os.PathLike | None = None) -> list[str]:
-    folder = resolve_data_dir(data_dir) / name
+    """Which of `required_files(name)` are not found under the data folder (all of them when no
+    folder is found)."""
+    root = resolve_data_dir(data_dir)
+    if name in CIFAR_SPECS:
+        spec = CIFAR_SPECS[name]
+        folder = find_folder(root, spec)
+        return [f for f in spec.required_files if folder is None or not (folder / f).is_file()]
+    folder = root / name
     return [stem for stem in IDX_FILES.values() if find_idx_file(folder, stem) is None]
 
 
@@ -142,6 +183,128 @@ def load_mnist_part(name: str, part: str, data_dir: str | os.PathLike | None = N
     if labels.size and int(labels.max()) > 9:
         raise DataError(f"{lab_path}: labels must be 0..9, found {int(labels.max())}")
     return images, labels
+
+
+# Parsed CIFAR parts, keyed by (path, mtime, size) of their files; small, as a part is up to 154 MB.
+_CIFAR_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_CIFAR_CACHE_MAX = 2
+
+
+def _cifar_folder(name: str, data_dir: str | os.PathLike | None) -> Path:
+    spec = CIFAR_SPECS[name]
+    root = resolve_data_dir(data_dir)
+    folder = find_folder(root, spec)
+    if folder is None:
+        tried = " or ".join(str(p) for p in (root / name / spec.folder, root / name))
+        raise DataError(
+            f"{name}: no {spec.name} files found in {tried} (data folder from {_data_dir_origin(data_dir)}). "
+            f"Get them with `aekit data download {name}`, or point aekit at a folder that has a {name}/ "
+            f"sub-folder with `--data-dir DIR` or AEKIT_DATA_DIR=DIR"
+        )
+    return folder
+
+
+def load_cifar_part(
+    name: str, part: str, data_dir: str | os.PathLike | None = None, *, label: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One fixed part of CIFAR-10 or CIFAR-100, as stored (uint8).
+
+    Parameters
+    ----------
+    name : str
+        "cifar10" or "cifar100".
+    part : str
+        "train" (CIFAR-10: data_batch_1..5.bin; CIFAR-100: train.bin) or "test" (test_batch.bin;
+        test.bin).
+    data_dir : str or PathLike, optional
+        The data folder (default: see `default_data_dir`); the files are looked for in
+        ``<data_dir>/<name>/<release folder>/``, ``<data_dir>/<name>/`` and ``<data_dir>/<release folder>/``.
+    label : str, optional
+        Which label byte to return: None (default) for the class label; CIFAR-100 records carry
+        "coarse" (the 20 superclasses) and "fine" (the 100 classes, the default), CIFAR-10 only "label".
+
+    Returns
+    -------
+    images : np.ndarray
+        uint8, shape (N, 3, 32, 32), read-only.
+    labels : np.ndarray
+        uint8, shape (N,), read-only.
+
+    Raises
+    ------
+    DataError
+        No folder, a missing batch file, a size that is not a whole number of records or a label
+        byte out of range; the message names the file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "cifar100").mkdir()
+    >>> _ = (root / "cifar100" / "test.bin").write_bytes(bytes([3, 42]) + bytes(3072))
+    >>> images, fine = load_cifar_part("cifar100", "test", root)
+    >>> images.shape, fine.tolist(), load_cifar_part("cifar100", "test", root, label="coarse")[1].tolist()
+    ((1, 3, 32, 32), [42], [3])
+    """
+    if name not in CIFAR_SPECS:
+        raise DataError(f"{name!r} is not a CIFAR source; choose one of {', '.join(CIFAR_SPECS)}")
+    spec = CIFAR_SPECS[name]
+    col = spec.field(label)
+    folder = _cifar_folder(name, data_dir)
+    files = spec.part_files(part)
+    missing = [f for f in files if not (folder / f).is_file()]
+    if missing:
+        raise DataError(
+            f"{name}: {', '.join(str(folder / f) for f in missing)} not found; the {part} part needs "
+            f"{', '.join(files)}. Get the complete release with `aekit data download {name}`"
+        )
+    paths = [folder / f for f in files]
+    key = file_key(paths)
+    hit = _CIFAR_CACHE.get(key) if key else None
+    if hit is None:
+        hit = read_records(paths, spec)
+        for arr in hit:
+            arr.setflags(write=False)
+        if key:
+            if len(_CIFAR_CACHE) >= _CIFAR_CACHE_MAX:
+                _CIFAR_CACHE.pop(next(iter(_CIFAR_CACHE)))
+            _CIFAR_CACHE[key] = hit
+    images, labels = hit
+    return images, labels[:, col]
+
+
+def cifar_classes(name: str, data_dir: str | os.PathLike | None = None, *, label: str | None = None) -> list[str]:
+    """Class names of "cifar10" or "cifar100" from the release's metadata file (index = label).
+
+    Parameters
+    ----------
+    name : str
+        "cifar10" (batches.meta.txt) or "cifar100" (fine_label_names.txt, or
+        coarse_label_names.txt with ``label="coarse"``).
+    data_dir : str or PathLike, optional
+        The data folder, as for `load_cifar_part`.
+    label : str, optional
+        The label field, as for `load_cifar_part`; None for the class label.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "cifar100").mkdir()
+    >>> names = "\\n".join(f"super{i}" for i in range(20))
+    >>> _ = (root / "cifar100" / "coarse_label_names.txt").write_text(names)
+    >>> cifar_classes("cifar100", root, label="coarse")[:2]
+    ['super0', 'super1']
+    """
+    if name not in CIFAR_SPECS:
+        raise DataError(f"{name!r} is not a CIFAR source; choose one of {', '.join(CIFAR_SPECS)}")
+    spec = CIFAR_SPECS[name]
+    field = spec.labels[spec.field(label)]
+    return read_class_names(_cifar_folder(name, data_dir) / field.names_file, field.n_classes)
 
 
 def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:

@@ -1,24 +1,35 @@
-"""Downloading MNIST / Fashion-MNIST into the cache, from a list of mirrors, md5-verified.
+"""Downloading MNIST / Fashion-MNIST / CIFAR-10 / CIFAR-100 into the cache, from a list of
+mirrors, md5-verified.
 
 Each file goes to a temp file in the target folder and is moved into place (os.replace) only
 when its md5 matches the published one; on a mismatch or a dropped connection the temp file
 is deleted and the next mirror is tried. A mirror is an http(s) URL, a file:// URL or a local
 folder. urllib only.
+
+CIFAR comes as one tar.gz (the binary release). It is kept in the cache and unpacked next to it
+by `extract_tar`: every member is checked first (no absolute path, no ``..``, no link, device or
+fifo, nothing that resolves outside the folder; a hostile or truncated archive is refused
+whole), unpacked into a temp folder with tarfile's 'data' filter, and only the release's folder
+is moved into place.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
+import tarfile
 import tempfile
+import zlib
 import urllib.error
 import urllib.parse
 import urllib.request
 from contextlib import nullcontext
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO, Iterable
 
 from aekit.data.builtin import BUILTINS, canonical_name, resolve_data_dir
+from aekit.data.cifar import SPECS as CIFAR_SPECS
+from aekit.data.cifar import missing_files
 from aekit.errors import DownloadError
 
 # name -> file -> (size in bytes, md5); the published checksums (see shared/data/README.md)
@@ -35,6 +46,9 @@ FILES: dict[str, dict[str, tuple[int, str]]] = {
         "t10k-images-idx3-ubyte.gz": (4422102, "bef4ecab320f06d8554ea6380940ec79"),
         "t10k-labels-idx1-ubyte.gz": (5148, "bb300cfdad3c16e7a12a480ee83cd310"),
     },
+    # the publisher's binary releases (https://www.cs.toronto.edu/~kriz/cifar.html)
+    "cifar10": {"cifar-10-binary.tar.gz": (170052171, "c32a1d4ab5d03f1284b67883e8d87530")},
+    "cifar100": {"cifar-100-binary.tar.gz": (168513733, "03b5dce01913d631647c71ecec9e9cb8")},
 }
 
 MIRRORS: dict[str, list[str]] = {
@@ -45,6 +59,8 @@ MIRRORS: dict[str, list[str]] = {
     "fashion-mnist": [
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     ],
+    "cifar10": ["https://www.cs.toronto.edu/~kriz/"],
+    "cifar100": ["https://www.cs.toronto.edu/~kriz/"],
 }
 
 CHUNK = 1 << 16
@@ -164,6 +180,120 @@ def _download_file(
     raise DownloadError(f"could not download {filename} from any mirror: {reasons}")
 
 
+# tarfile.FilterError exists where the extraction filters do (Python >= 3.11.4)
+FILTER_ERRORS: tuple[type[Exception], ...] = (tarfile.FilterError,) if hasattr(tarfile, "FilterError") else ()
+
+
+def _member_problem(member: tarfile.TarInfo, dest: Path) -> str | None:
+    """Why `member` may not be unpacked into `dest`, or None when it is a plain file or folder
+    with a relative path that stays inside `dest`."""
+    name = member.name
+    if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() or PureWindowsPath(name).drive:
+        return "an absolute path"
+    if ".." in PurePosixPath(name.replace("\\", "/")).parts:
+        return "a path that climbs out with '..'"
+    if member.issym() or member.islnk():
+        return f"a {'symbolic' if member.issym() else 'hard'} link (to {member.linkname!r})"
+    if member.ischr() or member.isblk():
+        return "a device file"
+    if member.isfifo():
+        return "a fifo"
+    if not (member.isreg() or member.isdir()):
+        return f"an unsupported member type {member.type!r}"
+    root = os.path.realpath(dest)
+    if os.path.commonpath([root, os.path.realpath(os.path.join(root, name))]) != root:
+        return "a path that resolves outside the folder"
+    return None
+
+
+def extract_tar(archive: str | os.PathLike, dest: str | os.PathLike, folder: str, required: Iterable[str]) -> Path:
+    """Unpack `folder` of a (gzip'd) tar archive into `dest`, safely and all or nothing.
+
+    Every member is checked before anything is written: an absolute path, a ``..`` component, a
+    symbolic or hard link, a device file or fifo, or a path that resolves outside `dest` refuses
+    the whole archive. The members are unpacked into a temp folder inside `dest` (with tarfile's
+    'data' extraction filter where the Python has it), `folder` must hold every file in
+    `required`, and only then it replaces ``dest/folder``.
+
+    Parameters
+    ----------
+    archive : str or PathLike
+        The tar file (plain, gzip, bz2 or xz).
+    dest : str or PathLike
+        The folder to unpack into; it must exist.
+    folder : str
+        The top folder of the archive to keep (for CIFAR-10: "cifar-10-batches-bin").
+    required : iterable of str
+        Files that must be in `folder` once unpacked.
+
+    Returns
+    -------
+    Path
+        ``dest/folder``.
+
+    Raises
+    ------
+    DownloadError
+        The archive is truncated or corrupt, holds a member that is not safe, or lacks a required
+        file; nothing is left behind in `dest`.
+
+    Examples
+    --------
+    >>> import io, tempfile
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> with tarfile.open(tmp / "a.tar.gz", "w:gz") as tf:
+    ...     info = tarfile.TarInfo("top/x.bin"); info.size = 3
+    ...     tf.addfile(info, io.BytesIO(b"abc"))
+    >>> extract_tar(tmp / "a.tar.gz", tmp, "top", ["x.bin"]).joinpath("x.bin").read_bytes()
+    b'abc'
+    """
+    archive, dest = Path(archive), Path(dest)
+    required = list(required)
+    tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
+    try:
+        try:
+            with tarfile.open(archive, "r:*") as tf:
+                members = tf.getmembers()  # reads the whole archive: truncation shows up here
+                for m in members:
+                    problem = _member_problem(m, tmp)
+                    if problem is not None:
+                        raise DownloadError(f"{archive}: refused to unpack member {m.name!r}: it is {problem}")
+                if hasattr(tarfile, "data_filter"):
+                    tf.extractall(tmp, members=members, filter="data")
+                else:  # Python < 3.11.4: the member checks above are the only guard
+                    tf.extractall(tmp, members=members)
+        except FILTER_ERRORS as exc:  # the 'data' filter caught what the checks above let through
+            raise DownloadError(f"{archive}: refused to unpack: {exc}") from None
+        except (tarfile.TarError, EOFError, zlib.error) as exc:
+            raise DownloadError(f"{archive}: truncated or corrupt archive ({type(exc).__name__}: {exc})") from None
+        except OSError as exc:
+            raise DownloadError(f"cannot unpack {archive} into {dest}: {exc.strerror or exc}") from None
+        top = tmp / folder
+        lacking = [f for f in required if not (top / f).is_file()]
+        if lacking:
+            raise DownloadError(f"{archive}: the archive lacks {', '.join(folder + '/' + f for f in lacking)}")
+        final = dest / folder
+        if final.exists() or final.is_symlink():
+            # move the old copy aside first so the swap is one rename; it is deleted below
+            old = Path(tempfile.mkdtemp(prefix=".old-", dir=tmp))
+            os.replace(final, old / folder)
+        os.replace(top, final)
+        return final
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _unpack(key: str, target: Path, archive: str) -> None:
+    spec = CIFAR_SPECS[key]
+    path = target / archive
+    try:
+        extract_tar(path, target, spec.folder, spec.required_files)
+    except DownloadError:
+        # it matched the md5 yet cannot be unpacked: drop it so the next try downloads afresh
+        path.unlink(missing_ok=True)
+        raise
+
+
 def download(
     name: str,
     *,
@@ -172,10 +302,38 @@ def download(
     timeout: float = 30,
     progress: bool = True,
 ) -> Path:
-    """Fetch the four IDX files of "mnist" or "fashion-mnist" into `<data_dir>/<name>/`.
+    """Fetch a dataset's files into `<data_dir>/<name>/`, md5-verified.
 
-    Files already there with the right md5 are skipped. Returns the folder. Raises
-    DownloadError listing each mirror and why it failed when a file cannot be had.
+    "mnist" and "fashion-mnist": the four IDX files; files already there with the right md5 are
+    skipped. "cifar10" and "cifar100": the binary release's tar.gz, kept in the folder and
+    unpacked next to it (`<name>/cifar-10-batches-bin/`, `<name>/cifar-100-binary/`) with
+    `extract_tar`; nothing is fetched when the unpacked files are all there, and a cached archive
+    with the right md5 is unpacked again without fetching when some are missing (the archive may
+    be deleted once unpacked).
+
+    Parameters
+    ----------
+    name : str
+        "mnist", "fashion-mnist", "cifar10" or "cifar100" (or an alias such as "cifar-10").
+    mirrors : iterable of str, optional
+        URLs, file:// URLs or local folders tried in order; default `MIRRORS[name]`.
+    data_dir : str or PathLike, optional
+        The data folder (default: $AEKIT_DATA_DIR, else $XDG_CACHE_HOME/aekit, else ~/.cache/aekit).
+    timeout : float, default 30
+        Seconds to wait on a silent connection.
+    progress : bool, default True
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    Path
+        `<data_dir>/<name>/`.
+
+    Raises
+    ------
+    DownloadError
+        A file cannot be had from any mirror (each mirror and why it failed are listed), or an
+        archive is truncated, corrupt or holds an unsafe member.
     """
     key = canonical_name(str(name))
     if key not in FILES:
@@ -193,7 +351,11 @@ def download(
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DownloadError(f"cannot create {target}: {exc.strerror or exc}") from None
-    todo = [(f, s, m) for f, (s, m) in FILES[key].items() if not is_valid(target / f, s, m)]
+    unpacked = target / CIFAR_SPECS[key].folder if key in CIFAR_SPECS else None
+    if unpacked is not None and not missing_files(unpacked, CIFAR_SPECS[key]):
+        todo = []  # unpacked already: nothing to fetch or unpack
+    else:
+        todo = [(f, s, m) for f, (s, m) in FILES[key].items() if not is_valid(target / f, s, m)]
     bar = None
     if progress and todo:
         from rich.console import Console
@@ -208,6 +370,8 @@ def download(
         with bar if bar is not None else nullcontext():
             for filename, size, md5 in todo:
                 _download_file(filename, size, md5, target, mirror_list, timeout, bar)
+        if unpacked is not None and missing_files(unpacked, CIFAR_SPECS[key]):
+            _unpack(key, target, next(iter(FILES[key])))
     finally:
         if created:
             try:
@@ -217,4 +381,4 @@ def download(
     return target
 
 
-__all__ = ["FILES", "MIRRORS", "download", "file_md5", "is_valid"]
+__all__ = ["FILES", "MIRRORS", "download", "extract_tar", "file_md5", "is_valid"]

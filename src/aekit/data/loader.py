@@ -11,6 +11,8 @@ from aekit.data.builtin import (
     DIGIT_CLASSES,
     FASHION_CLASSES,
     canonical_name,
+    cifar_classes,
+    load_cifar_part,
     load_digits_arrays,
     load_mnist_part,
 )
@@ -57,8 +59,16 @@ def split_indices(
     return np.sort(parts[split])
 
 
-def mnist_train_val_indices(n: int, split: str, seed: int) -> np.ndarray:
-    """Indices into the 60000 training images: val = 5000 drawn with the seed, train = the rest."""
+def train_val_indices(n: int, split: str, seed: int) -> np.ndarray:
+    """Indices into a fixed training part (MNIST's 60000 images, CIFAR's 50000) for "train",
+    "val" or "train+val": val = 5000 drawn with the seed (a tenth when the part has fewer than
+    50000), train = the rest, train+val = all of them in file order.
+
+    Examples
+    --------
+    >>> len(train_val_indices(50000, "val", 0)), len(train_val_indices(50000, "train", 0))
+    (5000, 45000)
+    """
     if split == "train+val":
         return np.arange(n)
     perm = np.random.default_rng(seed).permutation(n)
@@ -67,30 +77,55 @@ def mnist_train_val_indices(n: int, split: str, seed: int) -> np.ndarray:
     return np.sort(idx)
 
 
-def _mnist(name: str, split: str, data_dir, seed: int) -> Dataset:
-    classes = FASHION_CLASSES if name == "fashion-mnist" else DIGIT_CLASSES
+mnist_train_val_indices = train_val_indices  # the name it had before CIFAR shared it
 
-    def make(images: np.ndarray, labels: np.ndarray, index: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+
+def _fixed_split(name: str, split: str, data_dir, seed: int, read_part, classes: list[str]) -> Dataset:
+    """A Dataset of one split of a source that ships a fixed train and test part of uint8 images.
+
+    read_part(part) -> (uint8 images N×H×W or N×C×H×W, labels N); test is the test part, val
+    and train come from the training part (`train_val_indices`), all is train then test.
+    """
+
+    def take(part: str, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        images, labels = read_part(part)
         if index is not None:
             images, labels = images[index], labels[index]
-        X = images.astype(np.float32)
-        X *= np.float32(1.0 / 255.0)
-        return X[:, None, :, :], labels.astype(np.int64)
+        return images, labels
 
     if split == "test":
-        X, y = make(*load_mnist_part(name, "test", data_dir), None)
+        images, labels = take("test")
     elif split == "all":
-        Xa, ya = make(*load_mnist_part(name, "train", data_dir), None)
-        Xb, yb = make(*load_mnist_part(name, "test", data_dir), None)
-        X, y = np.concatenate([Xa, Xb]), np.concatenate([ya, yb])
+        # join the uint8 parts, then convert once: no float32 copy of the whole set is made twice
+        (ia, la), (ib, lb) = take("train"), take("test")
+        images, labels = np.concatenate([ia, ib]), np.concatenate([la, lb])
     else:
-        images, labels = load_mnist_part(name, "train", data_dir)
-        X, y = make(images, labels, mnist_train_val_indices(len(images), split, seed))
+        n = len(read_part("train")[1])
+        images, labels = take("train", train_val_indices(n, split, seed))
+    X = images.astype(np.float32)
+    X *= np.float32(1.0 / 255.0)
+    if X.ndim == 3:
+        X = X[:, None, :, :]
     folder = Path(data_dir).expanduser() if data_dir is not None else None
     return Dataset(
-        X=X, y=y, name=name, value_range=(0.0, 1.0), classes=list(classes), split=split,
+        X=X, y=labels.astype(np.int64), name=name, value_range=(0.0, 1.0), classes=list(classes), split=split,
         meta={"source": name, "seed": seed, "data_dir": str(folder) if folder else None},
     )
+
+
+def _mnist(name: str, split: str, data_dir, seed: int) -> Dataset:
+    classes = FASHION_CLASSES if name == "fashion-mnist" else DIGIT_CLASSES
+    return _fixed_split(name, split, data_dir, seed, lambda part: load_mnist_part(name, part, data_dir), classes)
+
+
+def _cifar(name: str, split: str, data_dir, seed: int) -> Dataset:
+    # Class names first: a folder without its metadata file fails before 150 MB are read.
+    classes = cifar_classes(name, data_dir)
+    ds = _fixed_split(name, split, data_dir, seed, lambda part: load_cifar_part(name, part, data_dir), classes)
+    if name == "cifar100":
+        # Dataset holds one label array: y is the fine label; the coarse one is one call away.
+        ds.meta["label"] = "fine"
+    return ds
 
 
 def load(
@@ -103,13 +138,19 @@ def load(
     test_fraction: float = 0.2,
     label_column: str | int | None = None,
 ) -> Dataset:
-    """Load a built-in dataset ("digits", "mnist", "fashion-mnist") or a file/folder, one split.
+    """Load a built-in dataset ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100") or a
+    file/folder, one split.
 
     split: "train", "val", "test", "train+val" or "all". Splits are fixed for a seed: MNIST and
-    Fashion-MNIST use their t10k files as test and 5000 seeded training images as val; other
-    sources take test_fraction of all samples as test and val_fraction as val.
-    data_dir: where mnist/fashion-mnist live (`<data_dir>/<name>/`); default $AEKIT_DATA_DIR,
+    Fashion-MNIST use their t10k files as test, CIFAR-10 its test_batch.bin and CIFAR-100 its
+    test.bin, and each takes 5000 seeded images of its training part as val; other sources take
+    test_fraction of all samples as test and val_fraction as val.
+    data_dir: where the downloadable datasets live (`<data_dir>/<name>/`); default $AEKIT_DATA_DIR,
     else $XDG_CACHE_HOME/aekit, else ~/.cache/aekit.
+    CIFAR images are N×3×32×32 (RGB) in [0, 1], class names from the release's metadata file.
+    CIFAR-100's y is the fine label (100 classes); the coarse label (20 superclasses) is not in
+    the Dataset: `aekit.data.builtin.load_cifar_part("cifar100", part, label="coarse")` and
+    `cifar_classes("cifar100", label="coarse")` read it, in the file order of the train and test parts.
     label_column: for CSV files, the header name (or index) of the label column.
     Raises DataError for anything wrong with the source.
     """
@@ -121,6 +162,8 @@ def load(
     name = canonical_name(text) if isinstance(source, str) and "/" not in text and os.sep not in text else None
     if name in ("mnist", "fashion-mnist"):
         return _mnist(name, split, data_dir, seed)
+    if name in ("cifar10", "cifar100"):
+        return _cifar(name, split, data_dir, seed)
     if name == "digits":
         X, y = load_digits_arrays()
         full = Dataset(X=X, y=y, name="digits", value_range=(0.0, 1.0), classes=list(DIGIT_CLASSES),
