@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from aekit.data import Dataset, load
-from aekit.data.files import load_path
+from aekit.data.files import load_path, read_image
 from aekit.data.idx import read_idx
-from aekit.errors import AekitError, DataError
+from aekit.errors import AekitError, ConfigError, DataError
 
 CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D, np.float64: 0x0E}
 
@@ -333,6 +333,48 @@ def test_image_folder_empty(tmp_path):
         all_of(tmp_path / "f")
 
 
+# ---------------------------------------------------------------- one image file
+def test_read_image_modes(tmp_path):
+    rng = np.random.default_rng(3)
+    grey = rng.integers(0, 256, (5, 6), dtype=np.uint8)
+    rgba = rng.integers(0, 256, (5, 6, 4), dtype=np.uint8)
+    save(tmp_path / "g.png", grey)
+    save(tmp_path / "a.png", rgba)
+    np.testing.assert_array_equal(read_image(tmp_path / "g.png"), grey)
+    np.testing.assert_array_equal(read_image(str(tmp_path / "a.png")), rgba[..., :3])  # alpha dropped
+    Image.fromarray(grey).convert("P").save(tmp_path / "p.gif")  # a palette image reads as colour
+    assert read_image(tmp_path / "p.gif").shape == (5, 6, 3)
+    deep = (grey.astype(np.uint16) * 257)
+    Image.fromarray(deep).save(tmp_path / "d.png")  # 16-bit grey: float32 in [0, 1]
+    a16 = read_image(tmp_path / "d.png")
+    assert a16.dtype == np.float32 and a16.shape == (5, 6)
+    np.testing.assert_allclose(a16, grey / 255.0, rtol=1e-6)
+
+
+def test_read_image_as_float_and_channel_check(tmp_path):
+    grey = np.arange(30, dtype=np.uint8).reshape(5, 6) * 8
+    save(tmp_path / "g.png", grey)
+    save(tmp_path / "c.png", np.zeros((5, 6, 3), np.uint8))
+    a = read_image(tmp_path / "g.png", channels=1, as_float=True)
+    assert a.dtype == np.float32
+    np.testing.assert_allclose(a, grey / 255.0, rtol=1e-6)
+    assert read_image(tmp_path / "c.png", channels=3).shape == (5, 6, 3)
+    with pytest.raises(DataError, match=r"c\.png: the image has 3 channels \(RGB\) but 1 is expected"):
+        read_image(tmp_path / "c.png", channels=1)
+    with pytest.raises(DataError, match="has 1 channel .* but 3 are expected"):
+        read_image(tmp_path / "g.png", channels=3)
+    with pytest.raises(ConfigError, match="channels"):
+        read_image(tmp_path / "g.png", channels=2)
+
+
+def test_read_image_missing_and_unreadable(tmp_path):
+    with pytest.raises(DataError, match=r"nope\.png: no such image file"):
+        read_image(tmp_path / "nope.png")
+    (tmp_path / "bad.png").write_bytes(b"not a png at all")
+    with pytest.raises(DataError, match=r"bad\.png: unreadable image"):
+        read_image(tmp_path / "bad.png")
+
+
 # ---------------------------------------------------------------- misc
 def test_missing_file(tmp_path):
     with pytest.raises(DataError, match="nothere.npz: no such file"):
@@ -373,3 +415,14 @@ def test_errors_are_aekit_errors():
 def test_load_path_direct(tmp_path):
     np.save(tmp_path / "a.npy", np.ones((3, 2)))
     assert len(load_path(tmp_path / "a.npy")) == 3
+
+
+def test_read_image_docstring_example():
+    import doctest
+
+    import aekit.data.files as files
+
+    runner = doctest.DocTestRunner()
+    for test in doctest.DocTestFinder().find(files.read_image, globs=vars(files).copy()):
+        runner.run(test)
+    assert runner.summarize(verbose=False).attempted >= 4 and runner.summarize(verbose=False).failed == 0

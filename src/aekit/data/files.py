@@ -14,7 +14,7 @@ import numpy as np
 
 from aekit.data.dataset import Dataset
 from aekit.data.idx import GZIP_MAGIC, looks_like_idx, parse_idx, read_bytes
-from aekit.errors import AekitWarning, DataError
+from aekit.errors import AekitWarning, ConfigError, DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 X_KEYS = ("X", "x", "data")
@@ -25,7 +25,22 @@ Y_KEYS = ("y", "labels")
 # array -> Dataset
 # ----------------------------------------------------------------------------------------
 def check_finite(X: np.ndarray, source: str) -> None:
-    """Raise DataError when X holds NaN or inf (names how many and the first row)."""
+    """Raise DataError when X holds NaN or inf (names how many and the first row).
+
+    Parameters
+    ----------
+    X : ndarray
+        Data; non-float arrays always pass.
+    source : str
+        The file or argument, for the message.
+
+    Examples
+    --------
+    >>> check_finite(np.array([[0.0, 1.0], [np.nan, np.inf]]), "x.npy")
+    Traceback (most recent call last):
+    ...
+    aekit.errors.DataError: x.npy: 2 NaN or inf value(s), the first in row 1
+    """
     if X.dtype.kind != "f" or X.size == 0:
         return
     finite = np.isfinite(X)
@@ -71,6 +86,27 @@ def array_to_dataset(
     2-D: a table (values kept, value_range = observed). 1-D: N×1 table. 3-D: N×H×W -> N×1×H×W.
     4-D: N×C×H×W, or N×H×W×C (transposed) when the last axis is 1 or 3 and the second is not.
     uint8 data is scaled by 1/255 to [0, 1].
+
+    Parameters
+    ----------
+    X : ndarray
+        Numeric data, N first.
+    y : ndarray or None
+        Whole-number labels, N of them (an N×1 column is accepted).
+    name, source : str
+        The dataset's name, and the file it came from (for messages and ``meta``).
+    classes, paths : list of str or None, default None
+        Class names and per-sample file paths, passed on to the Dataset.
+
+    Returns
+    -------
+    Dataset
+
+    Examples
+    --------
+    >>> ds = array_to_dataset(np.full((2, 4, 4, 3), 255, np.uint8), None, name="toy", source="toy.npy")
+    >>> ds.X.shape, ds.value_range, float(ds.X.max())          # N×H×W×C turned to N×C×H×W
+    ((2, 3, 4, 4), (0.0, 1.0), 1.0)
     """
     X = np.asarray(X)
     if X.dtype.kind not in "biuf":
@@ -136,6 +172,7 @@ def _np_load(path: Path, f):
 
 
 def load_npy(path: Path, name: str) -> Dataset:
+    """A .npy array file (no labels) as a Dataset named `name`, through `array_to_dataset`."""
     with _open(path) as f:
         arr = _np_load(path, f)
         if hasattr(arr, "close"):
@@ -146,6 +183,8 @@ def load_npy(path: Path, name: str) -> Dataset:
 
 
 def load_npz(path: Path, name: str) -> Dataset:
+    """A .npz archive as a Dataset named `name`: the data is the array named X, x or data (or the
+    only array), the labels the one named y or labels, if any."""
     with _open(path) as f:
         return _load_npz(path, name, f)
 
@@ -190,7 +229,30 @@ def _is_number(cell: str) -> bool:
 
 
 def load_csv(path: Path, name: str, label_column: str | int | None = None) -> Dataset:
-    """A numeric CSV, optionally with a header row; `label_column` (header name or index) is y."""
+    """A numeric CSV, optionally with a header row; `label_column` (header name or index) is y.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file, UTF-8.
+    name : str
+        The dataset's name.
+    label_column : str or int or None, default None
+        The label column; non-numeric labels become classes (sorted names).
+
+    Returns
+    -------
+    Dataset
+        A table; ``meta["columns"]`` holds the feature names when there is a header.
+
+    Examples
+    --------
+    >>> import tempfile; path = Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = path.write_text("a,b,kind\\n1,2,cat\\n3,4,dog\\n")
+    >>> ds = load_csv(path, "t", label_column="kind")
+    >>> ds.X.tolist(), ds.y.tolist(), ds.classes, ds.meta["columns"]
+    ([[1.0, 2.0], [3.0, 4.0]], [0, 1], ['cat', 'dog'], ['a', 'b'])
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -299,7 +361,8 @@ def _sibling_labels(path: Path) -> Path | None:
 
 
 def load_idx_file(path: Path, name: str) -> Dataset:
-    """One IDX file; an images file picks up its labels file next to it (…images… -> …labels…)."""
+    """One IDX file as a Dataset named `name`; an images file picks up its labels file next to
+    it (…images… -> …labels…, idx3 -> idx1, with or without .gz)."""
     X = parse_idx(read_bytes(path), str(path))
     y = None
     lp = _sibling_labels(path)
@@ -322,37 +385,99 @@ def _image_files(folder: Path) -> list[Path]:
     )
 
 
-def _read_image(path: Path) -> np.ndarray:
-    """H×W (grey) or H×W×3 (colour) array, uint8 or float in [0, 1]."""
+def read_image(path: str | os.PathLike, channels: int | None = None, *, as_float: bool = False) -> np.ndarray:
+    """Read one image file as an H×W (grey) or H×W×3 (colour) array.
+
+    Grey files (modes 1, L, LA, 16-bit and float) give H×W; colour files (RGB, RGBA, palette,
+    CMYK, YCbCr, ...) give H×W×3, converted to RGB with any alpha channel dropped. 8-bit files
+    are uint8; 16-bit integer files float32 in [0, 1] (÷ 65535); 32-bit float files as stored.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The image file (any format Pillow reads: PNG, JPEG, BMP, GIF, TIFF, WebP...).
+    channels : {None, 1, 3}, default None
+        The channel count the caller needs; an image with the other count is refused (no silent
+        conversion: the message says to convert it first). None accepts both.
+    as_float : bool, default False
+        Return float32 with 8-bit files scaled to [0, 1] (÷ 255).
+
+    Returns
+    -------
+    np.ndarray
+        H×W or H×W×3, uint8 or float32 (always float32 with ``as_float=True``).
+
+    Raises
+    ------
+    DataError
+        The file is missing, unreadable as an image, or has the wrong channel count; the
+        message names it.
+    ConfigError
+        `channels` is not None, 1 or 3.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from PIL import Image
+    >>> path = Path(tempfile.mkdtemp()) / "dot.png"
+    >>> Image.fromarray(np.full((2, 3), 255, np.uint8)).save(path)
+    >>> a = read_image(path)
+    >>> a.shape, a.dtype
+    ((2, 3), dtype('uint8'))
+    >>> float(read_image(path, channels=1, as_float=True).max())
+    1.0
+    """
     from PIL import Image
 
+    if channels not in (None, 1, 3):
+        raise ConfigError(f"channels must be None, 1 or 3, got {channels!r}")
+    path = Path(path)
     try:
         with Image.open(path) as im:
             im.load()
             mode = im.mode
-            if mode in ("1", "L", "LA", "P") or mode in ("RGB", "RGBA", "CMYK", "YCbCr", "LAB", "HSV", "RGBX", "RGBa", "La", "PA"):
-                if mode == "P" or mode == "PA":
-                    im = im.convert("RGBA" if "transparency" in im.info or mode == "PA" else "RGB")
-                    mode = im.mode
-                if mode in ("1", "LA", "La"):
-                    im = im.convert("L")
-                elif mode not in ("L", "RGB"):
-                    im = im.convert("RGB")
-                return np.asarray(im, dtype=np.uint8)
-            if mode.startswith("I;16") or mode in ("I", "F"):
-                a = np.asarray(im).astype(np.float32)
-                if mode != "F":
-                    a /= 65535.0
-                return a
-            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+            arr = _image_array(im)
     except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
+        raise DataError(f"{path}: no such image file") from None
     except Exception as exc:  # PIL raises UnidentifiedImageError, OSError, SyntaxError, ValueError...
         raise DataError(f"{path}: unreadable image ({type(exc).__name__}: {exc})") from None
+    have = 1 if arr.ndim == 2 else 3
+    if channels is not None and have != channels:
+        raise DataError(
+            f"{path}: the image has {have} channel{'s' if have > 1 else ''} ({mode}) but {channels} "
+            f"{'is' if channels == 1 else 'are'} expected; convert it first (for example to "
+            f"{'grey' if channels == 1 else 'RGB'})"
+        )
+    if as_float and arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255.0
+    return arr
+
+
+# The private name tasks/colorize.py imported; removed once every caller uses read_image.
+
+
+def _image_array(im) -> np.ndarray:
+    """A loaded PIL image as H×W or H×W×3 (uint8, or float32 for 16-bit and float modes)."""
+    mode = im.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        a = np.asarray(im).astype(np.float32)
+        if mode != "F":
+            a /= 65535.0
+        return a
+    if mode in ("P", "PA"):
+        # Palette colours may carry transparency: through RGBA, whose alpha is dropped below.
+        im = im.convert("RGBA" if "transparency" in im.info or mode == "PA" else "RGB")
+        mode = im.mode
+    if mode in ("1", "LA", "La"):
+        im = im.convert("L")
+    elif mode not in ("L", "RGB"):
+        im = im.convert("RGB")
+    return np.asarray(im, dtype=np.uint8)
 
 
 def load_image_folder(folder: Path, name: str) -> Dataset:
-    """Images in a folder; each sub-folder is a class (sorted names); loose files: no labels."""
+    """Images in a folder; each sub-folder is a class (sorted names); loose files: no labels.
+    All images must have one size; grey and colour mixed give 3 channels; hidden files are skipped."""
     subdirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
     files: list[Path] = []
     labels: list[int] = []
@@ -375,7 +500,7 @@ def load_image_folder(folder: Path, name: str) -> Dataset:
         files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise DataError(f"{folder}: no images found (looked for {', '.join(IMAGE_SUFFIXES)} files)")
-    images = [_read_image(p) for p in files]
+    images = [read_image(p) for p in files]
     first_hw = images[0].shape[:2]
     for p, im in zip(files, images):
         if im.shape[:2] != first_hw:
@@ -408,7 +533,27 @@ def load_image_folder(folder: Path, name: str) -> Dataset:
 # dispatch
 # ----------------------------------------------------------------------------------------
 def load_path(path: str | os.PathLike, label_column: str | int | None = None) -> Dataset:
-    """Load any supported file or folder; the dataset is named after the file's stem."""
+    """Load any supported file or folder; the dataset is named after the file's stem.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A .npz, .npy or .csv file, an IDX file (by name or magic bytes), or a folder of images.
+    label_column : str or int or None, default None
+        For CSV files, the label column.
+
+    Returns
+    -------
+    Dataset
+
+    Examples
+    --------
+    >>> import tempfile; path = Path(tempfile.mkdtemp()) / "points.npz"
+    >>> np.savez(path, X=np.zeros((3, 2)), y=np.array([0, 1, 1]))
+    >>> ds = load_path(path)
+    >>> ds.name, ds.X.shape, ds.y.tolist()
+    ('points', (3, 2), [0, 1, 1])
+    """
     path = Path(path).expanduser()
     name = path.name
     for suf in (".gz", ".npz", ".npy", ".csv"):
