@@ -35,6 +35,7 @@ import torch
 from aekit.data import load
 from aekit.errors import AekitWarning
 from aekit.estimators import VariationalAutoEncoder
+from aekit.train.callbacks import Callback, use_callbacks
 
 ROOT = Path(__file__).resolve().parents[1]
 ANCHOR_LL = -86.76
@@ -42,6 +43,31 @@ TARGET_ACC = 0.95
 
 
 from _common import machine, write_json  # noqa: E402  (benchmarks/_common.py)
+
+
+class LastEpochThatFits(Callback):
+    """Stops after the last epoch that fits in `budget_s` seconds of wall time, judged at each
+    epoch's start from the mean epoch time so far: the epoch starting fits, the one after it would
+    not. (The trainer's own max_seconds stops after the epoch that *reaches* the budget instead.)"""
+
+    def __init__(self, budget_s: float):
+        self.budget_s = budget_s
+        self.start: float | None = None
+        self.last: int | None = None
+
+    def on_epoch_start(self, trainer, epoch: int) -> None:
+        now = time.perf_counter()
+        if self.start is None:
+            self.start = now
+        elif self.last is None:
+            spent = now - self.start
+            if spent + 2 * spent / (epoch - 1) > self.budget_s:
+                self.last = epoch
+
+    def on_epoch_end(self, trainer, epoch: int, row: dict) -> None:
+        if epoch == self.last:
+            trainer.stop(f"budget: epoch {epoch + 1} would not fit in {self.budget_s:g} s")
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -77,40 +103,12 @@ def main() -> None:
     Xt_bin = (np.random.default_rng(12345).random(Xt.shape, dtype=np.float32) < Xt).astype(np.float32)
     log(f"MNIST: {len(X)} train, {len(Xt)} test; machine {machine()}")
 
-    class VAE(VariationalAutoEncoder):
-        """Trains on `args.threads` threads and, with `budget_s`, stops after the last epoch that
-        fits in the budget (judged from the mean epoch time so far, at each epoch's start)."""
-
-        budget_s: float | None = None
-
-        def _train_config(self, seed):
-            cfg = super()._train_config(seed)
-            cfg.num_threads = args.threads
-            self._cfg = cfg
-            return cfg
-
-        def _build_model(self, config, seed):
-            model = super()._build_model(config, seed)
-            budget, cfg, start = self.budget_s, self._cfg, [None]
-            inner = model.on_epoch_start
-
-            def on_epoch_start(epoch: int) -> None:
-                now = time.perf_counter()
-                if start[0] is None:
-                    start[0] = now
-                elif budget is not None:
-                    spent = now - start[0]
-                    if spent + 2 * spent / epoch > budget:  # this epoch fits, the one after would not
-                        cfg.epochs = epoch + 1
-                inner(epoch)
-
-            model.on_epoch_start = on_epoch_start
-            return model
-
+    # The trainer runs on torch's current thread count for models of this size (auto_threads), so
+    # setting it here decides the training threads too.
     torch.set_num_threads(args.threads)
 
     def make(epochs: int, conditional: bool = False) -> VariationalAutoEncoder:
-        return VAE(
+        return VariationalAutoEncoder(
             hidden=(200, 200), latent_dim=50, activation=args.activation, likelihood="bernoulli",
             binarize="dynamic", conditional=conditional, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
             validation_fraction=0.0, early_stopping=False, random_state=args.seed, verbose=0,
@@ -123,9 +121,9 @@ def main() -> None:
     if args.skip != "vae":
         log("VAE 784-200-200-50, dynamic binarization:")
         vae = make(args.epochs or 100_000)
-        vae.budget_s = None if args.epochs else args.minutes * 60
         t0 = time.perf_counter()
-        vae.fit(X)
+        with use_callbacks(*([] if args.epochs else [LastEpochThatFits(args.minutes * 60)])):
+            vae.fit(X)
         train_s = time.perf_counter() - t0
         vae.save(args.out)
         h = vae.history_
@@ -163,9 +161,9 @@ def main() -> None:
         log(f"  test accuracy {clf_acc:.4f} ({time.perf_counter() - t0:.0f} s)")
         log("conditional VAE 784(+10)-200-200-50(+10):")
         cvae = make(args.epochs or 100_000, conditional=True)
-        cvae.budget_s = None if args.epochs else args.cvae_minutes * 60
         t0 = time.perf_counter()
-        cvae.fit(X, y)
+        with use_callbacks(*([] if args.epochs else [LastEpochThatFits(args.cvae_minutes * 60)])):
+            cvae.fit(X, y)
         ctrain_s = time.perf_counter() - t0
         cvae.save(args.out + "-cvae")
         labels = np.repeat(np.arange(10), 100)

@@ -64,22 +64,13 @@ def build_aekit(seed: int):
                                         code_activation="linear", output_activation="sigmoid", loss="mse"))
 
 
-def run_aekit(X: torch.Tensor, epochs: int, seed: int, fused_adam: bool = False) -> dict:
-    """With fused_adam, the trainer's make_optimizer is swapped (in this process only) for
-    torch.optim.Adam(fused=True): the what-if measurement of a proposed src/ change."""
-    from aekit.train import trainer as trainer_module
+def run_aekit(X: torch.Tensor, epochs: int, seed: int) -> dict:
     from aekit.train.trainer import Trainer, TrainConfig
 
     model = build_aekit(seed)
     cfg = TrainConfig(epochs=1 + epochs, batch_size=BATCH, optimizer="adam", lr=1e-3, early_stopping=False,
                       checkpoint_every=0, seed=seed, progress=False)
-    original = trainer_module.make_optimizer
-    if fused_adam:
-        trainer_module.make_optimizer = lambda config, params: torch.optim.Adam(params, lr=config.lr, fused=True)
-    try:
-        history = Trainer(cfg).fit(model, X)
-    finally:
-        trainer_module.make_optimizer = original
+    history = Trainer(cfg).fit(model, X)
     timed = history[1:]
     seconds = sum(h["seconds"] for h in timed)
     return {"samples_per_s": len(X) * len(timed) / seconds, "epoch_seconds": [h["seconds"] for h in history],
@@ -230,8 +221,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pythae-python", default=str(ROOT / ".venv-bench" / "bin" / "python"))
     p.add_argument("--pythae-out", default=str(ROOT / "benchmarks" / "out" / "pythae_runs"))
     p.add_argument("--skip-pythae", action="store_true")
-    p.add_argument("--what-if-fused-adam", action="store_true",
-                   help="also time aekit with torch.optim.Adam(fused=True) patched in (a proposed src/ change)")
     p.add_argument("--json", default=None)
     p.add_argument("--profile", action="store_true", help="profile one aekit epoch with torch.profiler and exit")
     p.add_argument("--pythae-worker", action="store_true", help=argparse.SUPPRESS)
@@ -255,16 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         row = {"load_before": os.getloadavg()[0]}
         row["aekit"] = run_aekit(X, args.epochs, args.seed)
         row["matmul"] = run_matmul(steps, args.seed)
-        if args.what_if_fused_adam:
-            row["aekit_fused_adam"] = run_aekit(X, args.epochs, args.seed, fused_adam=True)
         if not args.skip_pythae:
             row["pythae"] = run_pythae(args)
         rounds.append(row)
         line = (f"round {r + 1}: aekit {row['aekit']['samples_per_s']:8.0f}/s   "
                 f"matmul(required) {row['matmul']['samples_per_s_required']:8.0f}/s   "
                 f"matmul(3 per layer) {row['matmul']['samples_per_s_all']:8.0f}/s")
-        if "aekit_fused_adam" in row:
-            line += f"   aekit+fused Adam {row['aekit_fused_adam']['samples_per_s']:8.0f}/s"
         if "pythae" in row:
             line += f"   pythae {row['pythae']['samples_per_s']:8.0f}/s"
         print(line + f"   (load {row['load_before']:.2f})", flush=True)
@@ -292,10 +277,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'bare GEMMs (required)':28}{mm_req:>10.0f}{summary['matmul_required_step_ms']:>10.2f}")
     print(f"{'bare GEMMs (3 per layer)':28}{mm_all:>10.0f}{summary['matmul_all_step_ms']:>10.2f}"
           f"   ({summary['matmul_gflops']:.0f} GFLOP/s)")
-    if args.what_if_fused_adam:
-        fused = med([r["aekit_fused_adam"]["samples_per_s"] for r in rounds])
-        summary.update(aekit_fused_adam_samples_per_s=fused, aekit_fused_adam_over_matmul_required=mm_req / fused)
-        print(f"{'aekit + Adam(fused=True)':28}{fused:>10.0f}{1e3 * BATCH / fused:>10.2f}   (what-if, patched)")
     if not args.skip_pythae:
         pythae = med([r["pythae"]["samples_per_s"] for r in rounds])
         summary.update(pythae_samples_per_s=pythae, pythae_step_ms=1e3 * BATCH / pythae, aekit_over_pythae=aekit / pythae)

@@ -11,7 +11,8 @@ from sklearn.neural_network import BernoulliRBM
 from sklearn.preprocessing import StandardScaler
 
 from aekit.errors import ConfigError, DataError, TrainingError
-from aekit.nn.rbm import HIDDEN_UNITS, RBM, VISIBLE_UNITS, train_rbm
+from aekit.nn.rbm import HIDDEN_UNITS, RBM, VISIBLE_UNITS
+from aekit.train.rbm import train_rbm
 
 COMBOS = list(itertools.product(VISIBLE_UNITS, HIDDEN_UNITS))
 

@@ -33,32 +33,21 @@ exp(-F(v)) = (2π)^(-n_hidden/2) ∫ exp(-E(v, h)) dh exactly. (With Gaussian vi
 hidden units the model is normalizable only while every singular value of W is below 1; F is
 still exact as an unnormalized free energy.)
 
-``train_rbm`` runs CD-k or persistent CD (Tieleman 2008) with SGD, momentum 0.5 → 0.9 after
-five epochs and L2 weight decay 2e-4 on W, H&S's settings.
+Training (CD-k, persistent CD) is in the train layer: ``aekit.train.rbm.train_rbm``.
 """
 from __future__ import annotations
 
 import math
-import numbers
-import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aekit.errors import ConfigError, DataError, TrainingError
-from aekit.train.trainer import _Progress  # the trainer's progress bar, with the RBM's columns
+from aekit.errors import ConfigError
 
 VISIBLE_UNITS = ("bernoulli", "gaussian")
 HIDDEN_UNITS = ("bernoulli", "linear")
 RBM_UNITS = {"visible": VISIBLE_UNITS, "hidden": HIDDEN_UNITS}
-MOMENTUM_SWITCH_EPOCH = 5  # first momentum for epochs 1-5, then the second (H&S 2006)
-PL_ROWS = 1000  # rows of the training set whose pseudo-likelihood is reported each epoch
-
-
-def default_lr(visible: str, hidden: str) -> float:
-    """H&S's learning rates: 0.1 between Bernoulli layers, 0.001 when either side is real-valued."""
-    return 0.1 if visible == "bernoulli" and hidden == "bernoulli" else 0.001
 
 
 class RBM(nn.Module):
@@ -67,6 +56,38 @@ class RBM(nn.Module):
     ``weight`` has the shape of ``nn.Linear(n_visible, n_hidden).weight`` so a trained RBM can be
     copied into an encoder layer (weight, hidden_bias) and its transpose into the decoder
     (visible_bias). Calling the module gives E[h|v].
+
+    Parameters
+    ----------
+    n_visible : int
+        Visible units (input features), ≥ 1.
+    n_hidden : int
+        Hidden units, ≥ 1.
+    visible : {"bernoulli", "gaussian"}, default "bernoulli"
+        Visible unit type (Gaussian units assume standardized data).
+    hidden : {"bernoulli", "linear"}, default "bernoulli"
+        Hidden unit type ("linear" for the code layer of a stack, as in H&S 2006).
+    init_std : float, default 0.01
+        Standard deviation of the initial weights (biases start at zero).
+
+    Attributes
+    ----------
+    weight : torch.nn.Parameter
+        W, shape (n_hidden, n_visible).
+    hidden_bias : torch.nn.Parameter
+        c, shape (n_hidden,).
+    visible_bias : torch.nn.Parameter
+        b, shape (n_visible,).
+
+    Examples
+    --------
+    >>> rbm = RBM(6, 3, init_std=0.0)
+    >>> v = torch.ones(2, 6)
+    >>> rbm(v)                          # E[h|v] = σ(0) with zero weights
+    tensor([[0.5000, 0.5000, 0.5000],
+            [0.5000, 0.5000, 0.5000]], grad_fn=<SigmoidBackward0>)
+    >>> rbm.free_energy(v)              # −3 log 2
+    tensor([-2.0794, -2.0794], grad_fn=<SubBackward0>)
     """
 
     def __init__(self, n_visible: int, n_hidden: int, visible: str = "bernoulli", hidden: str = "bernoulli",
@@ -99,13 +120,14 @@ class RBM(nn.Module):
         return torch.sigmoid(a) if self.hidden == "bernoulli" else a
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
+        """E[h|v], shape (N, n_hidden) (the same as `hidden_mean`)."""
         return self.hidden_mean(v)
 
     def sample_hidden(self, v: torch.Tensor,
                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(E[h|v], a sample of h|v)."""
+        """(E[h|v], a sample of h|v), each of shape (N, n_hidden); `generator` is the random source."""
         mean = self.hidden_mean(v)
-        return mean, _sample(mean, self.hidden == "bernoulli", generator)
+        return mean, sample_units(mean, self.hidden == "bernoulli", generator)
 
     def visible_mean(self, h: torch.Tensor) -> torch.Tensor:
         """E[v|h]: σ(h W + b) for Bernoulli visible units, h W + b for Gaussian ones."""
@@ -114,9 +136,9 @@ class RBM(nn.Module):
 
     def sample_visible(self, h: torch.Tensor,
                        generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(E[v|h], a sample of v|h)."""
+        """(E[v|h], a sample of v|h), each of shape (N, n_visible); `generator` is the random source."""
         mean = self.visible_mean(h)
-        return mean, _sample(mean, self.visible == "bernoulli", generator)
+        return mean, sample_units(mean, self.visible == "bernoulli", generator)
 
     # --- energies and scores ------------------------------------------------------------
     def free_energy(self, v: torch.Tensor) -> torch.Tensor:
@@ -148,7 +170,30 @@ class RBM(nn.Module):
         return self.n_visible * F.logsigmoid(self.free_energy(flipped) - self.free_energy(v))
 
     def gibbs(self, v: torch.Tensor, steps: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
-        """v after `steps` full Gibbs steps v → h → v, every state sampled."""
+        """v after `steps` full Gibbs steps v → h → v, every state sampled.
+
+        Parameters
+        ----------
+        v : torch.Tensor
+            Starting visible states, shape (N, n_visible).
+        steps : int, default 1
+            Gibbs steps, ≥ 0 (0 returns `v`).
+        generator : torch.Generator, optional
+            The random source.
+
+        Returns
+        -------
+        torch.Tensor
+            Visible samples, shape (N, n_visible).
+
+        Examples
+        --------
+        >>> rbm = RBM(4, 2)
+        >>> g = torch.Generator().manual_seed(0)
+        >>> s = rbm.gibbs(torch.ones(3, 4), steps=2, generator=g)
+        >>> s.shape, bool(((s == 0) | (s == 1)).all())
+        (torch.Size([3, 4]), True)
+        """
         if int(steps) < 0:
             raise ConfigError(f"steps must be ≥ 0, got {steps}")
         for _ in range(int(steps)):
@@ -164,199 +209,32 @@ class RBM(nn.Module):
         return f"n_visible={self.n_visible}, n_hidden={self.n_hidden}, visible={self.visible!r}, hidden={self.hidden!r}"
 
 
-def _sample(mean: torch.Tensor, bernoulli: bool, generator: torch.Generator | None) -> torch.Tensor:
+def sample_units(mean: torch.Tensor, bernoulli: bool, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A sample of units with the given means: Bernoulli(mean), or mean + unit-variance Gaussian noise.
+
+    Parameters
+    ----------
+    mean : torch.Tensor
+        E[units | other layer].
+    bernoulli : bool
+        Binary units (else real-valued ones with unit variance).
+    generator : torch.Generator, optional
+        The random source.
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape and dtype as `mean`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> sample_units(torch.tensor([0.0, 1.0]), bernoulli=True)
+    tensor([0., 1.])
+    """
     if bernoulli:
         return torch.bernoulli(mean, generator=generator)
     return mean + torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
 
 
-# ----------------------------------------------------------------------------------------
-def _check_data(rbm: RBM, X, name: str) -> torch.Tensor:
-    if not isinstance(X, torch.Tensor):
-        try:
-            X = torch.as_tensor(X)
-        except (TypeError, ValueError, RuntimeError) as e:
-            raise DataError(f"{name} cannot be converted to a tensor: {e}") from None
-    if X.dim() != 2:
-        raise DataError(f"{name} must be a 2-D matrix (rows × {rbm.n_visible} columns), got shape {tuple(X.shape)}")
-    if X.shape[0] == 0:
-        raise DataError(f"{name} is empty (0 rows)")
-    if X.shape[1] != rbm.n_visible:
-        raise DataError(f"{name} has {X.shape[1]} columns but the RBM has {rbm.n_visible} visible units")
-    if X.is_complex():
-        raise DataError(f"{name} is complex; an RBM needs real values")
-    X = X.to(dtype=rbm.weight.dtype)
-    finite = torch.isfinite(X)
-    if rbm.visible == "bernoulli":
-        lo, hi, ok = torch.stack([X.nan_to_num(0.0).min(), X.nan_to_num(0.0).max(), finite.all().to(X.dtype)]).tolist()
-    else:
-        ok, lo, hi = float(finite.all()), 0.0, 1.0
-    if not ok:
-        bad = int((~finite).sum())
-        raise DataError(f"{name} contains {bad} NaN or infinite value(s); remove or impute them before training")
-    if lo < 0 or hi > 1:
-        raise DataError(
-            f"{name} has values outside [0, 1] (min {lo:.4g}, max {hi:.4g}) but the RBM has Bernoulli visible units, "
-            "which model probabilities; scale the data to [0, 1], or standardize it and use visible='gaussian'"
-        )
-    return X
-
-
-def _check_args(epochs, batch_size, lr, momentum, weight_decay, k) -> None:
-    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("k", k)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or int(value) != value or int(value) < 1:
-            raise ConfigError(f"{name} must be an integer ≥ 1, got {value!r}")
-    if lr is not None and not (isinstance(lr, numbers.Real) and math.isfinite(lr) and lr > 0):
-        raise ConfigError(f"learning rate must be > 0, got {lr!r}")
-    try:
-        m0, m1 = (float(m) for m in momentum)
-    except (TypeError, ValueError):
-        raise ConfigError(f"momentum must be a pair (initial, final), got {momentum!r}") from None
-    if not (0 <= m0 < 1 and 0 <= m1 < 1):
-        raise ConfigError(f"momentum values must lie in [0, 1), got {momentum!r}")
-    if not (isinstance(weight_decay, numbers.Real) and math.isfinite(weight_decay) and weight_decay >= 0):
-        raise ConfigError(f"weight_decay must be ≥ 0, got {weight_decay!r}")
-
-
-def _mean_over(fn, X: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Mean of the per-row tensor fn(xb) over X, batched, as a device scalar (no host sync)."""
-    total = torch.zeros((), device=X.device, dtype=X.dtype)
-    for start in range(0, X.shape[0], batch_size):
-        total = total + fn(X[start : start + batch_size]).sum()
-    return total / X.shape[0]
-
-
-def train_rbm(rbm: RBM, X: torch.Tensor, *, epochs: int = 10, batch_size: int = 100, lr: float | None = None,
-              momentum: tuple[float, float] = (0.5, 0.9), weight_decay: float = 2e-4, k: int = 1,
-              persistent: bool = False, seed: int = 0, progress: bool = True, stage: str = "rbm",
-              X_val: torch.Tensor | None = None) -> list[dict]:
-    """Train `rbm` in place by contrastive divergence; returns one history row per epoch.
-
-    CD-k: the negative chain starts from a hidden sample of the batch and runs k Gibbs steps.
-    Persistent CD (``persistent=True``): one fantasy chain per batch row, started from the first
-    batch's hidden samples and carried across batches and epochs. Positive statistics use
-    E[h|v] of the data; the last negative hidden step uses E[h|v⁻] too (Hinton's guide §3). For
-    CD the last negative visible state is E[v|h] (H&S's code); intermediate and persistent
-    visible states are samples, so the fantasy chains stay true Gibbs chains.
-
-    Updates are SGD with momentum — ``momentum[0]`` for the first five epochs, then
-    ``momentum[1]`` — on the batch-mean gradient, with L2 weight decay on W only.
-    ``lr=None`` picks 0.1 for Bernoulli-Bernoulli and 0.001 when either layer is real-valued.
-    Training happens on X's device (the RBM is moved there) in the RBM's dtype, seeded by
-    `seed` with its own generator; the weight initialisation is the RBM's (global torch seed).
-
-    History rows: {"stage", "epoch" (1-based), "loss": mean reconstruction error over the epoch's
-    batches (as each batch was before its update), "pseudo_likelihood": mean PL on a fixed subset of
-    ≤ 1000 training rows with fixed flips (Bernoulli visible only), "val_loss" (with a non-empty X_val), "lr",
-    "seconds"}. Metrics stay on the device until one host sync per epoch.
-
-    Raises DataError for unusable data, ConfigError for bad arguments and TrainingError (with the
-    weights of the last finite epoch restored) when the weights become NaN/inf.
-    """
-    _check_args(epochs, batch_size, lr, momentum, weight_decay, k)
-    if not isinstance(rbm, RBM):
-        raise ConfigError(f"train_rbm needs an RBM, got {type(rbm).__name__}")
-    X = _check_data(rbm, X, "X")
-    device = X.device
-    rbm.to(device)
-    X = X.to(dtype=rbm.weight.dtype)
-    if X_val is not None and len(X_val) == 0:  # an empty validation split means none (as in the trainer)
-        X_val = None
-    if X_val is not None:
-        X_val = _check_data(rbm, X_val, "X_val").to(device)
-    epochs, k = int(epochs), int(k)
-    lr = float(lr) if lr is not None else default_lr(rbm.visible, rbm.hidden)
-    n = X.shape[0]
-    batch_size = min(int(batch_size), n)
-    eval_batch = max(batch_size, 1024)
-    torch.set_flush_denormal(True)  # sigmoid tails produce denormals that slow CPU matmuls
-
-    generator = torch.Generator(device=device).manual_seed(int(seed))
-    pl_generator = torch.Generator(device=device)
-    bernoulli_visible = rbm.visible == "bernoulli"
-    hidden_bernoulli = rbm.hidden == "bernoulli"
-    pl_rows = None
-    if bernoulli_visible:
-        pl_generator.manual_seed(int(seed) + 1)
-        pl_rows = X.index_select(0, torch.randperm(n, generator=pl_generator, device=device)[:PL_ROWS])
-
-    W, c, b = rbm.weight, rbm.hidden_bias, rbm.visible_bias
-    params = (W, c, b)
-    incs = [torch.zeros_like(p) for p in params]
-    chains: torch.Tensor | None = None  # persistent hidden states, one per batch row
-    good = [p.detach().clone() for p in params]
-    history: list[dict] = []
-    bar = _Progress(enabled=progress, total=epochs, start=0, stage=stage, loss_label="recon",
-                    extra=(("pseudo_likelihood", "PL"),))
-    with torch.no_grad(), bar:
-        for epoch in range(epochs):
-            t0 = time.perf_counter()
-            mom = float(momentum[0] if epoch < MOMENTUM_SWITCH_EPOCH else momentum[1])
-            perm = torch.randperm(n, generator=generator, device=device)
-            err_sum = torch.zeros((), device=device, dtype=X.dtype)
-            n_steps = -(-n // batch_size)
-            for step, start in enumerate(range(0, n, batch_size)):
-                bar.step(epoch, step, n_steps)
-                v0 = X.index_select(0, perm[start : start + batch_size])
-                m = v0.shape[0]
-                h0, h_sample = rbm.sample_hidden(v0, generator)
-                # reconstruction error of the batch before the update (one mean-field pass)
-                err_sum += (v0 - rbm.visible_mean(h0)).pow(2).sum()
-                if persistent:
-                    if chains is None:  # the first batch is full: batch_size ≤ n
-                        chains = h_sample.clone()
-                    h = chains[:m]
-                else:
-                    h = h_sample
-                for step_k in range(k):
-                    last = step_k == k - 1
-                    vn = rbm.visible_mean(h) if last and not persistent else rbm.sample_visible(h, generator)[1]
-                    hn = rbm.hidden_mean(vn)
-                    if not last or persistent:
-                        h = _sample(hn, hidden_bernoulli, generator)
-                if persistent:
-                    chains[:m] = h
-                scale = lr / m
-                # W: <h v>_data - <h v>_model - wd W
-                gW = h0.t() @ v0
-                gW.addmm_(hn.t(), vn, alpha=-1.0)
-                incs[0].mul_(mom).add_(gW, alpha=scale).add_(W, alpha=-lr * weight_decay)
-                incs[1].mul_(mom).add_(h0.sum(0) - hn.sum(0), alpha=scale)
-                incs[2].mul_(mom).add_(v0.sum(0) - vn.sum(0), alpha=scale)
-                for p, inc in zip(params, incs):
-                    p.add_(inc)
-
-            metrics = [err_sum / (n * rbm.n_visible), torch.isfinite(W).all().to(X.dtype)
-                       * torch.isfinite(c).all() * torch.isfinite(b).all()]
-            if pl_rows is not None:
-                pl_generator.manual_seed(int(seed) + 2)  # the same flips every epoch
-                metrics.append(rbm.pseudo_likelihood(pl_rows, pl_generator).mean())
-            if X_val is not None:
-                metrics.append(_mean_over(rbm.reconstruction_error, X_val, eval_batch))
-            values = torch.stack([x.to(X.dtype) for x in metrics]).tolist()  # the epoch's one host sync
-            loss, finite = values[0], values[1]
-            if not finite or not all(math.isfinite(x) for x in values):
-                for p, g in zip(params, good):
-                    p.copy_(g)
-                what = "the weights" if not finite else "the metrics"
-                hint = "" if bernoulli_visible and hidden_bernoulli else (
-                    " — real-valued layers need small ones such as 0.001, on standardized data")
-                kept = f"the weights after epoch {epoch}" if epoch else "the initial weights"
-                raise TrainingError(
-                    f"RBM training ({stage}) diverged: {what} became NaN or infinite in epoch {epoch + 1}; "
-                    f"{kept} were restored. Lower the learning rate (now {lr:g}){hint}."
-                )
-            row = {"stage": stage, "epoch": epoch + 1, "loss": loss}
-            i = 2
-            if pl_rows is not None:
-                row["pseudo_likelihood"] = values[i]
-                i += 1
-            if X_val is not None:
-                row["val_loss"] = values[i]
-            row["lr"] = lr
-            row["seconds"] = time.perf_counter() - t0
-            history.append(row)
-            bar.update(epoch + 1, row)
-            for p, g in zip(params, good):
-                g.copy_(p)
-    return history
+__all__ = ["HIDDEN_UNITS", "RBM", "RBM_UNITS", "VISIBLE_UNITS", "sample_units"]

@@ -26,6 +26,8 @@ from torch import nn
 from aekit.errors import ConfigError
 from aekit.models.losses import parse_sparsity, reconstruction_loss
 from aekit.nn.layers import activation
+from aekit.nn.rbm import RBM
+from aekit.train import rbm as rbm_training
 from aekit.train.trainer import TrainConfig, Trainer
 
 PRETRAIN_METHODS = ("greedy", "rbm")
@@ -177,8 +179,6 @@ def _greedy(model, H, H_val, config: PretrainConfig, train_config: TrainConfig) 
 
 
 def _rbm(model, H, H_val, config: PretrainConfig, train_config: TrainConfig) -> list[dict]:
-    from aekit.nn.rbm import RBM, train_rbm
-
     mc = model.config
     enc, acts, dec = _layers(model)
     history: list[dict] = []
@@ -190,7 +190,7 @@ def _rbm(model, H, H_val, config: PretrainConfig, train_config: TrainConfig) -> 
         with torch.random.fork_rng(devices=[]):  # seeded init, and the caller's global RNG is left alone
             torch.manual_seed(int(train_config.seed) + 1 + i)
             rbm = RBM(enc[i].in_features, enc[i].out_features, visible=visible, hidden=hidden).to(H.device)
-        history += train_rbm(
+        history += rbm_training.train_rbm(
             rbm, H, epochs=int(config.epochs), batch_size=int(config.batch_size or 100), lr=config.lr,
             k=int(config.cd_k), persistent=bool(config.persistent), seed=int(train_config.seed) + 1 + i,
             # persistent chains drift with momentum 0.9 (pseudo-likelihood -20 vs -15 on digits): keep 0.5

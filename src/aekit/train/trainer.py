@@ -1,10 +1,13 @@
 """The training loop every model shares.
 
 In-memory batching by index slicing, optimizers by name, learning-rate schedules, gradient
-clipping, validation with early stopping (best weights restored), seeded determinism,
-a rich progress bar, per-epoch history, atomic checkpoints, resume, NaN/inf guard and
-Ctrl-C handling. A model only needs `training_terms(x, generator)` and `validation_terms(x)`,
-each returning a dict of scalar tensors with a "loss" entry.
+clipping, validation, seeded determinism, per-epoch history, resume, NaN/inf guard and Ctrl-C
+handling. A model only needs `training_terms(x, generator)` and `validation_terms(x)`, each
+returning a dict of scalar tensors with a "loss" entry.
+
+Everything else is a callback (aekit.train.callbacks) that the Trainer installs from its
+TrainConfig: early stopping (best weights restored), the time budget, checkpoints
+(aekit.train.checkpoint) and the rich progress bar; user callbacks join them.
 
 Scale-out: when torch.distributed is initialized, each rank takes its shard of the shuffled
 indices, per-epoch metrics are all-reduced and only rank 0 writes checkpoints. (Gradient
@@ -13,20 +16,34 @@ all-reduce is the remaining step for DDP; it is not exercised on this CPU-only p
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import nn
 
-from aekit.errors import ConfigError, RunFolderError, TrainingError
+from aekit.errors import ConfigError, TrainingError
+from aekit.specs import finite_number, non_negative_int, parse_spec, positive_int
+from aekit.train.callbacks import (
+    Callback,
+    CallbackList,
+    Checkpoint,
+    EarlyStopping,
+    ProgressBar,
+    TimeBudget,
+    TrainingLoop,
+    scoped_callbacks,
+)
+from aekit.train.checkpoint import (
+    CHECKPOINT_FILE,
+    TrainState,
+    restore_checkpoint,
+    write_checkpoint,
+)
 
 OPTIMIZERS: dict[str, Callable] = {
     "adam": torch.optim.Adam,
@@ -36,11 +53,25 @@ OPTIMIZERS: dict[str, Callable] = {
     "adadelta": torch.optim.Adadelta,
     "adagrad": torch.optim.Adagrad,
 }
-CHECKPOINT_FILE = "checkpoint.safetensors"
 
 
 @dataclass
 class TrainConfig:
+    """How to train; validated on creation (ConfigError). Each field's comment gives its meaning.
+
+    ``early_stopping``, ``patience``, ``max_seconds``, ``checkpoint_every`` and ``progress`` choose
+    the Trainer's built-in callbacks; ``min_delta`` is the improvement that makes an epoch the best.
+
+    Examples
+    --------
+    >>> TrainConfig(epochs=5, lr_schedule="step:2:0.5").to_dict()["lr_schedule"]
+    'step:2:0.5'
+    >>> TrainConfig(lr=0)
+    Traceback (most recent call last):
+    ...
+    aekit.errors.ConfigError: lr (the learning rate) must be > 0, got 0
+    """
+
     epochs: int = 50
     batch_size: int = 128
     optimizer: str = "adam"
@@ -64,25 +95,23 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
-        if int(self.epochs) < 0:
-            raise ConfigError(f"epochs must be ≥ 0, got {self.epochs}")
-        if int(self.batch_size) < 1:
-            raise ConfigError(f"batch_size must be ≥ 1, got {self.batch_size}")
+        """Every option checked in one place: ConfigError naming the option and what it accepts."""
+        self.epochs = non_negative_int(self.epochs, "epochs")
+        self.batch_size = positive_int(self.batch_size, "batch_size")
+        self.patience = positive_int(self.patience, "patience")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ConfigError(f"learning rate must be > 0, got {self.lr}")
-        if self.weight_decay < 0:
-            raise ConfigError(f"weight_decay must be ≥ 0, got {self.weight_decay}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ConfigError(f"grad_clip must be > 0, got {self.grad_clip}")
-        if int(self.patience) < 1:
-            raise ConfigError(f"patience must be ≥ 1, got {self.patience}")
-        if self.max_seconds is not None and not self.max_seconds > 0:
-            raise ConfigError(f"max_seconds must be > 0, got {self.max_seconds}")
+        self.lr = finite_number(self.lr, "lr (the learning rate)", low=0.0, low_open=True)
+        self.weight_decay = finite_number(self.weight_decay, "weight_decay", low=0.0)
+        self.momentum = finite_number(self.momentum, "momentum", low=0.0)
+        if self.grad_clip is not None:
+            self.grad_clip = finite_number(self.grad_clip, "grad_clip", low=0.0, low_open=True)
+        if self.max_seconds is not None:
+            self.max_seconds = finite_number(self.max_seconds, "max_seconds", low=0.0, low_open=True)
         if self.dtype not in ("float32", "float64", "bfloat16"):
             raise ConfigError(f"dtype must be float32, float64 or bfloat16, got {self.dtype!r}")
-        _parse_schedule(self.lr_schedule)
+        check_device(self.device)
+        parse_schedule(self.lr_schedule)
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -97,25 +126,43 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
-def _parse_schedule(spec: str | None) -> tuple[str, list[float]]:
-    if spec is None or str(spec).lower() in ("", "none", "constant"):
-        return "none", []
-    name, *args = str(spec).lower().split(":")
+SCHEDULES = {"cosine": (), "step": ("EVERY", "GAMMA"), "exponential": ("GAMMA",),
+             "plateau": ((), ("PATIENCE", "FACTOR"))}
+
+
+def parse_schedule(spec: str | None) -> tuple[str, tuple[float, ...]]:
+    """A learning-rate schedule's name and numbers ("none" for None / "constant").
+
+    Examples
+    --------
+    >>> parse_schedule("step:10:0.5")
+    ('step', (10.0, 0.5))
+    """
+    if spec is not None and str(spec).strip().lower() == "constant":
+        return "none", ()
+    parsed = parse_spec(spec, "lr_schedule", SCHEDULES)
+    return ("none", ()) if parsed is None else parsed
+
+
+def check_device(device) -> torch.device:
+    """The torch device named, if this machine has it; ConfigError otherwise."""
     try:
-        values = [float(a) for a in args]
-    except ValueError:
-        raise ConfigError(f"lr_schedule {spec!r}: arguments must be numbers") from None
-    expected = {"cosine": (0,), "step": (2,), "exponential": (1,), "plateau": (0, 2)}
-    if name not in expected:
-        raise ConfigError(
-            f"unknown lr_schedule {spec!r}; use cosine, step:EVERY:GAMMA, exponential:GAMMA or plateau[:PATIENCE:FACTOR]"
-        )
-    if len(values) not in expected[name]:
-        raise ConfigError(f"lr_schedule {spec!r}: wrong number of arguments")
-    return name, values
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r}: this machine has no CUDA device (torch {torch.__version__}); use cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {device!r}: MPS is not available on this machine; use cpu")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"device {device!r} is not supported; use cpu, cuda, cuda:N or mps")
+    return dev
 
 
 def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
+    """The optimizer named by ``config.optimizer`` over `params`, with its lr, weight decay and momentum."""
     cls = OPTIMIZERS[config.optimizer]
     kwargs: dict = {"lr": config.lr, "weight_decay": config.weight_decay}
     if config.optimizer in ("sgd", "rmsprop"):
@@ -132,7 +179,8 @@ def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
 
 
 def make_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer):
-    name, v = _parse_schedule(config.lr_schedule)
+    """The learning-rate scheduler of ``config.lr_schedule`` (None without one); stepped once an epoch."""
+    name, v = parse_schedule(config.lr_schedule)
     s = torch.optim.lr_scheduler
     if name == "cosine":
         return s.CosineAnnealingLR(optimizer, T_max=max(1, config.epochs))
@@ -168,37 +216,119 @@ class TrainingInterrupted(TrainingError):
         super().__init__(f"training interrupted after epoch {epoch}{where}")
 
 
-@dataclass
-class _State:
-    """Everything that changes during training; one copy is kept from the last epoch boundary."""
+class Trainer(TrainingLoop):
+    """Trains a model in place; `checkpoint_dir` (optional) receives checkpoint.safetensors.
 
-    epoch: int
-    model: dict
-    optimizer: dict
-    scheduler: dict | None
-    generator: torch.Tensor
-    best: dict | None
-    best_loss: float
-    best_epoch: int
-    bad_epochs: int
-    history: list
+    Parameters
+    ----------
+    config : TrainConfig
+        The training options; they also choose the built-in callbacks (see `install_callbacks`).
+    checkpoint_dir : str or os.PathLike, optional
+        Folder for the checkpoint (written every ``config.checkpoint_every`` epochs, at the end,
+        on Ctrl-C and on a NaN loss); None writes none and cannot resume.
+    stage : str, default "train"
+        The stage's name, in every history row and in the checkpoint.
+    callbacks : sequence of Callback, default ()
+        Called after early stopping and the time budget and before checkpointing and the progress
+        bar (aekit.train.callbacks explains the hooks).
 
+    Attributes
+    ----------
+    history : list of dict
+        One row per epoch: "stage", "epoch", the model's training terms ("loss", …), "train_seconds",
+        "val_<term>" with validation data, "lr", "seconds", and what callbacks add.
+    best_epoch : int
+        The epoch with the lowest monitored loss (val_loss, else loss), set when `fit` returns.
+    stopped_early, stopped_at_budget : bool
+        Why the last `fit` stopped before ``config.epochs``.
+    state : TrainState or None
+        During `fit`: the state after the last finished epoch (what a checkpoint holds), with the
+        best-epoch record (``best``, ``best_loss``, ``best_epoch``, ``bad_epochs``). A callback that
+        changes the weights does it with `load_weights`, so the checkpoint has them too.
+    model, optimizer, scheduler, X_val, rank, world_size
+        During `fit`: the module being trained (unwrapped from DDP), its optimizer and scheduler,
+        the validation tensor (or None) and the process's place under torch.distributed.
 
-class Trainer:
-    """Trains a model; `checkpoint_dir` (optional) receives checkpoint.safetensors."""
+    Examples
+    --------
+    >>> import torch
+    >>> from aekit.models.autoencoder import AutoEncoderModel, ModelConfig
+    >>> from aekit.train.callbacks import Callback
+    >>> class StopAtLoss(Callback):
+    ...     def on_epoch_end(self, trainer, epoch, row):
+    ...         if row["loss"] < 1.0:
+    ...             trainer.stop("loss below 1")
+    >>> _ = torch.manual_seed(0)
+    >>> model = AutoEncoderModel(ModelConfig(input_shape=(8,), hidden=(4,), latent_dim=2))
+    >>> trainer = Trainer(TrainConfig(epochs=5, progress=False), callbacks=[StopAtLoss()])
+    >>> history = trainer.fit(model, torch.rand(64, 8))
+    >>> len(history), trainer.stop_reason
+    (1, 'loss below 1')
+    """
 
-    def __init__(self, config: TrainConfig, checkpoint_dir: str | os.PathLike | None = None, stage: str = "train"):
+    def __init__(self, config: TrainConfig, checkpoint_dir: str | os.PathLike | None = None, stage: str = "train",
+                 callbacks: Sequence[Callback] = ()):
+        super().__init__(stage, callbacks)
         self.config = config
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-        self.stage = stage
-        self.history: list[dict] = []
         self.best_epoch: int = 0
         self.stopped_early = False
         self.stopped_at_budget = False
+        self.state: TrainState | None = None
+        self.optimizer = self.scheduler = self.X_val = None
+        self.rank, self.world_size = 0, 1
 
     @property
     def checkpoint_path(self) -> Path | None:
+        """The checkpoint file, or None without a checkpoint folder."""
         return self.checkpoint_dir / CHECKPOINT_FILE if self.checkpoint_dir is not None else None
+
+    @property
+    def epochs(self) -> int:
+        """The number of epochs the stage runs at most (``config.epochs``)."""
+        return int(self.config.epochs)
+
+    def install_callbacks(self) -> list[Callback]:
+        """The callbacks of one `fit`, in calling order: EarlyStopping (``early_stopping``),
+        TimeBudget (``max_seconds``), this trainer's `callbacks`, those of enclosing
+        `use_callbacks` blocks, Checkpoint (a checkpoint folder, rank 0), ProgressBar (``progress``,
+        rank 0).
+
+        Returns
+        -------
+        list of Callback
+        """
+        cfg = self.config
+        installed: list[Callback] = []
+        if cfg.early_stopping:
+            installed.append(EarlyStopping(cfg.patience))
+        if cfg.max_seconds is not None:
+            installed.append(TimeBudget(cfg.max_seconds))
+        installed += [*self.callbacks, *scoped_callbacks()]
+        if self.checkpoint_dir is not None and self.rank == 0:
+            installed.append(Checkpoint(cfg.checkpoint_every))
+        if cfg.progress and self.rank == 0:
+            installed.append(ProgressBar())
+        return installed
+
+    def save_checkpoint(self) -> None:
+        """Write `state` to `checkpoint_path` (no-op without a checkpoint folder or off rank 0).
+        The built-in Checkpoint callback decides when."""
+        if self.checkpoint_path is None or self.rank != 0 or self.state is None:
+            return
+        write_checkpoint(self.checkpoint_path, self.state, stage=self.stage, train_config=self.config.to_dict())
+
+    def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
+        """Load `weights` into the model and make them the weights of `state` (what a checkpoint
+        saves); early stopping uses it to bring back the best epoch.
+
+        Parameters
+        ----------
+        weights : dict of str to torch.Tensor
+            A state dict of the model being trained.
+        """
+        self.model.load_state_dict(weights)
+        self.state = replace(self.state, model={k: v.detach().clone() for k, v in weights.items()})
 
     # ------------------------------------------------------------------------------------
     def fit(
@@ -210,8 +340,37 @@ class Trainer:
         resume: bool = False,
         history: list[dict] | None = None,
     ) -> list[dict]:
-        """Train in place; returns the history (a dict per epoch). With early stopping, the
-        model ends holding the weights of the best validation epoch."""
+        """Train `model` in place.
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+            Has ``training_terms(x, generator)`` and ``validation_terms(x)``, each a dict of scalar
+            tensors with a "loss" entry (optionally ``on_epoch_start(epoch)``); may be DDP-wrapped.
+        X_train : torch.Tensor
+            Training samples along the first axis.
+        X_val : torch.Tensor, optional
+            Validation samples; they enable early stopping. Empty means none.
+        resume : bool, default False
+            Continue from the checkpoint in `checkpoint_dir` (bit-identical to an uninterrupted run).
+        history : list of dict, optional
+            Rows of earlier stages, kept at the front of the history.
+
+        Returns
+        -------
+        list of dict
+            The history. With early stopping and validation data, the model ends holding the
+            weights of the best validation epoch.
+
+        Raises
+        ------
+        TrainingError
+            A NaN or infinite loss (the weights of the last finished epoch are kept).
+        TrainingInterrupted
+            Ctrl-C (the last finished epoch is kept and checkpointed).
+        RunFolderError
+            `resume` without a usable checkpoint.
+        """
         cfg = self.config
         torch.set_flush_denormal(True)  # denormals have slowed CPU runs several-fold
         previous_threads = torch.get_num_threads()
@@ -224,125 +383,135 @@ class Trainer:
 
     def _fit(self, model, X_train, X_val, *, resume, history) -> list[dict]:
         cfg = self.config
-        rank, world = _dist()
+        self.rank, self.world_size = _dist()
         core = _unwrap(model)
         device = torch.device(cfg.device)
         X_train = X_train.to(device=device, dtype=cfg.torch_dtype)
         X_val = None if X_val is None or len(X_val) == 0 else X_val.to(device=device, dtype=cfg.torch_dtype)
-        n = X_train.shape[0]
-        if n == 0:
+        if X_train.shape[0] == 0:
             raise TrainingError("no training samples")
-        batch_size = min(int(cfg.batch_size), n)
 
         generator = torch.Generator(device="cpu").manual_seed(int(cfg.seed))
         optimizer = make_optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
         scheduler = make_scheduler(cfg, optimizer)
-        state = _State(
-            epoch=0, model={}, optimizer={}, scheduler=None, generator=generator.get_state(),
-            best=None, best_loss=math.inf, best_epoch=0, bad_epochs=0, history=list(history or []),
-        )
+        self.model, self.optimizer, self.scheduler, self.X_val = core, optimizer, scheduler, X_val
+        self.reset_stop()
+        self.stopped_early = self.stopped_at_budget = False
         if resume:
-            state = self._load_checkpoint(core, optimizer, scheduler, generator, state)
-        self.history = state.history
-        monitor = "val_loss" if X_val is not None else "loss"
-
-        def snapshot(epoch: int) -> _State:
-            return _State(
-                epoch=epoch,
-                model={k: v.detach().clone() for k, v in core.state_dict().items()},
-                optimizer=copy.deepcopy(optimizer.state_dict()),
-                scheduler=copy.deepcopy(scheduler.state_dict()) if scheduler is not None else None,
-                generator=generator.get_state(),
-                best=state.best, best_loss=state.best_loss, best_epoch=state.best_epoch,
-                bad_epochs=state.bad_epochs, history=list(self.history),
-            )
-
-        progress = _Progress(enabled=cfg.progress and rank == 0, total=cfg.epochs, start=state.epoch, stage=self.stage)
-        good = snapshot(state.epoch)
-        epoch = state.epoch
+            start = restore_checkpoint(self.checkpoint_path, stage=self.stage, model=core, optimizer=optimizer,
+                                       scheduler=scheduler, generator=generator)
+        else:
+            start = TrainState(epoch=0, model={}, optimizer={}, scheduler=None, generator=generator.get_state(),
+                               best=None, best_loss=math.inf, best_epoch=0, bad_epochs=0,
+                               history=list(history or []))
+        self.history = start.history
+        self.state = self._snapshot(generator, start.epoch, start.best, start.best_loss, start.best_epoch,
+                                    start.bad_epochs)
+        self.epoch = start.epoch
+        callbacks = CallbackList(self.install_callbacks())
         try:
-            with progress:
-                while epoch < cfg.epochs:
-                    t0 = time.perf_counter()
-                    model.train()
-                    if hasattr(core, "on_epoch_start"):  # schedules inside the model (VAE KL warm-up)
-                        core.on_epoch_start(epoch)
-                    perm = torch.randperm(n, generator=generator).to(device)
-                    if world > 1:
-                        perm = perm[rank::world]
-                    sums: dict[str, torch.Tensor] = {}
-                    count = 0
-                    n_steps = -(-perm.shape[0] // batch_size)
-                    for step, start in enumerate(range(0, perm.shape[0], batch_size)):
-                        progress.step(epoch, step, n_steps)
-                        idx = perm[start : start + batch_size]
-                        xb = X_train.index_select(0, idx)
-                        terms = core.training_terms(xb, generator)
-                        optimizer.zero_grad(set_to_none=True)
-                        terms["loss"].backward()
-                        if cfg.grad_clip is not None:
-                            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                        optimizer.step()
-                        m = idx.shape[0]
-                        count += m
-                        for k, v in terms.items():  # accumulate on device: no host sync per step
-                            d = v.detach() * m
-                            sums[k] = sums[k] + d if k in sums else d
-                    row = self._reduce(sums, count, world)
-                    row["train_seconds"] = time.perf_counter() - t0  # the optimization alone, no validation
-                    epoch += 1
-                    if X_val is not None and math.isfinite(row["loss"]):
-                        for k, v in evaluate(core, X_val, batch_size=max(batch_size, 1024)).items():
-                            row[f"val_{k}"] = v
-                    for key, what in (("loss", "training"), ("val_loss", "validation")):
-                        if key in row and not math.isfinite(row[key]):
-                            core.load_state_dict(good.model)
-                            self._write_checkpoint(good, rank)
-                            raise TrainingError(
-                                f"the {what} loss became {row[key]} in epoch {epoch}; the weights of epoch "
-                                f"{good.epoch} were kept. Lower the learning rate (now {cfg.lr:g}) or set grad_clip."
-                            )
-                    row["lr"] = optimizer.param_groups[0]["lr"]
-                    row["seconds"] = time.perf_counter() - t0
-                    row = {"stage": self.stage, "epoch": epoch, **row}
-                    if scheduler is not None:
-                        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                            scheduler.step(row[monitor])
-                        else:
-                            scheduler.step()
-                    self.history.append(row)
-                    current = row[monitor]
-                    if current < state.best_loss - cfg.min_delta:
-                        state.best_loss, state.best_epoch, state.bad_epochs = current, epoch, 0
-                        state.best = {k: v.detach().clone() for k, v in core.state_dict().items()}
-                    else:
-                        state.bad_epochs += 1
-                    good = snapshot(epoch)
-                    progress.update(epoch, row)
-                    if cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
-                        self._write_checkpoint(good, rank)
-                    if cfg.early_stopping and X_val is not None and state.bad_epochs >= cfg.patience:
-                        self.stopped_early = True
-                        progress.note(f"early stop: no val improvement for {cfg.patience} epochs")
-                        break
-                    if cfg.max_seconds is not None:
-                        spent = sum(r.get("train_seconds", 0.0) for r in self.history if r["stage"] == self.stage)
-                        if spent >= cfg.max_seconds:
-                            self.stopped_at_budget = True
-                            progress.note(f"time budget: {spent:.0f} s of training ≥ max_seconds={cfg.max_seconds:g}")
-                            break
-        except KeyboardInterrupt:
-            core.load_state_dict(good.model)
-            self._write_checkpoint(good, rank)
-            raise TrainingInterrupted(good.epoch, self.checkpoint_path) from None
-        if state.best is not None and cfg.early_stopping and X_val is not None:
-            core.load_state_dict(state.best)
-        self.best_epoch = state.best_epoch
-        good = snapshot(epoch)
-        self._write_checkpoint(good, rank)
+            callbacks.on_stage_start(self)
+            while self.epoch < cfg.epochs and not self.should_stop:
+                row = self._epoch(model, X_train, generator, callbacks)
+                callbacks.on_epoch_end(self, self.epoch, row)
+        except (KeyboardInterrupt, TrainingError) as exc:
+            core.load_state_dict(self.state.model)  # back to the last finished epoch
+            self._end(callbacks, exc)
+            if isinstance(exc, KeyboardInterrupt):
+                raise TrainingInterrupted(self.state.epoch, self.checkpoint_path) from None
+            raise
+        except BaseException as exc:
+            self._end(callbacks, exc)
+            raise
+        self.best_epoch = self.state.best_epoch
+        callbacks.on_stage_end(self)
         return self.history
 
-    # ------------------------------------------------------------------------------------
+    def _end(self, callbacks: CallbackList, exc: BaseException) -> None:
+        self.error = exc
+        callbacks.on_stage_end(self)
+
+    def _epoch(self, model: nn.Module, X_train: torch.Tensor, generator: torch.Generator,
+               callbacks: CallbackList) -> dict:
+        """One epoch: the optimization, the epoch's row (validation, NaN guard, schedule), the
+        best-epoch record and the new `state`; returns the row, already in the history."""
+        cfg, core, optimizer, scheduler = self.config, self.model, self.optimizer, self.scheduler
+        rank, world, X_val = self.rank, self.world_size, self.X_val
+        n = X_train.shape[0]
+        batch_size = min(int(cfg.batch_size), n)
+        epoch = self.epoch + 1
+        callbacks.on_epoch_start(self, epoch)
+        t0 = time.perf_counter()
+        model.train()
+        if hasattr(core, "on_epoch_start"):  # schedules inside the model (VAE KL warm-up)
+            core.on_epoch_start(epoch - 1)
+        perm = torch.randperm(n, generator=generator).to(X_train.device)
+        if world > 1:
+            perm = perm[rank::world]
+        sums: dict[str, torch.Tensor] = {}
+        count = 0
+        n_steps = -(-perm.shape[0] // batch_size)
+        for step, start in enumerate(range(0, perm.shape[0], batch_size)):
+            idx = perm[start : start + batch_size]
+            xb = X_train.index_select(0, idx)
+            terms = core.training_terms(xb, generator)
+            optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            if cfg.grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            m = idx.shape[0]
+            count += m
+            for k, v in terms.items():  # accumulate on device: no host sync per step
+                d = v.detach() * m
+                sums[k] = sums[k] + d if k in sums else d
+            callbacks.on_batch_end(self, epoch, step + 1, n_steps)
+        row = self._reduce(sums, count, world)
+        row["train_seconds"] = time.perf_counter() - t0  # the optimization alone, no validation
+        if X_val is not None and math.isfinite(row["loss"]):
+            for k, v in evaluate(core, X_val, batch_size=max(batch_size, 1024)).items():
+                row[f"val_{k}"] = v
+        for key, what in (("loss", "training"), ("val_loss", "validation")):
+            if key in row and not math.isfinite(row[key]):
+                raise TrainingError(
+                    f"the {what} loss became {row[key]} in epoch {epoch}; the weights of epoch "
+                    f"{self.state.epoch} were kept. Lower the learning rate (now {cfg.lr:g}) or set grad_clip."
+                )
+        row["lr"] = optimizer.param_groups[0]["lr"]
+        row["seconds"] = time.perf_counter() - t0
+        row = {"stage": self.stage, "epoch": epoch, **row}
+        if scheduler is not None:
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(row[self.monitor])
+            else:
+                scheduler.step()
+        self.history.append(row)
+        s = self.state
+        current = row[self.monitor]
+        if current < s.best_loss - cfg.min_delta:
+            best = {k: v.detach().clone() for k, v in core.state_dict().items()}
+            self.state = self._snapshot(generator, epoch, best, current, epoch, 0)
+        else:
+            self.state = self._snapshot(generator, epoch, s.best, s.best_loss, s.best_epoch, s.bad_epochs + 1)
+        self.epoch = epoch
+        return row
+
+    @property
+    def monitor(self) -> str:
+        """The history key that picks the best epoch: "val_loss" with validation data, else "loss"."""
+        return "val_loss" if self.X_val is not None else "loss"
+
+    def _snapshot(self, generator: torch.Generator, epoch: int, best, best_loss: float, best_epoch: int,
+                  bad_epochs: int) -> TrainState:
+        return TrainState(
+            epoch=epoch,
+            model={k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            optimizer=copy.deepcopy(self.optimizer.state_dict()),
+            scheduler=copy.deepcopy(self.scheduler.state_dict()) if self.scheduler is not None else None,
+            generator=generator.get_state(),
+            best=best, best_loss=best_loss, best_epoch=best_epoch, bad_epochs=bad_epochs, history=list(self.history),
+        )
+
     @staticmethod
     def _reduce(sums: dict[str, torch.Tensor], count: int, world: int) -> dict[str, float]:
         keys = sorted(sums)
@@ -353,98 +522,9 @@ class Trainer:
         total = float(vec[-1])
         return {k: float(vec[i]) / total for i, k in enumerate(keys)}
 
-    def _write_checkpoint(self, state: _State, rank: int) -> None:
-        path = self.checkpoint_path
-        if path is None or rank != 0:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tensors: dict[str, torch.Tensor] = {f"model.{k}": v.contiguous() for k, v in state.model.items()}
-        if state.best is not None:
-            tensors.update({f"best.{k}": v.contiguous() for k, v in state.best.items()})
-        opt_meta: dict = {"param_groups": state.optimizer["param_groups"], "state": {}}
-        for pid, pstate in state.optimizer["state"].items():
-            for key, value in pstate.items():
-                if torch.is_tensor(value):
-                    tensors[f"optim.{pid}.{key}"] = value.contiguous()
-                else:
-                    opt_meta["state"].setdefault(str(pid), {})[key] = value
-        tensors["rng.generator"] = state.generator
-        meta = {
-            "epoch": state.epoch,
-            "stage": self.stage,
-            "best_loss": state.best_loss,
-            "best_epoch": state.best_epoch,
-            "bad_epochs": state.bad_epochs,
-            "history": state.history,
-            "optimizer": opt_meta,
-            "scheduler": state.scheduler,
-            "train_config": self.config.to_dict(),
-        }
-        tmp = path.with_name(path.name + ".tmp")
-        save_file(tensors, str(tmp), metadata={"aekit_checkpoint": json.dumps(meta)})
-        os.replace(tmp, path)
 
-    def _load_checkpoint(self, core, optimizer, scheduler, generator, state: _State) -> _State:
-        path = self.checkpoint_path
-        if path is None or not path.exists():
-            raise RunFolderError(
-                f"--resume: no checkpoint found at {path}" if path else "resume needs a checkpoint folder"
-            )
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = json.loads(f.metadata()["aekit_checkpoint"])
-                tensors = {k: f.get_tensor(k) for k in f.keys()}
-        except Exception as exc:  # corrupt file, not a checkpoint
-            raise RunFolderError(f"{path}: not a readable aekit checkpoint ({exc})") from None
-        if meta.get("stage") != self.stage:
-            raise RunFolderError(f"{path}: checkpoint is from stage {meta.get('stage')!r}, not {self.stage!r}")
-        model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
-        _load_state_checked(core, model_state, path)
-        best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")} or None
-        opt = {"param_groups": meta["optimizer"]["param_groups"], "state": {}}
-        for key, value in tensors.items():
-            if key.startswith("optim."):
-                _, pid, name = key.split(".", 2)
-                opt["state"].setdefault(int(pid), {})[name] = value
-        for pid, extra in meta["optimizer"]["state"].items():
-            opt["state"].setdefault(int(pid), {}).update(extra)
-        for group in opt["param_groups"]:
-            if "betas" in group:
-                group["betas"] = tuple(group["betas"])
-        try:
-            optimizer.load_state_dict(opt)
-        except (ValueError, KeyError) as exc:
-            raise RunFolderError(f"{path}: optimizer state does not fit this model/optimizer ({exc})") from None
-        if scheduler is not None and meta.get("scheduler") is not None:
-            scheduler.load_state_dict(meta["scheduler"])
-        generator.set_state(tensors["rng.generator"])
-        return _State(
-            epoch=int(meta["epoch"]), model=model_state, optimizer=opt, scheduler=meta.get("scheduler"),
-            generator=tensors["rng.generator"], best=best, best_loss=float(meta["best_loss"]),
-            best_epoch=int(meta["best_epoch"]), bad_epochs=int(meta["bad_epochs"]), history=list(meta["history"]),
-        )
-
-
-def _load_state_checked(module: nn.Module, state: dict[str, torch.Tensor], source) -> None:
-    """load_state_dict with one clear message listing what does not match."""
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = [
-        f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in sorted(set(own) & set(state))
-        if tuple(state[k].shape) != tuple(own[k].shape)
-    ]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing[:5]}{' …' if len(missing) > 5 else ''}")
-        if unexpected:
-            parts.append(f"unexpected {unexpected[:5]}{' …' if len(unexpected) > 5 else ''}")
-        if wrong:
-            parts.append("shape mismatch " + "; ".join(wrong[:5]))
-        raise RunFolderError(f"{source}: weights do not match the model config: " + ", ".join(parts))
-    module.load_state_dict(state)
+# Temporary alias: estimators and tasks/colorize import the old private name until they switch
+# to aekit.train.checkpoint.load_state_checked.
 
 
 SMALL_STEP_MACS = 5e7
@@ -480,7 +560,16 @@ def auto_threads(model: nn.Module, x1: torch.Tensor, batch_size: int) -> int:
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, X: torch.Tensor, batch_size: int = 1024) -> dict[str, float]:
-    """Mean of each validation term over X, batched."""
+    """Mean of each of `model`'s validation terms over X, in batches of `batch_size`, in eval mode.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from aekit.models.autoencoder import AutoEncoderModel, ModelConfig
+    >>> model = AutoEncoderModel(ModelConfig(input_shape=(4,), hidden=(3,), latent_dim=2))
+    >>> sorted(evaluate(model, torch.rand(10, 4), batch_size=4))
+    ['loss', 'recon']
+    """
     was_training = model.training
     model.eval()
     sums: dict[str, torch.Tensor] = {}
@@ -491,54 +580,3 @@ def evaluate(model: nn.Module, X: torch.Tensor, batch_size: int = 1024) -> dict[
             sums[k] = sums[k] + d if k in sums else d
     model.train(was_training)
     return {k: float(v) / X.shape[0] for k, v in sums.items()}
-
-
-class _Progress:
-    """A rich progress bar over epochs showing loss and validation loss."""
-
-    def __init__(self, enabled: bool, total: int, start: int, stage: str, loss_label: str = "loss",
-                 extra: tuple[tuple[str, str], ...] = ()):
-        self.enabled = enabled
-        self.total, self.start, self.stage = total, start, stage
-        self.loss_label, self.extra = loss_label, extra  # extra: (history key, label) shown when present
-        self._progress = None
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._progress = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                TextColumn("epoch {task.fields[ep]}/{task.total:.0f}"),
-                TextColumn("{task.fields[metrics]}"),
-                TimeElapsedColumn(),
-                transient=False,
-            )
-            self._progress.__enter__()
-            self._task = self._progress.add_task(self.stage, total=self.total, completed=self.start, metrics="",
-                                                 ep=self.start)
-        return self
-
-    def step(self, epoch: int, step: int, n_steps: int) -> None:
-        """Move the bar within an epoch (every ~2 % of it, so long epochs show progress)."""
-        if self._progress is not None and n_steps >= 50 and step % max(1, n_steps // 50) == 0:
-            self._progress.update(self._task, completed=epoch + step / n_steps, ep=epoch + 1)
-
-    def update(self, epoch: int, row: dict) -> None:
-        if self._progress is None:
-            return
-        text = f"{self.loss_label} {row['loss']:.4g}"
-        for key, label in (*self.extra, ("val_loss", "val")):
-            if key in row:
-                text += f"  {label} {row[key]:.4g}"
-        self._progress.update(self._task, completed=epoch, metrics=text, ep=epoch)
-
-    def note(self, text: str) -> None:
-        if self._progress is not None:
-            self._progress.console.print(f"[dim]{text}[/dim]")
-
-    def __exit__(self, *exc):
-        if self._progress is not None:
-            self._progress.__exit__(*exc)
-        return False
