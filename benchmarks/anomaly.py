@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from aekit.data import load  # noqa: E402
-from aekit.detectors import AutoEncoderDetector  # noqa: E402
+from aekit.estimators import AutoEncoderDetector  # noqa: E402
 from aekit.estimators import AutoEncoder  # noqa: E402
 from aekit.models.pca import fit_pca, pca_reconstruct  # noqa: E402
 

@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aekit.models.colorizer import lab_scaled_to_rgb, rgb_to_lab_scaled
-from aekit.tasks.colorize import (PHOTO_SOURCES, VALIDATIONS, Colorizer, load_photos, psnr_rgb, save_colorize_grid,
-                                  shrink)
+from aekit.data.photos import PHOTO_SOURCES, lab_scaled_to_rgb, load_photos, rgb_to_lab_scaled, shrink
+from aekit.estimators.colorizer import VALIDATIONS, Colorizer
+from aekit.metrics import psnr_rgb
+from aekit.report.colorize import save_colorize_grid
 
 from _common import write_json  # noqa: E402  (benchmarks/_common.py)
 
@@ -83,7 +84,7 @@ def main() -> None:
         "train_photos": [n for n, _ in train], "test_photos": [n for n, _ in test],
         "n_crops": est.n_crops_, "epochs_run": est.n_epochs_, "best_epoch": est.best_epoch_,
         "validation_photos": [train[i][0] for i in getattr(est, "validation_photos_", [])],
-        "ab_gain": est.model_config_.extra["ab_gain"], "ab_offset": est.model_config_.extra["ab_offset"],
+        "ab_gain": est.model_config_.ab_gain, "ab_offset": est.model_config_.ab_offset,
         "train_seconds": seconds, **m, "lopo": lopo,
     }
     if lopo:
@@ -126,7 +127,7 @@ def leave_one_photo_out(train, params, max_side) -> dict:
         est = Colorizer(**params).fit(others)
         r = est.evaluate([im], [name])["photos"][0]
         r["psnr_mean_colour"] = psnr_mean_colour(shrink(im, max_side), training_mean_ab(others, max_side))
-        r["ab_gain"] = est.model_config_.extra["ab_gain"]
+        r["ab_gain"] = est.model_config_.ab_gain
         r["best_epoch"] = est.best_epoch_
         rows.append(r)
     return {"photos": rows, "seconds": time.perf_counter() - t0,

@@ -32,9 +32,8 @@ from aekit.data import Dataset, load
 from aekit.data.noise import parse_noise
 from aekit.estimators import AutoEncoder
 from aekit.metrics import psnr
-from aekit.metrics import ssim as _lib_ssim
+from aekit.metrics import ssim
 from aekit.models.pca import pca_reconstruct, truncate_pca
-import aekit.tasks.denoise as _denoise
 from aekit.models.pca import fit_pca as _fit_pca
 from aekit.tasks.denoise import PCA_CANDIDATES, denoise_split
 
@@ -66,58 +65,16 @@ def build(model: str, noise: str, args, epochs: int) -> AutoEncoder:
     return AutoEncoder.from_preset("conv-dae", **common)
 
 
-def fast_ssim(clean: np.ndarray, other: np.ndarray, data_range: float = 1.0) -> np.ndarray:
-    """aekit.metrics.ssim vectorized over the batch (the same formula as scikit-image's
-    structural_similarity with gaussian_weights=True, sigma=1.5, use_sample_covariance=False:
-    Gaussian filter truncated at 3.5σ, the 5-pixel border cropped). About 5× faster than one
-    skimage call per image; checked against aekit.metrics.ssim on the first call (max |diff|
-    below 1e-9, else it raises). Patched into aekit.tasks.denoise in this process only."""
-    from scipy.ndimage import gaussian_filter
-
-    a = np.asarray(clean, dtype=np.float64)
-    b = np.asarray(other, dtype=np.float64).reshape(a.shape)
-    if a.ndim != 4 or min(a.shape[-2:]) < 11:
-        return _lib_ssim(clean, other, data_range)
-    f = lambda z: gaussian_filter(z, sigma=(0, 0, 1.5, 1.5), truncate=3.5, mode="reflect")  # noqa: E731
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    out = np.empty(len(a))
-    for i in range(0, len(a), 1000):
-        x, y = a[i:i + 1000], b[i:i + 1000]
-        ux, uy = f(x), f(y)
-        vx, vy, vxy = f(x * x) - ux * ux, f(y * y) - uy * uy, f(x * y) - ux * uy
-        s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-        out[i:i + 1000] = s[..., 5:-5, 5:-5].mean(axis=(1, 2, 3))
-    if not getattr(fast_ssim, "checked", False):
-        ref = _lib_ssim(a[:200], b[:200], data_range)
-        diff = float(np.abs(ref - out[:200]).max())
-        if diff > 1e-9:
-            raise AssertionError(f"fast_ssim differs from aekit.metrics.ssim by {diff}")
-        fast_ssim.checked = True
-    return out
+def full_pca(train: Dataset):
+    """PCA of the training split with every component the baselines may need, fitted once per data set
+    (with svd_solver="full" the leading k components of a larger fit are exactly those of a k-component
+    fit, so this changes no number; it saves the SVDs denoise_split would repeat for each noise)."""
+    return _fit_pca(train.flat(), min(max(PCA_CANDIDATES), train.n_features - 1, len(train) - 1))
 
 
-class PCACache:
-    """Full-SVD PCA of the training split computed once per dataset and truncated for each
-    component count. With svd_solver="full" the leading k components of a larger fit are exactly
-    those of a k-component fit, so this changes no number; it only saves the repeated SVDs that
-    denoise_split would run (2-3 per dataset/noise, each about a minute on this loaded CPU). It is
-    patched into aekit.tasks.denoise in this process only."""
-
-    def __init__(self):
-        self.full = {}
-
-    def __call__(self, X, n_components, seed=0):
-        X = np.asarray(X).reshape(len(X), -1)
-        key = (X.shape, float(X[::97].sum()), float(X[:, ::7].sum()))
-        k = min(int(n_components), *X.shape)
-        if key not in self.full or self.full[key].n_components_ < k:
-            self.full[key] = _fit_pca(X, max(k, max(PCA_CANDIDATES)))
-        return truncate_pca(self.full[key], k)
-
-
-def denoise_split_same_size(train: Dataset, noisy: np.ndarray, test: Dataset, k: int) -> dict:
+def denoise_split_same_size(pca, noisy: np.ndarray, test: Dataset, k: int) -> dict:
     """The same-size PCA baseline of denoise_split, for a second model with another code size."""
-    rec = np.clip(pca_reconstruct(fit_pca(train.flat(), k), noisy), *test.value_range)
+    rec = np.clip(pca_reconstruct(truncate_pca(pca, k), noisy), *test.value_range)
     return {"n_components": k, "psnr": float(psnr(test.X, rec, 1.0).mean()), "ssim": float(ssim(test.X, rec, 1.0).mean())}
 
 
@@ -160,9 +117,6 @@ def main(argv=None) -> dict:
     torch.set_flush_denormal(True)
     if args.threads:
         torch.set_num_threads(args.threads)
-    global fit_pca, ssim
-    fit_pca = _denoise.fit_pca = PCACache()
-    ssim = _denoise.ssim = fast_ssim
 
     started = datetime.now(timezone.utc)
     result = {"started": started.isoformat(timespec="seconds"), "machine": machine(), "args": {
@@ -170,6 +124,7 @@ def main(argv=None) -> dict:
     rows = []
     for ds_name in datasets:
         train_full = load(ds_name, split="train", data_dir=args.data_dir)
+        pca = full_pca(train_full)
         val = load(ds_name, split="val", data_dir=args.data_dir)
         test = load(ds_name, split="test", data_dir=args.data_dir)
         train = subsample(train_full, args.train_size, args.seed)
@@ -185,7 +140,7 @@ def main(argv=None) -> dict:
                 secs = time.perf_counter() - t0
                 t1 = time.perf_counter()
                 if base is None:
-                    metrics, arrays = denoise_split(est, train_full, val, test, noise, seed=args.seed)
+                    metrics, arrays = denoise_split(est, train_full, val, test, noise, seed=args.seed, pca=pca)
                     base, base_arrays = metrics, arrays
                 else:
                     # same corrupted test images (same seed) and the same PCA baselines: only the
@@ -196,7 +151,7 @@ def main(argv=None) -> dict:
                     metrics["model"] = {"psnr": float(psnr(test.X, denoised, 1.0).mean()),
                                         "ssim": float(ssim(test.X, denoised, 1.0).mean())}
                     if est.model_config_.code_size < test.n_features:
-                        metrics["pca_same_size"] = denoise_split_same_size(train_full, base_arrays["noisy"], test,
+                        metrics["pca_same_size"] = denoise_split_same_size(pca, base_arrays["noisy"], test,
                                                                            est.model_config_.code_size)
                 eval_secs = time.perf_counter() - t1
                 run = {"dataset": ds_name, "noise": str(noise), "model": model, "train_size": len(train),

@@ -16,8 +16,9 @@ Four parts (`--part`, comma-separated), each through aekit's real estimators:
   neighbour pseudo-labels, fine-tuned alone, PCA codes + logistic regression, raw pixels +
   logistic regression (`aekit.tasks.classify.few_label_curve`). With `--data digits` it runs on
   scikit-learn's digits (the demo's split).
-* ``rbm-sklearn``: `aekit.nn.rbm` against scikit-learn's `BernoulliRBM` on the same binarized
-  rows with the same hidden size, learning rate, batch and epochs: mean pseudo-likelihood.
+* ``rbm-sklearn``: aekit's RBM (`aekit.nn.rbm`, trained by `aekit.train.rbm`) against
+  scikit-learn's `BernoulliRBM` on the same binarized rows with the same hidden size, learning
+  rate, batch and epochs: mean pseudo-likelihood.
 
     python benchmarks/mnist_stacked.py --part sda,rbm,fewlabel --device cuda --json benchmarks/out/stacked.json
 """
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aekit.classifier import AutoEncoderClassifier
+from aekit.estimators.classifier import AutoEncoderClassifier
 from aekit.data import load
 from aekit.estimators import AutoEncoder
 from aekit.metrics import reconstruction_errors
@@ -116,7 +117,7 @@ def rbm(args, result: dict) -> None:
 
 def fewlabel(args, result: dict) -> None:
     from aekit.tasks.classify import few_label_curve
-    from aekit.tasks.train import load_splits
+    from aekit.kinds import load_splits
 
     train, val, test = load_splits(args.data, args.data_dir)
     out = result.setdefault("fewlabel", {}).setdefault(args.data, {})
@@ -150,12 +151,14 @@ def fewlabel(args, result: dict) -> None:
 
 
 def rbm_vs_sklearn(args, result: dict) -> None:
-    """aekit.nn.rbm against scikit-learn's BernoulliRBM on the same binarized data and settings:
+    """aekit's RBM (aekit.nn.rbm, trained by aekit.train.rbm) against scikit-learn's BernoulliRBM
+    on the same binarized data and settings:
     mean pseudo-likelihood (5 sets of random bit flips) of the training rows, and fit seconds."""
     import torch
     from sklearn.neural_network import BernoulliRBM
 
-    from aekit.nn.rbm import RBM, train_rbm
+    from aekit.nn.rbm import RBM
+    from aekit.train.rbm import train_rbm
 
     out = result.setdefault("rbm_vs_sklearn", {})
     for name in args.rbm_sk_data.split(","):

@@ -27,7 +27,8 @@ import torch
 from aekit.data import load
 from aekit.estimators import AutoEncoder
 from aekit.models.pca import fit_pca
-from aekit.tasks.search import ImageIndex, knn_precision
+from aekit.metrics import knn_precision
+from aekit.tasks.search import ImageIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 NPROBES = (16, 64)  # IVF lists searched per query

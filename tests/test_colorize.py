@@ -12,7 +12,8 @@ import aekit.cli
 from aekit import Colorizer
 from aekit.errors import DataError, RunFolderError
 from aekit.estimators import AutoEncoder
-from aekit.models.colorizer import ColorizerModel, colorizer_config, lab_scaled_to_rgb, lightness, rgb_to_lab_scaled
+from aekit.data.photos import lab_scaled_to_rgb, lightness, rgb_to_lab_scaled
+from aekit.models.colorizer import ColorizerModel, colorizer_config
 
 DARK, BRIGHT = np.array([0.05, 0.15, 0.7]), np.array([1.0, 0.75, 0.2])  # blue shadows, orange highlights
 

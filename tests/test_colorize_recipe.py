@@ -10,8 +10,9 @@ import pytest
 
 from aekit import Colorizer
 from aekit.errors import ConfigError
-from aekit.models.colorizer import ColorizerModel, colorizer_config, rgb_to_lab_scaled
-from aekit.tasks.colorize import BUNDLED_TRAIN, SKIMAGE_TEST, load_photos, shrink, skimage_photo, split_strips
+from aekit.data.photos import (BUNDLED_TRAIN, SKIMAGE_TEST, load_photos, rgb_to_lab_scaled, shrink, skimage_photo,
+                               split_strips)
+from aekit.models.colorizer import ColorizerModel, colorizer_config
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +32,14 @@ def test_improves_on_grey_for_a_held_out_crop_of_a_tinted_photo(coffee):
 def test_mean_colour_offset_is_the_training_crops_mean(coffee):
     est = Colorizer(hidden=(8, 16), crop=16, n_crops=64, epochs=0, ab_offset="mean", random_state=0,
                     num_threads=1).fit([coffee])
-    offset = np.asarray(est.model_config_.extra["ab_offset"])
+    offset = np.asarray(est.model_config_.ab_offset)
     fit_part, _ = split_strips([coffee], est.validation_fraction, est.crop)  # one photo: its band validates
     assert np.allclose(offset, rgb_to_lab_scaled(fit_part[0])[1:].mean(axis=(1, 2)), atol=0.02)
     assert offset[0] > 0.1 and offset[1] > 0.1  # coffee is warm: a and b clearly positive
     ab = est.predict_ab(rgb_to_lab_scaled(coffee)[0])
     assert np.allclose(ab.mean(axis=(1, 2)), offset, atol=0.05)  # untrained: near the constant colour
     default = Colorizer(hidden=(8, 16), crop=16, n_crops=64, epochs=0, random_state=0, num_threads=1).fit([coffee])
-    assert default.model_config_.extra["ab_offset"] == [0.0, 0.0]  # the default starts near grey
+    assert default.model_config_.ab_offset == [0.0, 0.0]  # the default starts near grey
 
 
 def _tinted(rng, tint, h=48, w=64):
@@ -60,10 +61,10 @@ def test_calibration_trusts_colour_only_as_far_as_it_holds_on_unseen_photos():
     tints = [(1.0, 0.45, 0.2), (0.2, 0.45, 1.0), (0.3, 1.0, 0.3), (1.0, 0.3, 0.9)]
     unrelated = Colorizer(**kw).fit([_tinted(rng, t) for t in tints])
     assert len(same.validation_photos_) == 1 and len(unrelated.validation_photos_) == 1
-    g_same, g_unrel = same.model_config_.extra["ab_gain"], unrelated.model_config_.extra["ab_gain"]
+    g_same, g_unrel = same.model_config_.ab_gain, unrelated.model_config_.ab_gain
     assert g_same > 0.7 and g_unrel < 0.5 and g_unrel < g_same - 0.3, (g_same, g_unrel)
     off = Colorizer(**kw, calibrate=False).fit([_tinted(rng, t) for t in tints])
-    assert off.model_config_.extra["ab_gain"] == 1.0
+    assert off.model_config_.ab_gain == 1.0
 
 
 def test_strips_are_disjoint_and_validation_uses_only_them():
@@ -97,7 +98,7 @@ def test_other_options_train_save_and_load(coffee, kw, tmp_path):
     assert back.get_params() == est.get_params()
     assert np.allclose(back.predict_ab(rgb_to_lab_scaled(coffee)[0]), est.predict_ab(rgb_to_lab_scaled(coffee)[0]))
     if "ab_offset" in kw:
-        assert np.allclose(est.model_config_.extra["ab_offset"], kw["ab_offset"])
+        assert np.allclose(est.model_config_.ab_offset, kw["ab_offset"])
 
 
 def test_run_folder_from_before_ab_offset_still_loads(coffee, tmp_path):
@@ -108,7 +109,7 @@ def test_run_folder_from_before_ab_offset_still_loads(coffee, tmp_path):
     cfg_path = tmp_path / "run" / "config.json"
     cfg = json.loads(cfg_path.read_text())
     for k in ("ab_offset", "ab_loss", "ab_gain"):
-        del cfg["model"]["extra"][k]
+        del cfg["model"][k]
     for k in ("validation", "ab_offset", "loss", "weight_decay", "scales", "calibrate"):
         del cfg["params"][k]
     cfg_path.write_text(json.dumps(cfg))

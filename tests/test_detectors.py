@@ -9,7 +9,7 @@ from sklearn.datasets import load_breast_cancer
 
 import aekit.cli
 from aekit import AutoEncoder, AutoEncoderDetector
-from aekit.detectors import detection_metrics
+from aekit.metrics import detection_metrics
 from aekit.errors import ConfigError, DataError, RunFolderError
 
 

@@ -1,7 +1,7 @@
 """scikit-learn's own estimator checks on AutoEncoder and its variants."""
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from aekit.classifier import AutoEncoderClassifier
+from aekit.estimators.classifier import AutoEncoderClassifier
 from aekit.estimators import AutoEncoder
 
 # Checks excluded, each with the reason it does not apply.

@@ -11,7 +11,8 @@ import aekit.cli
 from aekit import ImageIndex
 from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError
 from aekit.estimators import AutoEncoder
-from aekit.tasks.search import fit_images, knn_precision
+from aekit.metrics import knn_precision
+from aekit.tasks.search import fit_images
 
 
 def _fit(digits_splits, seed: int) -> AutoEncoder:

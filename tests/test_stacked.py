@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 
 import aekit.train.pretrain as pretrain_mod
 from aekit import AutoEncoder, AutoEncoderClassifier
-from aekit.classifier import few_labels
+from aekit.estimators.classifier import few_labels
 from aekit.errors import ConfigError, DataError
 from aekit.nn.layers import TiedLinear
 
@@ -131,7 +131,7 @@ def test_resume_continues_fine_tuning_without_pretraining_again(digits, tmp_path
                   random_state=0)
     AutoEncoder(**params, epochs=2).fit(X, run_dir=tmp_path)
     calls = []
-    monkeypatch.setattr("aekit.estimators.pretrain", lambda *a, **k: calls.append(1) or [])
+    monkeypatch.setattr("aekit.estimators.autoencoder.pretrain", lambda *a, **k: calls.append(1) or [])
     ae = AutoEncoder(**params, epochs=4).fit(X, run_dir=tmp_path, resume=True)
     assert not calls
     assert [r["stage"] for r in ae.history_] == ["pretrain-1"] * 2 + ["pretrain-2"] * 2 + ["finetune"] * 4
@@ -161,7 +161,7 @@ def test_ten_labels_per_class_beat_logistic_regression_on_raw_pixels():
     """The issue's bar, in the setting of benchmarks/RESULTS.md (the demo's digits split, a
     64-256-128-32 denoising autoencoder): with 10 labels per class, pretraining + the neighbour
     pseudo-labels must beat logistic regression on the raw pixels, averaged over three draws."""
-    from aekit.tasks.train import load_splits
+    from aekit.kinds import load_splits
 
     train, val, test = load_splits("digits")
     X, y, Xt, yt = train.flat(), train.y, test.flat(), test.y
@@ -285,7 +285,7 @@ def test_ctrl_c_during_pretraining_is_one_clear_error(digits, monkeypatch):
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("aekit.nn.rbm.train_rbm", interrupted)
+    monkeypatch.setattr("aekit.train.rbm.train_rbm", interrupted)
     with pytest.raises(TrainingError, match="interrupted during layer-wise pretraining"):
         AutoEncoder(hidden=(16,), latent_dim=4, activation="sigmoid", pretrain="rbm", epochs=1,
                     validation_fraction=0).fit(digits[0][:100])

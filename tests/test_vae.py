@@ -10,8 +10,7 @@ import torch
 
 from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError
 from aekit.estimators import AutoEncoder, VariationalAutoEncoder
-from aekit.models.autoencoder import ModelConfig
-from aekit.models.vae import VAEModel, kl_normal
+from aekit.models.vae import VAEConfig, VAEModel, kl_normal
 
 
 def small(**kw) -> VariationalAutoEncoder:
@@ -50,7 +49,7 @@ def test_kl_closed_form_matches_monte_carlo():
 
 
 def test_bernoulli_log_likelihood_is_the_seeds_formula():
-    model = VAEModel(ModelConfig(input_shape=(5,), hidden=(4,), latent_dim=2, loss="bce", kind="vae"))
+    model = VAEModel(VAEConfig(input_shape=(5,), hidden=(4,), latent_dim=2, loss="bce"))
     logits = torch.randn(3, 5)
     x = (torch.rand(3, 5) < 0.5).float()
     y = torch.sigmoid(logits)
@@ -59,8 +58,8 @@ def test_bernoulli_log_likelihood_is_the_seeds_formula():
 
 
 def test_gaussian_log_likelihood_with_standardization():
-    cfg = ModelConfig(input_shape=(3,), hidden=(4,), latent_dim=2, output_activation="linear", standardize=True,
-                      kind="vae", extra={"likelihood": "gaussian", "decoder_variance": 0.25})
+    cfg = VAEConfig(input_shape=(3,), hidden=(4,), latent_dim=2, output_activation="linear", standardize=True,
+                    likelihood="gaussian", decoder_variance=0.25)
     model = VAEModel(cfg)
     X = torch.randn(50, 3) * torch.tensor([1.0, 2.0, 5.0]) + 3
     model.set_standardization(X)
@@ -174,7 +173,7 @@ def test_save_load_round_trip(vae, cvae, digits_flat, digits_splits, tmp_path):
     assert np.array_equal(back.sample(4, random_state=1), vae.sample(4, random_state=1))
     assert np.allclose(back.log_likelihood(X, k=50), vae.log_likelihood(X, k=50))
     assert back.get_params() == vae.get_params()
-    assert back.model_config_.extra == vae.model_config_.extra
+    assert back.model_config_ == vae.model_config_
     y = digits_splits[0].y[:20]
     cvae.save(tmp_path / "cvae")
     cback = VariationalAutoEncoder.load(tmp_path / "cvae")
@@ -216,7 +215,7 @@ def test_image_input_gives_image_samples(digits_splits):
 def test_gaussian_likelihood_for_unbounded_data(digits_flat):
     X = digits_flat[:300] * 4 - 2
     est = small(epochs=3).fit(X)
-    assert est.model_config_.extra["likelihood"] == "gaussian"
+    assert est.model_config_.likelihood == "gaussian"
     assert est.sample(2, random_state=0).shape == (2, 64)
     assert np.isfinite(est.log_likelihood(X[:10], k=20)).all()
     fixed = small(epochs=2, decoder_variance=0.5).fit(X)
@@ -260,6 +259,7 @@ def test_bad_input_errors(vae, cvae, digits_flat):
         small(binarize="sometimes").fit(X)
     with pytest.raises(ConfigError, match="binarize"):
         small(binarize="dynamic", likelihood="gaussian").fit(X)
+    assert small(epochs=1, likelihood="gaussian").fit(X).model_config_.binarize is None  # auto: only for Bernoulli
     with pytest.raises(ConfigError, match="likelihood"):
         small(likelihood="poisson").fit(X)
     with pytest.raises(ConfigError, match="free_bits"):
@@ -273,7 +273,7 @@ def test_bad_input_errors(vae, cvae, digits_flat):
 def test_grey_data_with_bernoulli_warns(digits_flat):
     X = digits_flat[:100]
     with pytest.warns(AekitWarning, match="binarized"):
-        est = small(epochs=1).fit(X)
+        est = small(epochs=1, binarize=None).fit(X)
     with pytest.warns(AekitWarning, match="not a true log-likelihood"):
         est.log_likelihood(X[:5], k=5)
     with warnings.catch_warnings():
@@ -281,3 +281,16 @@ def test_grey_data_with_bernoulli_warns(digits_flat):
         static = small(epochs=1, binarize="static").fit(X)
         static.elbo(X[:5])  # evaluated on a seeded binarization: no warning
         static.log_likelihood((X[:5] > 0.5).astype(np.float32), k=5, binarize=False)
+
+
+def test_the_default_vae_on_grey_data_is_a_proper_bernoulli_model(digits_flat):
+    """binarize="auto": grey-level data under the Bernoulli likelihood is binarized afresh each batch
+    (the ELBO is then that of a probability model of binary images), with no warning; binary data
+    is used as it is."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AekitWarning)
+        est = small(epochs=1).fit(digits_flat[:100])
+        assert est.model_config_.binarize == "dynamic"
+        est.elbo(digits_flat[:5])
+        binary = (digits_flat[:100] > 0.5).astype(np.float32)
+        assert small(epochs=1).fit(binary).model_config_.binarize is None

@@ -6,9 +6,9 @@ from aekit.errors import AekitError  # noqa: E402
 
 # The estimators pull in torch and scikit-learn; import them on first use so `aekit --help`
 # and `aekit.data` stay quick.
-_LAZY = {"AutoEncoder": "aekit.estimators", "AutoEncoderDetector": "aekit.detectors",
-         "ImageIndex": "aekit.tasks.search", "Colorizer": "aekit.tasks.colorize",
-         "VariationalAutoEncoder": "aekit.estimators", "AutoEncoderClassifier": "aekit.classifier"}
+_LAZY = {"AutoEncoder": "aekit.estimators", "AutoEncoderDetector": "aekit.estimators",
+         "ImageIndex": "aekit.tasks.index", "Colorizer": "aekit.estimators",
+         "VariationalAutoEncoder": "aekit.estimators", "AutoEncoderClassifier": "aekit.estimators"}
 
 __all__ = ["AekitError", "AutoEncoder", "AutoEncoderClassifier", "AutoEncoderDetector", "Colorizer", "ImageIndex", "VariationalAutoEncoder", "__version__"]
 

@@ -1,40 +1,58 @@
-"""The run folder, aekit's unit of exchange.
+"""The run folder, aekit's unit of exchange, read and written in one place.
 
-    config.json         everything needed to rebuild the model (+ aekit version, weights hash)
+A run folder (format 2) holds::
+
+    config.json         format_version, kind, estimator, params, model, train, fitted, data,
+                        aekit_version, weights_sha256: everything needed to rebuild the model
     model.safetensors   weights (never pickle)
     metrics.json        evaluation numbers
     history.csv         one row per epoch (and stage)
+    checkpoint/         the trainer's resumable checkpoint (checkpoint.safetensors) and, after
+                        layer-wise pretraining, the pretrained stack (pretrained.safetensors)
+    detector.json       a detector's threshold and parameters (+ train_scores.npy)
     report.html, *.png  the report and its figures
-    checkpoint/         the trainer's resumable checkpoint
+    denoise/, scores/, classify/ ...   results of tasks run on the folder
 
-Every file is written atomically (temp file + rename), so a crash never leaves half a file.
+Format 1 (aekit 0.1.0) is the same without `format_version`; the models' configs read its
+`extra` entries (see `aekit.models`). Every file is written atomically (temp file + rename),
+so a crash never leaves half a file, and the weights' sha256 is checked on every load.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
+import warnings
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from aekit import __version__
-from aekit.errors import RunFolderError
+from aekit.errors import AekitWarning, DataError, RunFolderError
 
+FORMAT_VERSION = 2
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 METRICS = "metrics.json"
 HISTORY = "history.csv"
+REPORT = "report.html"
 CHECKPOINT_DIR = "checkpoint"
+LOCK = ".aekit.lock"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+# -- atomic files ---------------------------------------------------------------------------------
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder and a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -94,70 +112,317 @@ def read_history(path: str | os.PathLike) -> list[dict]:
     return rows
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
-    with path.open("rb") as f:
+    with Path(path).open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
 
 
-def save_run(
-    path: str | os.PathLike,
-    *,
-    config: dict,
-    state: dict[str, torch.Tensor],
-    metrics: dict | None = None,
-    history: list[dict] | None = None,
-) -> Path:
-    """Write weights, then config (with the weights' sha256), metrics and history."""
-    run = Path(path)
-    run.mkdir(parents=True, exist_ok=True)
-    weights = run / WEIGHTS
-    tmp = weights.with_name(f".{WEIGHTS}.tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(tmp))
-    digest = _sha256(tmp)
-    os.replace(tmp, weights)
-    write_json(run / CONFIG, {**config, "aekit_version": __version__, "weights_sha256": digest})
-    if metrics is not None:
-        write_json(run / METRICS, metrics)
-    if history is not None:
-        write_history(run / HISTORY, history)
-    return run
-
-
-def load_run(path: str | os.PathLike, kind: str | None = None) -> tuple[dict, dict[str, torch.Tensor]]:
-    """Read config.json and the weights; checks the folder is complete and unaltered."""
-    run = Path(path)
-    if not run.is_dir():
-        raise RunFolderError(f"{run}: no such run folder")
-    config = read_json(run / CONFIG)
-    if "model" not in config or "kind" not in config:
-        raise RunFolderError(f"{run / CONFIG}: not an aekit run config (no 'model'/'kind' entry)")
-    if kind is not None and config["kind"] != kind:
-        raise RunFolderError(f"{run}: holds a {config['kind']!r} model, not a {kind!r} model")
-    weights = run / WEIGHTS
-    if not weights.exists():
-        raise RunFolderError(f"{weights} is missing: the run folder has no trained weights")
-    expected = config.get("weights_sha256")
-    if expected and _sha256(weights) != expected:
-        raise RunFolderError(
-            f"{weights} does not match the sha256 recorded in {CONFIG}: the weights were altered or replaced"
-        )
+def _alive(pid: int) -> bool:
     try:
-        state = load_file(str(weights))
-    except Exception as exc:
-        raise RunFolderError(f"{weights}: not a readable safetensors file ({exc})") from None
-    return config, state
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
-def read_metrics(path: str | os.PathLike) -> dict:
-    p = Path(path) / METRICS
-    return read_json(p) if p.exists() else {}
+@contextlib.contextmanager
+def writing(path):
+    """Turn an OSError while writing `path` into one RunFolderError naming it."""
+    try:
+        yield
+    except OSError as exc:
+        what = "no space left on device" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise RunFolderError(f"{what} while writing {exc.filename or path}") from None
 
 
-def update_metrics(path: str | os.PathLike, **entries) -> dict:
-    metrics = read_metrics(path)
-    metrics.update(entries)
-    write_json(Path(path) / METRICS, metrics)
-    return metrics
+# -- the data a run was trained on ------------------------------------------------------------------
+@dataclass
+class DataRecord:
+    """Where a run's data came from, so that later commands load the same splits.
+
+    Parameters
+    ----------
+    source : str
+        A built-in name ("digits", "mnist", ...) or the path given to `--data`.
+    data_dir : str or None
+        The folder of the built-in datasets, resolved.
+    seed : int
+        The seed of the train/val/test split.
+    name, sample_shape, value_range : the dataset's name, sample shape and value range.
+    label_column : str or None
+        CSV files: the label column.
+    path, size, sha256 : for a file source, its resolved path, size in bytes and content hash
+        (a folder: its resolved path only); later commands refuse a file that changed.
+    extra : dict
+        Kind-specific entries (a detector's normal labels, a colorizer's photos).
+    """
+
+    source: str = "digits"
+    data_dir: str | None = None
+    seed: int = 0
+    name: str = ""
+    sample_shape: list = field(default_factory=list)
+    value_range: list = field(default_factory=list)
+    label_column: str | None = None
+    path: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, source, data_dir=None, seed: int = 0, dataset=None, label_column=None, **extra) -> "DataRecord":
+        """The record of `source` as loaded now (a path is resolved and hashed)."""
+        rec = cls(source=str(source), data_dir=None if data_dir is None else str(Path(data_dir).resolve()),
+                  seed=int(seed), label_column=label_column, extra=extra)
+        if dataset is not None:
+            rec.name, rec.sample_shape = dataset.name, list(dataset.sample_shape)
+            rec.value_range = list(dataset.value_range)
+        p = Path(str(source)).expanduser()
+        if p.exists():
+            rec.path = str(p.resolve())
+            if p.is_file():
+                rec.size, rec.sha256 = p.stat().st_size, file_sha256(p)
+        return rec
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "DataRecord":
+        d = dict(d or {})
+        known = {f.name for f in fields(cls)}
+        extra = {k: d.pop(k) for k in list(d) if k not in known}
+        rec = cls(**d)
+        rec.extra = {**extra, **(rec.extra or {})}
+        return rec
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        extra = d.pop("extra")
+        return {**d, **extra}  # extra entries sit beside the others, as format 1 stored them
+
+    def resolved_source(self) -> str:
+        """The source to load: the recorded resolved path (checked unchanged), or the name.
+
+        Raises DataError when the file was moved, removed or changed since the run was trained.
+        """
+        if self.path is None:
+            return self.source
+        p = Path(self.path)
+        if not p.exists():
+            raise DataError(f"the data this run was trained on, {p}, is gone: pass --data to name it")
+        if self.sha256 is not None and (p.stat().st_size != self.size or file_sha256(p) != self.sha256):
+            raise DataError(f"{p} changed since this run was trained on it (size or sha256 differ): "
+                            "pass --data to use it as it is now")
+        return str(p)
+
+
+# -- the run folder ------------------------------------------------------------------------------
+class RunRecord:
+    """One run folder: its layout, and every read and write of it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The folder.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> run = RunRecord(tempfile.mkdtemp())
+    >>> _ = run.save({"kind": "autoencoder", "model": {}}, {"w": torch.zeros(2)}, metrics={"mse": 0.5})
+    >>> config, state = run.load(kind="autoencoder")
+    >>> config["format_version"], run.read_metrics()["mse"]
+    (2, 0.5)
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunRecord({str(self.path)!r})"
+
+    # the layout
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / WEIGHTS
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS
+
+    @property
+    def history_path(self) -> Path:
+        return self.path / HISTORY
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / CHECKPOINT_DIR
+
+    @property
+    def report_path(self) -> Path:
+        return self.path / REPORT
+
+    def file(self, name: str) -> Path:
+        """Another file of the folder (detector.json, a task's output folder...)."""
+        return self.path / name
+
+    def exists(self) -> bool:
+        """Whether the folder holds a trained run (a config.json)."""
+        return self.config_path.exists()
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint_dir.is_dir() and any(self.checkpoint_dir.glob("*.safetensors"))
+
+    def check_writable(self, *, resume: bool = False, overwrite: bool = False) -> None:
+        """Refuse to train into a folder that holds a run or a checkpoint of one (a killed run)
+        unless resuming or overwriting, and a place that is not a writable folder."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RunFolderError(f"{self.path} is a file, not a run folder: choose another --out")
+        if not (resume or overwrite):
+            if self.exists():
+                raise RunFolderError(f"{self.path} already holds a trained run; choose another --out, "
+                                     "or pass --overwrite")
+            if self.has_checkpoint():
+                raise RunFolderError(f"{self.path} holds the checkpoint of an unfinished run: continue it with "
+                                     "--resume, or pass --overwrite to start again")
+        parent = self.path if self.path.exists() else next((p for p in self.path.parents if p.exists()), Path("."))
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise RunFolderError(f"{self.path}: cannot write there ({parent} is not writable)")
+
+    def clear(self) -> None:
+        """Remove what an earlier run wrote (for --overwrite), so old and new files never mix."""
+        if not self.path.is_dir():
+            return
+        for child in self.path.iterdir():
+            if child.name == LOCK:
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the folder for one writing process: a lock file with the holder's pid. A second
+        process gets a RunFolderError; a lock left by a dead process is taken over with a notice."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = self.path / LOCK
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    pid = int(lock.read_text().strip() or "0")
+                except (OSError, ValueError):
+                    pid = 0
+                if pid > 0 and pid != os.getpid() and _alive(pid):
+                    raise RunFolderError(f"{self.path} is in use by another aekit process (pid {pid}); wait for it "
+                                         "or choose another --out") from None
+                warnings.warn(f"{self.path}: taking over a lock left by process {pid}, which is no longer running",
+                              AekitWarning, stacklevel=3)
+                lock.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            break
+        else:  # pragma: no cover - another process took it between unlink and create
+            raise RunFolderError(f"{self.path} is in use by another aekit process")
+        try:
+            yield self
+        finally:
+            lock.unlink(missing_ok=True)
+
+    # config, weights
+    def read_config(self) -> dict:
+        """config.json, checked to be an aekit run config of a format this release reads."""
+        if not self.path.is_dir():
+            raise RunFolderError(f"{self.path}: no such run folder")
+        config = read_json(self.config_path)
+        if not isinstance(config, dict) or "model" not in config or "kind" not in config:
+            raise RunFolderError(f"{self.config_path}: not an aekit run config (no 'model'/'kind' entry)")
+        version = config.get("format_version", 1)
+        if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+            raise RunFolderError(f"{self.config_path}: format_version {version!r} is not one this aekit "
+                                 f"({__version__}) reads (1 to {FORMAT_VERSION})")
+        config["format_version"] = version
+        return config
+
+    @property
+    def kind(self) -> str:
+        return str(self.read_config()["kind"])
+
+    def data_record(self) -> DataRecord:
+        return DataRecord.from_dict(self.read_config().get("data"))
+
+    def save(self, config: dict, state: dict[str, torch.Tensor], *, metrics: dict | None = None,
+             history: list[dict] | None = None) -> Path:
+        """Write weights, then config (with format version and the weights' sha256), metrics, history.
+
+        An OSError (a full disk, a read-only place) becomes one RunFolderError naming the file."""
+        with writing(self.weights_path):
+            return self._save(config, state, metrics, history)
+
+    def _save(self, config, state, metrics, history) -> Path:
+        self.path.mkdir(parents=True, exist_ok=True)
+        tmp = self.weights_path.with_name(f".{WEIGHTS}.tmp")
+        save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(tmp))
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        digest = file_sha256(tmp)
+        os.replace(tmp, self.weights_path)
+        write_json(self.config_path, {"format_version": FORMAT_VERSION, **config, "aekit_version": __version__,
+                                      "weights_sha256": digest})
+        if metrics is not None:
+            write_json(self.metrics_path, metrics)
+        if history is not None:
+            write_history(self.history_path, history)
+        return self.path
+
+    def load(self, kind: str | None = None) -> tuple[dict, dict[str, torch.Tensor]]:
+        """config.json and the weights; checks the folder is complete, of `kind`, and unaltered."""
+        config = self.read_config()
+        if kind is not None and config["kind"] != kind:
+            raise RunFolderError(f"{self.path}: holds a {config['kind']!r} model, not a {kind!r} model")
+        weights = self.weights_path
+        if not weights.exists():
+            raise RunFolderError(f"{weights} is missing: the run folder has no trained weights")
+        expected = config.get("weights_sha256")
+        if expected and file_sha256(weights) != expected:
+            raise RunFolderError(
+                f"{weights} does not match the sha256 recorded in {CONFIG}: the weights were altered or replaced"
+            )
+        try:
+            state = load_file(str(weights))
+        except Exception as exc:
+            raise RunFolderError(f"{weights}: not a readable safetensors file ({exc})") from None
+        return config, state
+
+    # metrics, history, other files
+    def history(self) -> list[dict]:
+        return read_history(self.history_path)
+
+    def read_metrics(self) -> dict:
+        return read_json(self.metrics_path) if self.metrics_path.exists() else {}
+
+    def update_metrics(self, **entries) -> dict:
+        metrics = self.read_metrics()
+        metrics.update(entries)
+        write_json(self.metrics_path, metrics)
+        return metrics
+
+    def read_json(self, name: str) -> dict:
+        return read_json(self.file(name))
+
+    def write_json(self, name: str, obj) -> None:
+        write_json(self.file(name), obj)
+
+
+__all__ = ["CHECKPOINT_DIR", "CONFIG", "DataRecord", "FORMAT_VERSION", "HISTORY", "METRICS", "REPORT", "RunRecord",
+           "WEIGHTS", "atomic_write_bytes", "writing", "atomic_write_text", "file_sha256", "read_history", "read_json",
+           "write_history", "write_json"]

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aekit.cli import app
-from aekit.cli.core import DataDirOpt, _data_for
+from aekit.cli.core import DataDirOpt
 
 console = Console()
 
@@ -38,7 +38,7 @@ def classify(
     Writes classify.json and an accuracy-vs-labels plot classify.png.
     """
     from aekit.errors import ConfigError
-    from aekit.estimators import load_estimator
+    from aekit.kinds import load_estimator, recorded_splits
     from aekit.runs import write_json
     from aekit.tasks.classify import METHODS, few_label_curve, parse_counts, plot_curve
 
@@ -47,7 +47,7 @@ def classify(
     if mode not in (None, "auto", "neighbours", "self"):
         raise ConfigError(f"--pseudo-labels must be auto, neighbours, self or none (got {pseudo_labels!r})")
     est = load_estimator(run)
-    train_ds, _, test_ds = _data_for(run, data, data_dir, label_column)
+    train_ds, _, test_ds = recorded_splits(run, data, data_dir, label_column)
     result = few_label_curve(est, train_ds, test_ds, counts, freeze=freeze, pseudo_labels=mode, epochs=epochs,
                              seed=seed, device=device, progress=not quiet,
                              log=lambda s: console.print(s) if not quiet else None)

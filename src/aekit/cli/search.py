@@ -116,31 +116,3 @@ def colorize(
     if "psnr_model" in res:
         console.print(f"PSNR vs the original: colorized {res['psnr_model']:.2f} dB, grey {res['psnr_grey']:.2f} dB")
     console.print(f"wrote {res['width']}×{res['height']} colour image: [bold]{out}[/bold]")
-
-
-def train_colorizer(out: Path, data: str, *, hidden, epochs: int, batch_size: int, lr: float, patience: int,
-                    early_stopping: bool, seed: int, device: str, quiet: bool, resume: bool, overwrite: bool) -> None:
-    """`aekit train --model colorizer`: train, print PSNR beside grey on the held-out photos."""
-    from aekit.tasks.colorize import train_colorizer_run
-
-    if data == "digits":  # the train command's default; the digits are grey
-        console.print("[yellow]note:[/yellow] the digits are grey: training the colorizer on the colour photos "
-                      "bundled with scikit-image, scikit-learn and matplotlib (--data bundled)")
-        data = "bundled"
-    params = dict(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, early_stopping=early_stopping,
-                  random_state=seed, device=device, verbose=0 if quiet else 1)
-    if hidden:
-        params["hidden"] = tuple(hidden)
-    est, m, run = train_colorizer_run(out, data, resume=resume, overwrite=overwrite, **params)
-    where = "held-out" if m["held_out"] else "training (no photo held out)"
-    t = Table(title=f"colorization PSNR on {m['n_photos']} {where} photos (RGB, dB, longer side ≤ {m['max_side']})")
-    for col in ("photo", "grey input", "colorized"):
-        t.add_column(col, justify="right")
-    for p in m["photos"]:
-        t.add_row(p["name"], f"{p['psnr_grey']:.2f}", f"{p['psnr_model']:.2f}")
-    t.add_row("mean", f"{m['psnr_grey']:.2f}", f"{m['psnr_model']:.2f}")
-    console.print(t)
-    gain = est.model_config_.extra.get("ab_gain", 1.0)
-    console.print(f"trained {est.n_epochs_} epochs (best {est.best_epoch_}) in {m['train_seconds']:.1f} s; colour "
-                  f"confidence gain {gain:.2f} (fitted on training photos set aside); run folder: [bold]{run}[/bold]; "
-                  f"grid: [bold]{run / 'colorize-grid.png'}[/bold]")

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aekit.cli import app
-from aekit.cli.core import DataDirOpt, _data_for, _load_estimator
+from aekit.cli.core import DataDirOpt
 from aekit.errors import ConfigError
 
 console = Console()
@@ -35,7 +35,9 @@ def denoise(
     from aekit.data.noise import parse_noise
     from aekit.tasks.denoise import default_noise, denoise_image, denoise_split, save_denoise_outputs
 
-    est = _load_estimator(run)
+    from aekit.kinds import load_estimator, recorded_splits
+
+    est = load_estimator(run)
     if input is not None:
         if out is None:
             raise ConfigError("--input needs --out FILE.png for the denoised image")
@@ -43,7 +45,7 @@ def denoise(
         console.print(f"denoised {input} ({w}×{h}) → [bold]{path}[/bold]")
         return
     spec = parse_noise(noise) if noise else default_noise(est)
-    train_ds, val_ds, test_ds = _data_for(run, data, data_dir)
+    train_ds, val_ds, test_ds = recorded_splits(run, data, data_dir)
     if not test_ds.is_image:
         console.print("[yellow]note: not image data; SSIM is not computed[/yellow]")
     metrics, arrays = denoise_split(est, train_ds, val_ds, test_ds, spec, seed=seed)

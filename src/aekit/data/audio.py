@@ -39,7 +39,17 @@ _PCM_SCALE = {np.dtype(np.int16): 2.0**15, np.dtype(np.int32): 2.0**31, np.dtype
 
 
 class WavFolder(NamedTuple):
-    """What `read_wav_folder` returns: the signals, their names, and their common rate."""
+    """What `read_wav_folder` returns: the signals, their names, and their common rate.
+
+    Attributes
+    ----------
+    signals : list of ndarray
+        One float32 C×T array per file.
+    names : list of str
+        The files' paths relative to the folder, in the order of `signals`.
+    rate : int
+        The sample rate all signals share, in Hz.
+    """
 
     signals: list[np.ndarray]
     names: list[str]

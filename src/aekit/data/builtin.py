@@ -29,6 +29,25 @@ IDX_FILES = {
 
 @dataclass(frozen=True)
 class BuiltinInfo:
+    """What `aekit data list` says about a built-in dataset.
+
+    Parameters
+    ----------
+    name : str
+        Canonical name.
+    description : str
+        One line: what it is, how many samples of what shape.
+    downloadable : bool
+        True when its files come from `aekit data download` (digits ships with scikit-learn).
+    classes : list of str or None
+        Class names (index = label); None when read from the dataset's metadata file (CIFAR).
+
+    Examples
+    --------
+    >>> BUILTINS["mnist"].downloadable, BUILTINS["digits"].classes[:3]
+    (True, ['0', '1', '2'])
+    """
+
     name: str
     description: str
     downloadable: bool
@@ -57,19 +76,57 @@ ALIASES = {
 
 
 def canonical_name(name: str) -> str | None:
-    """The built-in dataset's canonical name, or None when `name` is not one."""
+    """The built-in dataset's canonical name, or None when `name` is not one.
+
+    Parameters
+    ----------
+    name : str
+        A name or alias, in any case ("FMNIST", "cifar-10", ...).
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> canonical_name(" FMNIST "), canonical_name("cifar-10"), canonical_name("imagenet")
+    ('fashion-mnist', 'cifar10', None)
+    """
     key = name.strip().lower()
     key = ALIASES.get(key, key)
     return key if key in BUILTINS else None
 
 
 def list_datasets() -> list[str]:
-    """Names of the built-in datasets."""
+    """Names of the built-in datasets.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> list_datasets()
+    ['digits', 'mnist', 'fashion-mnist', 'cifar10', 'cifar100']
+    """
     return list(BUILTINS)
 
 
 def default_data_dir() -> Path:
-    """$AEKIT_DATA_DIR, else $XDG_CACHE_HOME/aekit, else ~/.cache/aekit."""
+    """$AEKIT_DATA_DIR, else $XDG_CACHE_HOME/aekit, else ~/.cache/aekit.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder (not created).
+
+    Examples
+    --------
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"AEKIT_DATA_DIR": "/data/aekit"}):
+    ...     default_data_dir().as_posix()
+    '/data/aekit'
+    """
     env = os.environ.get("AEKIT_DATA_DIR")
     if env:
         return Path(env).expanduser()
@@ -80,7 +137,21 @@ def default_data_dir() -> Path:
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """`data_dir` when given, else the default (see `default_data_dir`)."""
+    """`data_dir` when given (with ~ expanded), else the default (see `default_data_dir`).
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike or None, default None
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> resolve_data_dir("/tmp/data").as_posix()
+    '/tmp/data'
+    """
     return Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
 
 
@@ -95,7 +166,28 @@ def _data_dir_origin(data_dir: str | os.PathLike | None) -> str:
 
 
 def find_idx_file(folder: Path, stem: str) -> Path | None:
-    """`<stem>.gz` or `<stem>` (also the `train-images.idx3-ubyte` spelling) in `folder`."""
+    """`<stem>.gz` or `<stem>` (also the `train-images.idx3-ubyte` spelling) in `folder`.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        Where to look.
+    stem : str
+        The file's name without .gz, e.g. "t10k-labels-idx1-ubyte".
+
+    Returns
+    -------
+    pathlib.Path or None
+        The first of the spellings that is a file, or None.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "t10k-labels.idx1-ubyte").write_bytes(b"")
+    >>> find_idx_file(folder, "t10k-labels-idx1-ubyte").name
+    't10k-labels.idx1-ubyte'
+    """
     alt = stem.replace("-idx", ".idx")
     for cand in (stem + ".gz", stem, alt + ".gz", alt):
         p = folder / cand
@@ -119,7 +211,25 @@ def required_files(name: str) -> list[str]:
 
 def dataset_folder(name: str, data_dir: str | os.PathLike | None = None) -> Path:
     """The folder a downloadable dataset's files are read from: `<data_dir>/<name>/`, or for CIFAR
-    the first folder that holds its files (see `aekit.data.cifar.candidate_folders`)."""
+    the first folder that holds its files (see `aekit.data.cifar.candidate_folders`).
+
+    Parameters
+    ----------
+    name : str
+        A canonical downloadable name.
+    data_dir : str or os.PathLike or None, default None
+        The data folder (default: `default_data_dir`).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder, which may not exist yet.
+
+    Examples
+    --------
+    >>> dataset_folder("mnist", "/tmp/data").as_posix()
+    '/tmp/data/mnist'
+    """
     root = resolve_data_dir(data_dir)
     if name in CIFAR_SPECS:
         found = find_folder(root, CIFAR_SPECS[name])
@@ -129,7 +239,25 @@ def dataset_folder(name: str, data_dir: str | os.PathLike | None = None) -> Path
 
 def missing_files(name: str, data_dir: str | os.PathLike | None = None) -> list[str]:
     """Which of `required_files(name)` are not found under the data folder (all of them when no
-    folder is found)."""
+    folder is found).
+
+    Parameters
+    ----------
+    name : str
+        A canonical downloadable name.
+    data_dir : str or os.PathLike or None, default None
+        The data folder (default: `default_data_dir`).
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> missing_files("mnist", tempfile.mkdtemp())
+    ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']
+    """
     root = resolve_data_dir(data_dir)
     if name in CIFAR_SPECS:
         spec = CIFAR_SPECS[name]
@@ -158,7 +286,41 @@ def _cached_idx(path: Path) -> np.ndarray:
 
 
 def load_mnist_part(name: str, part: str, data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(images uint8 N×28×28, labels uint8 N) of `part` ('train' or 'test') of mnist / fashion-mnist."""
+    """(images uint8 N×28×28, labels uint8 N) of `part` ('train' or 'test') of mnist / fashion-mnist.
+
+    Parameters
+    ----------
+    name : {"mnist", "fashion-mnist"}
+        The dataset; its files are read from ``<data_dir>/<name>/`` (gzip or raw IDX).
+    part : {"train", "test"}
+        The training files or the t10k files.
+    data_dir : str or os.PathLike or None, default None
+        The data folder (default: `default_data_dir`).
+
+    Returns
+    -------
+    images : ndarray
+        uint8, shape (N, H, W), read-only (cached while the files do not change).
+    labels : ndarray
+        uint8, shape (N,), values 0…9, read-only.
+
+    Raises
+    ------
+    DataError
+        A missing file (the message says how to get it), or files that are not MNIST's layout.
+
+    Examples
+    --------
+    >>> import gzip, tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "mnist").mkdir()
+    >>> header = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (2, 28, 28))
+    >>> _ = (root / "mnist" / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + bytes(2 * 784)))
+    >>> _ = (root / "mnist" / "t10k-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 2, 7, 2]))
+    >>> images, labels = load_mnist_part("mnist", "test", root)
+    >>> images.shape, labels.tolist()
+    ((2, 28, 28), [7, 2])
+    """
     folder = resolve_data_dir(data_dir) / name
     img_stem, lab_stem = IDX_FILES[f"{part}-images"], IDX_FILES[f"{part}-labels"]
     img_path, lab_path = find_idx_file(folder, img_stem), find_idx_file(folder, lab_stem)
@@ -308,7 +470,21 @@ def cifar_classes(name: str, data_dir: str | os.PathLike | None = None, *, label
 
 
 def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's digits as (N×1×8×8 float32 in [0, 1], labels)."""
+    """scikit-learn's digits as (N×1×8×8 float32 in [0, 1], labels).
+
+    Returns
+    -------
+    X : ndarray
+        float32, shape (1797, 1, 8, 8): the 0…16 pixel counts divided by 16.
+    y : ndarray
+        int64, shape (1797,), the digits 0…9.
+
+    Examples
+    --------
+    >>> X, y = load_digits_arrays()
+    >>> X.shape, float(X.max()), y[:5].tolist()
+    ((1797, 1, 8, 8), 1.0, [0, 1, 2, 3, 4])
+    """
     from sklearn.datasets import load_digits
 
     d = load_digits()

@@ -23,7 +23,22 @@ PIXEL_BYTES = 3 * 32 * 32
 
 @dataclass(frozen=True)
 class LabelField:
-    """One label byte of a CIFAR record: its name, the file of its class names, its class count."""
+    """One label byte of a CIFAR record: its name, the file of its class names, its class count.
+
+    Parameters
+    ----------
+    name : str
+        "label" (CIFAR-10), "coarse" or "fine" (CIFAR-100).
+    names_file : str
+        The release's text file of class names, one a line.
+    n_classes : int
+        Number of classes; a label byte at or above it is refused.
+
+    Examples
+    --------
+    >>> [f.name for f in CIFAR100.labels]
+    ['coarse', 'fine']
+    """
 
     name: str
     names_file: str

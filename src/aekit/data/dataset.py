@@ -12,12 +12,39 @@ from aekit.errors import DataError
 class Dataset:
     """In-memory data, float32.
 
-    X: shape (N, D) for tables, (N, C, H, W) for images.
-    y: integer labels of shape (N,), or None.
-    sample_shape: X.shape[1:].
-    value_range: (low, high) the values are known to lie in, e.g. (0.0, 1.0) for images;
-        for tables the observed (min, max).
-    classes: names of the label values, when known (index = label).
+    Parameters
+    ----------
+    X : ndarray
+        Shape (N, D) for tables, (N, C, H, W) for images; converted to float32.
+    y : ndarray or None
+        Integer labels of shape (N,) (converted to int64), or None.
+    name : str
+        The source's name, used in messages.
+    value_range : tuple of float
+        (low, high) the values are known to lie in, e.g. (0.0, 1.0) for images; for tables
+        the observed (min, max).
+    classes : list of str or None, default None
+        Names of the label values, when known (index = label).
+    split : str, default "all"
+        Which part of the source this is ("train", "val", "test" or "all").
+    paths : list of str or None, default None
+        One file path per sample, for image folders.
+    meta : dict, default {}
+        Anything else the loader knows (free-form).
+
+    Raises
+    ------
+    DataError
+        X is not 2-D or 4-D, or y does not have one label per sample.
+
+    Examples
+    --------
+    >>> ds = Dataset(np.zeros((5, 1, 4, 4)), np.arange(5), "toy", (0.0, 1.0))
+    >>> len(ds), ds.sample_shape, ds.n_features, ds.is_image, ds.X.dtype
+    (5, (1, 4, 4), 16, True, dtype('float32'))
+    >>> part = ds.subset(np.array([0, 3]), split="val")
+    >>> part.y.tolist(), part.split, part.flat().shape
+    ([0, 3], 'val', (2, 16))
     """
 
     X: np.ndarray
@@ -43,14 +70,17 @@ class Dataset:
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
+        """X.shape[1:]: (D,) or (C, H, W)."""
         return tuple(self.X.shape[1:])
 
     @property
     def is_image(self) -> bool:
+        """True for N×C×H×W data."""
         return self.X.ndim == 4
 
     @property
     def n_features(self) -> int:
+        """Values per sample."""
         return int(np.prod(self.sample_shape))
 
     def __len__(self) -> int:
@@ -61,6 +91,8 @@ class Dataset:
         return self.X.reshape(len(self), -1)
 
     def subset(self, index: np.ndarray, split: str | None = None) -> "Dataset":
+        """The samples at `index` (an integer or boolean array), as a new Dataset named
+        `split` (default: this one's split); labels and paths follow, meta is copied."""
         return Dataset(
             X=self.X[index],
             y=None if self.y is None else self.y[index],

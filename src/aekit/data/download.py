@@ -72,6 +72,23 @@ class _MirrorFailed(Exception):
 
 
 def file_md5(path: str | os.PathLike) -> str:
+    """The md5 of a file's bytes, as 32 hex digits (read in 1 MiB chunks).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> path = Path(tempfile.mkdtemp()) / "empty"
+    >>> _ = path.write_bytes(b"")
+    >>> file_md5(path)
+    'd41d8cd98f00b204e9800998ecf8427e'
+    """
     h = hashlib.md5()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -80,7 +97,29 @@ def file_md5(path: str | os.PathLike) -> str:
 
 
 def is_valid(path: Path, size: int, md5: str) -> bool:
-    """True when `path` exists with the expected size and md5."""
+    """True when `path` exists with the expected size and md5.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+    size : int
+        Expected size in bytes (checked first: a cheap test before hashing).
+    md5 : str
+        Expected md5, 32 hex digits.
+
+    Returns
+    -------
+    bool
+        False too when the file is missing or unreadable.
+
+    Examples
+    --------
+    >>> path = Path(tempfile.mkdtemp()) / "empty"
+    >>> _ = path.write_bytes(b"")
+    >>> is_valid(path, 0, "d41d8cd98f00b204e9800998ecf8427e"), is_valid(path.with_name("absent"), 0, "")
+    (True, False)
+    """
     try:
         return path.is_file() and path.stat().st_size == size and file_md5(path) == md5
     except OSError:
@@ -334,6 +373,13 @@ def download(
     DownloadError
         A file cannot be had from any mirror (each mirror and why it failed are listed), or an
         archive is truncated, corrupt or holds an unsafe member.
+
+    Examples
+    --------
+    >>> download("digits", data_dir=tempfile.mkdtemp())
+    Traceback (most recent call last):
+    ...
+    aekit.errors.DownloadError: digits ships with scikit-learn; there is nothing to download
     """
     key = canonical_name(str(name))
     if key not in FILES:

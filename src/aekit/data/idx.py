@@ -28,12 +28,50 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 
 def looks_like_idx(head: bytes) -> bool:
-    """True when the first bytes are a plausible IDX magic number."""
+    """True when the first bytes are a plausible IDX magic number.
+
+    Parameters
+    ----------
+    head : bytes
+        The first (at least 4) bytes of a file.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> looks_like_idx(bytes([0, 0, 0x08, 3])), looks_like_idx(b"PK\\x03\\x04")
+    (True, False)
+    """
     return len(head) >= 4 and head[0] == 0 and head[1] == 0 and head[2] in IDX_DTYPES and head[3] >= 1
 
 
 def read_bytes(path: str | os.PathLike) -> bytes:
-    """The file's bytes, gunzipped when the file is gzip (by its magic bytes or a .gz name)."""
+    """The file's bytes, gunzipped when the file is gzip (by its magic bytes or a .gz name).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    DataError
+        The file is missing, a folder, unreadable, corrupt gzip, or named .gz but not gzip.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "x.gz"
+    >>> _ = path.write_bytes(gzip.compress(b"abc"))
+    >>> read_bytes(path)
+    b'abc'
+    """
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -54,7 +92,36 @@ def read_bytes(path: str | os.PathLike) -> bytes:
 
 
 def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
-    """Parse IDX bytes into a native-endian numpy array (read-only view when possible)."""
+    """Parse IDX bytes into a native-endian numpy array (read-only view when possible).
+
+    Parameters
+    ----------
+    data : bytes
+        A whole IDX file (header and values).
+    source : str, default "<bytes>"
+        Where the bytes came from, for messages.
+
+    Returns
+    -------
+    ndarray
+        The shape and dtype the header declares.
+
+    Raises
+    ------
+    DataError
+        Empty, a wrong magic number or dtype code, or a size that does not match the header.
+
+    Examples
+    --------
+    >>> data = bytes([0, 0, 0x08, 2]) + (2).to_bytes(4, "big") + (3).to_bytes(4, "big") + bytes(range(6))
+    >>> parse_idx(data)
+    array([[0, 1, 2],
+           [3, 4, 5]], dtype=uint8)
+    >>> parse_idx(data[:-1])
+    Traceback (most recent call last):
+    ...
+    aekit.errors.DataError: <bytes>: IDX header declares shape (2, 3) of uint8 (6 bytes of data) but the file holds 5 bytes ...
+    """
     if len(data) == 0:
         raise DataError(f"{source}: empty file")
     if len(data) < 4:
@@ -93,5 +160,23 @@ def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read one IDX file (gzip or raw)."""
+    """Read one IDX file (gzip or raw): `parse_idx` of `read_bytes`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    ndarray
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "labels-idx1-ubyte.gz"
+    >>> _ = path.write_bytes(gzip.compress(bytes([0, 0, 0x08, 1, 0, 0, 0, 3, 7, 2, 1])))
+    >>> read_idx(path)
+    array([7, 2, 1], dtype=uint8)
+    """
     return parse_idx(read_bytes(path), str(path))

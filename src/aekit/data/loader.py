@@ -35,7 +35,36 @@ def split_indices(
     n: int, split: str, *, seed: int = 0, val_fraction: float = 0.1, test_fraction: float = 0.2
 ) -> np.ndarray:
     """Sorted indices of `split` among n samples: test = the first round(test_fraction·n) of a
-    default_rng(seed) permutation, val = the next round(val_fraction·n), train = the rest."""
+    default_rng(seed) permutation, val = the next round(val_fraction·n), train = the rest.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples.
+    split : {"train", "val", "test", "train+val", "all"}
+        The part wanted.
+    seed : int, default 0
+        Seed of the permutation.
+    val_fraction : float, default 0.1
+        Share of the samples in val, in [0, 1).
+    test_fraction : float, default 0.2
+        Share of the samples in test, in [0, 1); the two together stay below 1.
+
+    Returns
+    -------
+    ndarray of int
+        Sorted indices; the parts are disjoint and together give 0 … n−1.
+
+    Raises
+    ------
+    DataError
+        An unknown split or fractions out of range.
+
+    Examples
+    --------
+    >>> split_indices(10, "test"), split_indices(10, "val"), split_indices(10, "train")
+    (array([4, 6]), array([2]), array([0, 1, 3, 5, 7, 8, 9]))
+    """
     split = _check_split(split)
     for label, f in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not (isinstance(f, (int, float)) and 0.0 <= float(f) < 1.0):
@@ -141,18 +170,46 @@ def load(
     """Load a built-in dataset ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100") or a
     file/folder, one split.
 
-    split: "train", "val", "test", "train+val" or "all". Splits are fixed for a seed: MNIST and
-    Fashion-MNIST use their t10k files as test, CIFAR-10 its test_batch.bin and CIFAR-100 its
-    test.bin, and each takes 5000 seeded images of its training part as val; other sources take
-    test_fraction of all samples as test and val_fraction as val.
-    data_dir: where the downloadable datasets live (`<data_dir>/<name>/`); default $AEKIT_DATA_DIR,
-    else $XDG_CACHE_HOME/aekit, else ~/.cache/aekit.
+    Splits are fixed for a seed: MNIST and Fashion-MNIST use their t10k files as test, CIFAR-10
+    its test_batch.bin and CIFAR-100 its test.bin, and each takes 5000 seeded images of its
+    training part as val; other sources take test_fraction of all samples as test and
+    val_fraction as val (`split_indices`).
     CIFAR images are N×3×32×32 (RGB) in [0, 1], class names from the release's metadata file.
     CIFAR-100's y is the fine label (100 classes); the coarse label (20 superclasses) is not in
     the Dataset: `aekit.data.builtin.load_cifar_part("cifar100", part, label="coarse")` and
     `cifar_classes("cifar100", label="coarse")` read it, in the file order of the train and test parts.
-    label_column: for CSV files, the header name (or index) of the label column.
-    Raises DataError for anything wrong with the source.
+
+    Parameters
+    ----------
+    source : str or os.PathLike, default "digits"
+        A built-in name, or a file or folder (`aekit.data.files.load_path`).
+    split : {"train", "val", "test", "train+val", "all"}, default "train"
+        The part wanted.
+    data_dir : str or os.PathLike or None, default None
+        Where the downloadable datasets live (`<data_dir>/<name>/`); default $AEKIT_DATA_DIR,
+        else $XDG_CACHE_HOME/aekit, else ~/.cache/aekit.
+    seed : int, default 0
+        Seed of the split.
+    val_fraction, test_fraction : float, default 0.1, 0.2
+        Shares of val and test, for sources without a fixed test part.
+    label_column : str or int or None, default None
+        For CSV files, the header name (or index) of the label column.
+
+    Returns
+    -------
+    Dataset
+        float32 data; ``meta`` records the seed and fractions.
+
+    Raises
+    ------
+    DataError
+        Anything wrong with the source, or an empty split.
+
+    Examples
+    --------
+    >>> ds = load("digits", split="test")
+    >>> ds.X.shape, ds.value_range, ds.classes[:3], ds.split
+    ((359, 1, 8, 8), (0.0, 1.0), ['0', '1', '2'], 'test')
     """
     split = _check_split(split)
     if isinstance(source, (str, os.PathLike)):

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from aekit.errors import ConfigError
+from aekit.specs import parse_spec
 
 KINDS = ("gaussian", "masking", "salt-pepper")
 _ALIASES = {
@@ -94,7 +95,33 @@ def _check_nu(nu: float, kind: str) -> float:
 
 
 def gaussian(x, sigma: float, *, value_range=(0.0, 1.0), clip: bool = True, rng=None):
-    """x + σ·N(0, 1), then clipped to `value_range` when `clip` (as the seeds' Keras example)."""
+    """x + σ·N(0, 1), then clipped to `value_range` when `clip` (as the seeds' Keras example).
+
+    Parameters
+    ----------
+    x : ndarray or torch.Tensor
+        Data of any shape (integers are converted to float).
+    sigma : float
+        σ ≥ 0, in the data's units.
+    value_range : tuple of float, default (0.0, 1.0)
+        (low, high) the result is clipped to.
+    clip : bool, default True
+        Clip to `value_range`.
+    rng : None, int, numpy.random.Generator or torch.Generator, default None
+        The random source (see the module docstring).
+
+    Returns
+    -------
+    ndarray or torch.Tensor
+        A new array or tensor of x's type and shape.
+
+    Examples
+    --------
+    >>> x = np.full((100, 100), 0.5, np.float32)
+    >>> out = gaussian(x, 0.1, rng=0)
+    >>> out.dtype, round(float(out.std()), 2), bool((out >= 0).all() and (out <= 1).all())
+    (dtype('float32'), 0.1, True)
+    """
     sigma = _check_sigma(sigma)
     lo, hi = _check_range(value_range)
     if _torch_tensor(x):
@@ -113,7 +140,29 @@ def gaussian(x, sigma: float, *, value_range=(0.0, 1.0), clip: bool = True, rng=
 
 
 def masking(x, nu: float, *, rng=None):
-    """A random fraction ν of the values set to 0 (dropout-style, without rescaling)."""
+    """A random fraction ν of the values set to 0 (dropout-style, without rescaling).
+
+    Parameters
+    ----------
+    x : ndarray or torch.Tensor
+        Data of any shape.
+    nu : float
+        ν in [0, 1]: the probability that each value is masked.
+    rng : None, int, numpy.random.Generator or torch.Generator, default None
+        The random source.
+
+    Returns
+    -------
+    ndarray or torch.Tensor
+        A new array or tensor of x's type and shape.
+
+    Examples
+    --------
+    >>> import torch
+    >>> out = masking(torch.ones(100, 100), 0.25, rng=0)
+    >>> abs(float((out == 0).float().mean()) - 0.25) < 0.02
+    True
+    """
     nu = _check_nu(nu, "masking")
     if _torch_tensor(x):
         import torch
@@ -128,7 +177,30 @@ def masking(x, nu: float, *, rng=None):
 
 
 def salt_pepper(x, nu: float, *, value_range=(0.0, 1.0), rng=None):
-    """A random fraction ν of the values set to the range's min or max with equal probability."""
+    """A random fraction ν of the values set to the range's min or max with equal probability.
+
+    Parameters
+    ----------
+    x : ndarray or torch.Tensor
+        Data of any shape.
+    nu : float
+        ν in [0, 1]: the probability that each value is hit.
+    value_range : tuple of float, default (0.0, 1.0)
+        (low, high): the pepper and salt values.
+    rng : None, int, numpy.random.Generator or torch.Generator, default None
+        The random source.
+
+    Returns
+    -------
+    ndarray or torch.Tensor
+        A new array or tensor of x's type and shape.
+
+    Examples
+    --------
+    >>> out = salt_pepper(np.full((100, 100), 0.5), 0.2, rng=0)
+    >>> round(float((out == 0).mean()), 1), round(float((out == 1).mean()), 1), out.dtype
+    (0.1, 0.1, dtype('float64'))
+    """
     nu = _check_nu(nu, "salt-and-pepper")
     lo, hi = _check_range(value_range)
     if _torch_tensor(x):
@@ -157,6 +229,27 @@ class Noise:
     """A corruption: kind ("gaussian", "masking", "salt-pepper") and its level (σ or ν).
 
     `Noise("gaussian", 0.5)(x, rng=0)` corrupts x; `str(noise)` is the spec "gaussian:0.5".
+
+    Parameters
+    ----------
+    kind : str
+        "gaussian", "masking" or "salt-pepper", or an alias ("gauss", "mask", "dropout",
+        "salt_pepper", "s&p", ...), stored as the canonical name.
+    level : float
+        σ ≥ 0 for gaussian, ν in [0, 1] otherwise.
+
+    Raises
+    ------
+    ConfigError
+        An unknown kind or a level out of range.
+
+    Examples
+    --------
+    >>> noise = Noise("dropout", 0.5)
+    >>> noise, str(noise)
+    (Noise(kind='masking', level=0.5), 'masking:0.5')
+    >>> round(float(noise(np.ones((2, 1000)), rng=0).mean()), 1)
+    0.5
     """
 
     kind: str
@@ -181,31 +274,34 @@ class Noise:
         return f"{self.kind}:{_level_str(self.level)}"
 
 
+NOISE_FORMS = {"gaussian": ("SIGMA",), "masking": ("NU",), "salt-pepper": ("NU",)}
+
+
 def parse_noise(spec: "str | Noise | None") -> Noise | None:
     """Parse "gaussian:0.5", "masking:0.25", "salt-pepper:0.2" (or salt_pepper); None / "" /
     "none" give None. Raises ConfigError for an unknown kind, a missing or non-numeric level,
-    σ < 0 or ν outside [0, 1]."""
+    σ < 0 or ν outside [0, 1].
+
+    Parameters
+    ----------
+    spec : str, Noise or None
+        "KIND:LEVEL" (kinds and aliases as `Noise` takes them); a Noise is returned as it is.
+
+    Returns
+    -------
+    Noise or None
+
+    Examples
+    --------
+    >>> parse_noise("masking:0.25")
+    Noise(kind='masking', level=0.25)
+    >>> str(parse_noise("salt_pepper:0.2"))
+    'salt-pepper:0.2'
+    """
     if spec is None or isinstance(spec, Noise):
         return spec
-    if not isinstance(spec, str):
-        raise ConfigError(f"noise spec must be a string like 'gaussian:0.5', got {type(spec).__name__}")
-    text = spec.strip()
-    if text.lower() in ("", "none", "off", "no"):
-        return None
-    kind, sep, level = text.partition(":")
-    kind = kind.strip()
-    if _ALIASES.get(kind.lower()) is None:
-        raise ConfigError(
-            f"unknown noise kind {kind!r} in {spec!r}; choose one of "
-            "gaussian:SIGMA, masking:NU, salt-pepper:NU, or none"
-        )
-    if not sep or not level.strip():
-        raise ConfigError(f"noise {spec!r} needs a level, e.g. '{_ALIASES[kind.lower()]}:0.25'")
-    try:
-        value = float(level)
-    except ValueError:
-        raise ConfigError(f"noise level {level.strip()!r} in {spec!r} is not a number") from None
-    return Noise(kind, value)
+    parsed = parse_spec(spec, "noise", NOISE_FORMS, aliases={k: v for k, v in _ALIASES.items() if k != v})
+    return None if parsed is None else Noise(parsed[0], parsed[1][0])
 
 
 __all__ = ["KINDS", "Noise", "gaussian", "masking", "parse_noise", "salt_pepper"]

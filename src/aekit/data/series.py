@@ -67,6 +67,7 @@ class SeriesData:
 
     @property
     def n_channels(self) -> int:
+        """C, the number of channels."""
         return int(self.values.shape[1])
 
     def __len__(self) -> int:

@@ -31,7 +31,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from torch import nn
 
 from aekit.errors import AekitWarning, ConfigError, DataError
-from aekit.estimators import AutoEncoder, _seed, _store_params, _tensor, batched, check_finite
+from aekit.estimators.autoencoder import AutoEncoder
+from aekit.estimators.base import as_tensor, batched, check_finite, resolve_seed, store_params
 from aekit.train.trainer import TrainConfig, Trainer
 
 UNLABELLED = -1
@@ -130,7 +131,7 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, autoencoder=None, *, freeze=False, epochs=100, batch_size=64, optimizer="adam", lr=1e-3,
                  weight_decay=1e-4, lr_schedule=None, pseudo_labels="auto", self_training_rounds=3,
                  validation_fraction=0.0, patience=10, max_seconds=None, random_state=None, device="cpu", verbose=0):
-        _store_params(self, locals())
+        store_params(self, locals())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -190,7 +191,7 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
                             f"class{'es' if len(classes) != 1 else ''} ({int(labelled.sum())} labelled rows)")
         self.classes_ = classes
         y_idx = np.searchsorted(classes, y[labelled])
-        seed = _seed(self.random_state)
+        seed = resolve_seed(self.random_state)
         self.autoencoder_ = self._pretrained(X if X_images is None else X_images, seed)
         codes = self.autoencoder_.transform(X)  # once: for the code standardization and the neighbour graph
         start = self._initial_net(codes, seed)
@@ -310,7 +311,7 @@ def _is_unlabelled(y: np.ndarray) -> np.ndarray:
 
 
 def _rows(X: np.ndarray, y: np.ndarray) -> torch.Tensor:
-    return torch.cat([_tensor(X), torch.as_tensor(np.asarray(y), dtype=torch.float32)[:, None]], 1)
+    return torch.cat([as_tensor(X), torch.as_tensor(np.asarray(y), dtype=torch.float32)[:, None]], 1)
 
 
 def _predict_proba(net: nn.Module, X: np.ndarray, device) -> np.ndarray:

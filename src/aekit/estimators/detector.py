@@ -20,17 +20,32 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from aekit.errors import ConfigError, DataError, RunFolderError
-from aekit.runs import atomic_write_bytes, read_json, write_json
+from aekit.runs import RunRecord, atomic_write_bytes
 
 SCORES = ("mse", "max", "ssim", "elbo", "loglik")
 DETECTOR_FILE = "detector.json"
 TRAIN_SCORES_FILE = "train_scores.npy"
 
 
-def _default_estimator(random_state):
-    from aekit.estimators import AutoEncoder
+# The plain preset's network inside a detector when no size is given: small, as for tables.
+DEFAULT_MODEL = {"hidden": (64, 32), "latent_dim": 8}
 
-    return AutoEncoder(hidden=(64, 32), latent_dim=8, epochs=100, random_state=random_state)
+
+def _default_estimator(random_state):
+    return detector_model("ae", random_state=random_state)
+
+
+def detector_model(preset: str = "ae", **params):
+    """The model a detector holds: an autoencoder or VAE preset, with `params` overriding it; the
+    plain preset "ae" gets DEFAULT_MODEL's sizes unless `params` give them."""
+    from aekit.estimators.presets import PRESETS, make_preset, preset_class
+
+    if preset_class(preset).__name__ not in ("AutoEncoder", "VariationalAutoEncoder"):
+        raise ConfigError(f"a detector holds an autoencoder or a VAE, not --model {preset}; choose one of "
+                          + ", ".join(p for p, spec in PRESETS.items() if spec.estimator != "Colorizer"))
+    if preset == "ae":
+        params = {**DEFAULT_MODEL, **params}
+    return make_preset(preset, **params)
 
 
 class AutoEncoderDetector(BaseEstimator):
@@ -185,7 +200,7 @@ class AutoEncoderDetector(BaseEstimator):
         check_is_fitted(self, "estimator_")
         run = self.estimator_.save(path, data=data)
         params = {k: v for k, v in self.get_params(deep=False).items() if k != "estimator"}
-        write_json(run / DETECTOR_FILE, {
+        RunRecord(run).write_json(DETECTOR_FILE, {
             "params": params, "threshold": self.threshold_, "threshold_source": self.threshold_source_,
             "n_features_in": self.n_features_in_, "estimator": type(self.estimator_).__name__,
         })
@@ -196,43 +211,40 @@ class AutoEncoderDetector(BaseEstimator):
 
     @classmethod
     def load(cls, path) -> "AutoEncoderDetector":
-        path = Path(path)
-        if not (path / DETECTOR_FILE).exists():
-            raise RunFolderError(f"{path}: no {DETECTOR_FILE}; this run folder holds no detector (train one with `aekit detect fit`)")
-        meta = read_json(path / DETECTOR_FILE)
-        from aekit import estimators
+        """Read a detector's run folder; every field of detector.json is checked before use."""
+        from aekit.estimators.presets import estimator_classes
 
-        est_cls = getattr(estimators, meta.get("estimator", "AutoEncoder"), None)
-        if est_cls is None:
-            raise RunFolderError(f"{path / DETECTOR_FILE}: unknown estimator {meta.get('estimator')!r}")
-        det = cls(**meta["params"])
-        det.estimator_ = est_cls.load(path)
-        det.threshold_ = float(meta["threshold"])
-        det.threshold_source_ = meta.get("threshold_source", "")
-        det.n_features_in_ = int(meta["n_features_in"])
+        run = RunRecord(path)
+        meta_path = run.file(DETECTOR_FILE)
+        if not meta_path.exists():
+            raise RunFolderError(f"{run.path}: no {DETECTOR_FILE}; this run folder holds no detector "
+                                 "(train one with `aekit detect fit`)")
+        meta = run.read_json(DETECTOR_FILE)
+        allowed = {k: v for k, v in estimator_classes().items() if k != "Colorizer"}
+        name = meta.get("estimator", "AutoEncoder") if isinstance(meta, dict) else None
+        if name not in allowed:
+            raise RunFolderError(f"{meta_path}: unknown estimator {name!r}; a detector holds one of {', '.join(allowed)}")
         try:
-            det.decision_scores_ = np.load(path / TRAIN_SCORES_FILE, allow_pickle=False)
+            params = meta["params"]
+            if not isinstance(params, dict) or "estimator" in params:
+                raise TypeError("params must be an object of the detector's parameters")
+            det = cls(**params)
+            det._check_params()
+            threshold = float(meta["threshold"])
+            if not np.isfinite(threshold):
+                raise ValueError(f"threshold {threshold} is not finite")
+            det.n_features_in_ = int(meta["n_features_in"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RunFolderError(f"{meta_path}: not a valid detector description ({exc})") from None
+        det.estimator_ = allowed[name].load(run.path)
+        det.threshold_ = threshold
+        det.threshold_source_ = str(meta.get("threshold_source", ""))
+        try:
+            det.decision_scores_ = np.load(run.file(TRAIN_SCORES_FILE), allow_pickle=False)
         except (OSError, ValueError) as exc:
-            raise RunFolderError(f"{path / TRAIN_SCORES_FILE}: unreadable ({exc})") from None
+            raise RunFolderError(f"{run.file(TRAIN_SCORES_FILE)}: unreadable ({exc})") from None
         det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)
         return det
 
 
-def detection_metrics(scores: np.ndarray, is_anomaly: np.ndarray, threshold: float) -> dict:
-    """ROC-AUC, PR-AUC (average precision) and the rates at the threshold."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    is_anomaly = np.asarray(is_anomaly).astype(bool)
-    finite = np.where(np.isfinite(scores), scores, np.nanmax(scores[np.isfinite(scores)]) * 10 + 1)
-    pred = finite > threshold
-    out = {"n": int(len(scores)), "n_anomalies": int(is_anomaly.sum()), "threshold": float(threshold),
-           "flagged": int(pred.sum())}
-    if 0 < is_anomaly.sum() < len(is_anomaly):
-        out["roc_auc"] = float(roc_auc_score(is_anomaly, finite))
-        out["pr_auc"] = float(average_precision_score(is_anomaly, finite))
-        out["tpr_at_threshold"] = float(pred[is_anomaly].mean())
-        out["fpr_at_threshold"] = float(pred[~is_anomaly].mean())
-    return out
-
-
-__all__ = ["AutoEncoderDetector", "SCORES", "detection_metrics"]
+__all__ = ["AutoEncoderDetector", "DEFAULT_MODEL", "DETECTOR_FILE", "SCORES", "detector_model"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import torch
@@ -25,7 +25,57 @@ ARCHS = ("mlp", "conv")
 
 @dataclass
 class ModelConfig:
-    """Everything needed to rebuild the network (stored in the run folder's config.json)."""
+    """Everything needed to rebuild the network (stored in the run folder's config.json).
+
+    Variants are options of this one config (see the module docstring); it validates itself on
+    construction.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        Shape of one sample: (D,) for rows, (C, H, W) for images.
+    arch : {"mlp", "conv"}, default "mlp"
+        Fully connected layers, or convolution blocks (`aekit.nn.conv`; needs (C, H, W)).
+    hidden : tuple of int, default (256, 64)
+        Hidden layer sizes from the input side (mlp), or channels per block (conv).
+    latent_dim : int or None, default 2
+        Code size; None (conv only) keeps the last feature map as the code.
+    activation : str, default "relu"
+        Activation of the hidden layers (see `aekit.nn.layers.activation`).
+    code_activation : str, default "linear"
+        Activation of the code ("sigmoid" for a KL sparsity penalty).
+    output_activation : str, default "sigmoid"
+        Activation of the output ("sigmoid" for data in [0, 1], "linear" otherwise).
+    tied : bool, default False
+        Decoder weights are the encoder's, transposed (mlp only).
+    loss : {"mse", "bce", "ssim"}, default "mse"
+        Reconstruction loss (`reconstruction_loss`; "bce" needs a sigmoid output, "ssim" images).
+    noise : str or None, default None
+        Input corruption in training, e.g. "masking:0.25" (`aekit.data.noise.parse_noise`).
+    sparsity : str or None, default None
+        Code penalty, "kl:ρ:β" or "l1:λ" (`aekit.models.losses.parse_sparsity`).
+    standardize : bool, default False
+        Learn a per-feature mean and standard deviation (data outside [0, 1]).
+    value_range : tuple of float, default (0.0, 1.0)
+        Range of the data: where noise is clipped, and SSIM's data range.
+
+    Raises
+    ------
+    ConfigError
+        An unknown option, or options that do not go together.
+
+    Examples
+    --------
+    >>> cfg = ModelConfig(input_shape=(1, 8, 8), arch="conv", hidden=(8, 16), latent_dim=None)
+    >>> cfg.n_features, cfg.code_size, cfg.image_shape
+    (64, 64, (1, 8, 8))
+    >>> ModelConfig.from_dict(cfg.to_dict()) == cfg
+    True
+    >>> ModelConfig(input_shape=(64,), sparsity="kl:0.05:3")
+    Traceback (most recent call last):
+    ...
+    aekit.errors.ConfigError: a kl sparsity penalty needs sigmoid code units: set code_activation='sigmoid'
+    """
 
     input_shape: tuple[int, ...]
     arch: str = "mlp"
@@ -40,8 +90,6 @@ class ModelConfig:
     sparsity: str | None = None
     standardize: bool = False  # learn per-feature mean/std (data outside [0, 1])
     value_range: tuple[float, float] = (0.0, 1.0)
-    kind: str = "autoencoder"
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(s) for s in self.input_shape)
@@ -51,6 +99,7 @@ class ModelConfig:
 
     @property
     def n_features(self) -> int:
+        """Values per sample: the product of `input_shape`."""
         return int(np.prod(self.input_shape))
 
     @property
@@ -64,9 +113,11 @@ class ModelConfig:
 
     @property
     def image_shape(self) -> tuple[int, int, int] | None:
+        """(C, H, W) for image data, None for rows."""
         return tuple(self.input_shape) if len(self.input_shape) == 3 else None  # type: ignore[return-value]
 
     def validate(self) -> None:
+        """Check the options together; raises ConfigError naming the first problem."""
         if not self.input_shape or any(s < 1 for s in self.input_shape):
             raise ConfigError(f"input_shape must be positive sizes, got {self.input_shape}")
         if self.arch not in ARCHS:
@@ -100,6 +151,7 @@ class ModelConfig:
         _parse_noise(self.noise)
 
     def to_dict(self) -> dict:
+        """The fields as a JSON-ready dict (tuples as lists); `from_dict` reads it back."""
         d = asdict(self)
         d["input_shape"] = list(self.input_shape)
         d["hidden"] = list(self.hidden)
@@ -108,11 +160,39 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
+        """The config stored in a run folder. Format 1 folders also held `kind` and an untyped
+        `extra` dict of the family's options; those options are fields of the family's config now.
+
+        Parameters
+        ----------
+        d : dict
+            A dict written by `to_dict` (or by a format 1 run folder).
+
+        Returns
+        -------
+        ModelConfig
+            An instance of the class it is called on (a subclass reads its own fields).
+
+        Raises
+        ------
+        ConfigError
+            Not a dict, unknown fields, or invalid values.
+        """
+        if not isinstance(d, dict):
+            raise ConfigError(f"a model config must be a JSON object, got {type(d).__name__}")
+        d = dict(d)
+        d.pop("kind", None)
+        d.update(d.pop("extra", None) or {})
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ConfigError(f"model config has unknown fields: {sorted(unknown)}")
-        return cls(**d)
+            raise ConfigError(f"{cls.__name__} has no fields {sorted(unknown)}")
+        try:
+            return cls(**d)
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(f"{cls.__name__}: {exc}") from None
 
 
 def _parse_noise(spec: str | None):
@@ -122,7 +202,36 @@ def _parse_noise(spec: str | None):
 
 
 class AutoEncoderModel(nn.Module):
-    """Encoder + decoder + loss terms. Inputs may be N×D or N×C×H×W; outputs have the input's shape."""
+    """Encoder + decoder + loss terms. Inputs may be N×D or N×C×H×W; outputs have the input's shape.
+
+    Parameters
+    ----------
+    config : ModelConfig
+        The network and its variant options.
+
+    Attributes
+    ----------
+    encoder, decoder : torch.nn.Module
+        The blocks `config.arch` picks; the decoder gives logits.
+    output_activation : torch.nn.Module
+        Applied to the decoder's logits.
+    input_shift, input_scale : torch.Tensor
+        Per-feature standardization buffers (zeros and ones unless `set_standardization` ran).
+    noise : aekit.data.noise.Noise or None
+        The training corruption.
+    sparsity : aekit.models.losses.Sparsity or None
+        The code penalty.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> model = AutoEncoderModel(ModelConfig(input_shape=(6,), hidden=(4,), latent_dim=2, noise="masking:0.5"))
+    >>> x = torch.rand(5, 6)
+    >>> model.encode(x).shape, model(x).shape
+    (torch.Size([5, 2]), torch.Size([5, 6]))
+    >>> sorted(model.training_terms(x, torch.Generator().manual_seed(0)))
+    ['loss', 'recon']
+    """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -146,6 +255,8 @@ class AutoEncoderModel(nn.Module):
 
     # -- data space <-> model space -------------------------------------------------------
     def set_standardization(self, X: torch.Tensor) -> None:
+        """Store the per-feature mean and standard deviation of training data X (N × ...);
+        features with std ≤ 1e-8 get scale 1. Used only when `config.standardize` is set."""
         flat = X.reshape(X.shape[0], -1)
         self.input_shift.copy_(flat.mean(0))
         std = flat.std(0, unbiased=False)
@@ -164,9 +275,12 @@ class AutoEncoderModel(nn.Module):
 
     # -- the network ------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The codes of N×D rows or N×C×H×W images, N × code size."""
         return self.encoder(self._to_model(x))
 
     def decode(self, z: torch.Tensor, shape: tuple[int, ...] | None = None) -> torch.Tensor:
+        """Outputs (after the output activation, in data space) of codes z, reshaped to `shape`,
+        or to N × input_shape by default."""
         out = self._to_data(self.output_activation(self.decoder(z)))
         return out.reshape(shape) if shape is not None else out.reshape(-1, *self.config.input_shape)
 
@@ -212,11 +326,28 @@ class AutoEncoderModel(nn.Module):
         return self._terms(x_in, x)
 
     def validation_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Loss terms for one batch without noise: "loss", "recon" (and "sparsity" with a penalty)."""
         return self._terms(x, x)
 
 
 def check_latent_size(config: ModelConfig) -> None:
-    """Warn when a plain autoencoder is not undercomplete (it can then learn the identity)."""
+    """Warn when a plain autoencoder is not undercomplete (it can then learn the identity).
+
+    Parameters
+    ----------
+    config : ModelConfig
+        Checked: a code at least as large as the input, with neither noise nor sparsity,
+        gives an `AekitWarning`.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     check_latent_size(ModelConfig(input_shape=(4,), hidden=(8,), latent_dim=4))
+    >>> [type(w.message).__name__ for w in caught]
+    ['AekitWarning']
+    """
     if config.code_size >= config.n_features and config.noise is None and config.sparsity is None:
         warnings.warn(
             f"the code ({config.code_size} values) is not smaller than the {config.n_features} input "
@@ -227,8 +358,38 @@ def check_latent_size(config: ModelConfig) -> None:
 
 
 def count_parameters(model: nn.Module) -> int:
+    """Number of values in a module's parameters (shared ones counted once).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> count_parameters(nn.Linear(3, 2))   # 3·2 weights + 2 biases
+    8
+    """
     return sum(p.numel() for p in model.parameters())
 
 
 def finite_or_nan(v: float) -> float:
+    """`v`, or NaN when it is ±inf or NaN (for metrics written to JSON).
+
+    Parameters
+    ----------
+    v : float
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> finite_or_nan(0.5), finite_or_nan(float("inf"))
+    (0.5, nan)
+    """
     return v if math.isfinite(v) else float("nan")

@@ -5,11 +5,11 @@ colour channels a, b (scaled by 1/AB_SCALE to about [-1, 1]): the seeds' conv bl
 + ReLU + MaxPool, mirrored with up-sampling), with a 2-channel last layer and no dense
 bottleneck, so it is fully convolutional and colorizes images of any size.
 
-The prediction is `ab_offset + ab_gain · tanh(network)`. `ab_offset` (config.extra, default 0 =
+The prediction is `ab_offset + ab_gain · tanh(network)`. `ab_offset` (`ColorizerConfig`, default 0 =
 grey) may be set by the Colorizer to the training photos' mean colour, so the network predicts
 the residual from that constant colour (training starts near it: the residual is small at
 initialization). `ab_gain` (default 1) is a confidence factor in [0, 1] the
-Colorizer can fit afterwards on validation photos. The loss (extra["ab_loss"]) is "mse" or
+Colorizer can fit afterwards on validation photos. The loss (`ab_loss`) is "mse" or
 "huber" (δ = HUBER_DELTA).
 
 Training data are N×3×H×W tensors of scaled Lab (`rgb_to_lab_scaled`); `_terms` takes channel
@@ -17,61 +17,150 @@ Training data are N×3×H×W tensors of scaled Lab (`rgb_to_lab_scaled`); `_term
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import torch
 from torch import nn
 
-from aekit.errors import ConfigError, DataError
+from aekit.data.photos import AB_SCALE, L_SCALE
+from aekit.errors import ConfigError
 from aekit.models.autoencoder import AutoEncoderModel, ModelConfig
 
-L_SCALE = 100.0  # L in [0, 100] → [0, 1]
-AB_SCALE = 110.0  # a, b in about [-110, 110] → [-1, 1]
-KIND = "colorizer"
 AB_LOSSES = ("mse", "huber")
 HUBER_DELTA = 0.1  # scaled ab units: 11 units of a, b
 
 
+@dataclass
+class ColorizerConfig(ModelConfig):
+    """A colorizer's network: the conv autoencoder on L with a 2-channel ab output.
+
+    Takes every `ModelConfig` option (build it with `colorizer_config`, which sets the ones a
+    colorizer needs: conv, 1 input channel, no dense code, tanh output) and these:
+
+    Parameters
+    ----------
+    out_channels : int, default 2
+        Predicted channels (a and b).
+    l_scale, ab_scale : float, default L_SCALE, AB_SCALE
+        The Lab scaling the model was trained with (L/100, ab/110).
+    ab_offset : list of float, default [0.0, 0.0]
+        The constant colour (scaled a, b) the network predicts a residual from; 0 = grey.
+    ab_loss : {"mse", "huber"}, default "mse"
+        Training loss on the scaled ab (Huber with δ = HUBER_DELTA).
+    ab_gain : float, default 1.0
+        Confidence factor in [0, 1] on the residual.
+
+    Examples
+    --------
+    >>> cfg = colorizer_config(crop=16, hidden=(8, 8), ab_offset=(0.1, -0.2))
+    >>> cfg.input_shape, cfg.latent_dim, cfg.ab_offset
+    ((1, 16, 16), None, [0.1, -0.2])
+    """
+
+    out_channels: int = 2
+    l_scale: float = L_SCALE
+    ab_scale: float = AB_SCALE
+    ab_offset: list = field(default_factory=lambda: [0.0, 0.0])  # run folders before ab_offset: grey
+    ab_loss: str = "mse"
+    ab_gain: float = 1.0
+
+    def validate(self) -> None:
+        """Check the base options and the colorizer's; raises ConfigError naming the first problem."""
+        super().validate()
+        if self.ab_loss not in AB_LOSSES:
+            raise ConfigError(f"unknown colorizer loss {self.ab_loss!r}; choose one of {', '.join(AB_LOSSES)}")
+        offset = [float(v) for v in np.asarray(self.ab_offset, np.float64).reshape(-1)]
+        if len(offset) != int(self.out_channels) or not np.isfinite(offset).all():
+            raise ConfigError(f"ab_offset must be {self.out_channels} finite numbers (scaled a, b), got {self.ab_offset!r}")
+        self.ab_offset = offset
+        if not 0.0 <= float(self.ab_gain) <= 1.0:
+            raise ConfigError(f"ab_gain must be in [0, 1], got {self.ab_gain!r}")
+        self.ab_gain = float(self.ab_gain)
+
+
 def colorizer_config(crop: int = 32, hidden=(32, 64), activation: str = "relu", ab_offset=(0.0, 0.0),
-                     ab_loss: str = "mse", ab_gain: float = 1.0) -> ModelConfig:
-    if ab_loss not in AB_LOSSES:
-        raise ConfigError(f"unknown colorizer loss {ab_loss!r}; choose one of {', '.join(AB_LOSSES)}")
-    offset = [float(v) for v in np.asarray(ab_offset, np.float64).reshape(-1)]
-    if len(offset) != 2 or not np.isfinite(offset).all():
-        raise ConfigError(f"ab_offset must be two finite numbers (scaled a, b), got {ab_offset!r}")
-    if not 0.0 <= float(ab_gain) <= 1.0:
-        raise ConfigError(f"ab_gain must be in [0, 1], got {ab_gain!r}")
-    return ModelConfig(
+                     ab_loss: str = "mse", ab_gain: float = 1.0) -> ColorizerConfig:
+    """The config of a fully convolutional colorizer trained on square crops.
+
+    Parameters
+    ----------
+    crop : int, default 32
+        Side of the training crops (the model colorizes any size).
+    hidden : sequence of int, default (32, 64)
+        Channels of the convolution blocks.
+    activation : str, default "relu"
+        Activation of the blocks.
+    ab_offset : sequence of float, default (0.0, 0.0)
+        The constant colour (scaled a, b) the network predicts a residual from.
+    ab_loss : {"mse", "huber"}, default "mse"
+        Training loss.
+    ab_gain : float, default 1.0
+        Confidence factor in [0, 1].
+
+    Returns
+    -------
+    ColorizerConfig
+
+    Examples
+    --------
+    >>> cfg = colorizer_config(crop=24)
+    >>> cfg.arch, cfg.input_shape, cfg.hidden, cfg.output_activation
+    ('conv', (1, 24, 24), (32, 64), 'tanh')
+    """
+    return ColorizerConfig(
         input_shape=(1, int(crop), int(crop)), arch="conv", hidden=tuple(hidden), latent_dim=None,
-        activation=activation, output_activation="tanh", loss="mse", kind=KIND,
-        extra={"out_channels": 2, "l_scale": L_SCALE, "ab_scale": AB_SCALE, "ab_offset": offset, "ab_loss": ab_loss,
-               "ab_gain": float(ab_gain)},
+        activation=activation, output_activation="tanh", loss="mse", ab_offset=list(np.asarray(ab_offset).ravel()),
+        ab_loss=ab_loss, ab_gain=float(ab_gain),
     )
 
 
 class ColorizerModel(AutoEncoderModel):
-    """L → ab. The conv autoencoder with 1 input channel and 2 (tanh) output channels."""
+    """L → ab. The conv autoencoder with 1 input channel and 2 (tanh) output channels.
 
-    def __init__(self, config: ModelConfig):
+    Parameters
+    ----------
+    config : ColorizerConfig
+        A fully convolutional config on 1-channel input, without standardization, noise or
+        sparsity (as `colorizer_config` builds).
+
+    Attributes
+    ----------
+    out_channels : int
+        Predicted channels.
+    ab_offset : torch.Tensor
+        The constant colour, shape (1, out_channels, 1, 1); not in the state dict.
+    ab_gain : float
+        Factor on the network's tanh output.
+
+    Examples
+    --------
+    >>> model = ColorizerModel(colorizer_config(crop=8, hidden=(4,), ab_offset=(0.1, -0.1), ab_gain=0.0))
+    >>> with torch.no_grad():
+    ...     ab = model.predict_ab(torch.rand(2, 1, 10, 12))   # any size; gain 0 gives the offset
+    >>> ab.shape, [round(float(v), 2) for v in ab.mean((0, 2, 3))]
+    (torch.Size([2, 2, 10, 12]), [0.1, -0.1])
+    """
+
+    def __init__(self, config: ColorizerConfig):
+        if not isinstance(config, ColorizerConfig):
+            raise ConfigError(f"a colorizer needs a ColorizerConfig, got {type(config).__name__}")
         if config.arch != "conv" or config.latent_dim is not None or config.input_shape[0] != 1:
             raise ConfigError("a colorizer is a fully convolutional model on 1-channel (L) input")
         if config.standardize or config.noise or config.sparsity:
             raise ConfigError("a colorizer takes no standardization, noise or sparsity")
         super().__init__(config)
-        out_c = int(config.extra.get("out_channels", 2))
+        out_c = int(config.out_channels)
         last = self.decoder.features[-1]
         self.decoder.features[-1] = nn.Conv2d(last.in_channels, out_c, 3, padding=1)
         self.decoder.output_shape = (out_c, *config.input_shape[1:])
         self.out_channels = out_c
-        offset = config.extra.get("ab_offset", [0.0] * out_c)  # run folders before ab_offset: grey
-        if len(offset) != out_c:
-            raise ConfigError(f"ab_offset has {len(offset)} values for {out_c} output channels")
+        offset = config.ab_offset
         # not in the state dict: the run folder's config.json holds it
         self.register_buffer("ab_offset", torch.tensor(offset, dtype=torch.float32).view(1, out_c, 1, 1),
                              persistent=False)
-        self.ab_gain = float(config.extra.get("ab_gain", 1.0))
-        self.ab_loss = config.extra.get("ab_loss", "mse")
-        if self.ab_loss not in AB_LOSSES:
-            raise ConfigError(f"unknown colorizer loss {self.ab_loss!r}; choose one of {', '.join(AB_LOSSES)}")
+        self.ab_gain = config.ab_gain
+        self.ab_loss = config.ab_loss
 
     def residual(self, L: torch.Tensor) -> torch.Tensor:
         """The network's tanh output (before the gain and the offset), N×2×H×W."""
@@ -87,6 +176,7 @@ class ColorizerModel(AutoEncoderModel):
         return r + self.ab_offset.to(r.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """`predict_ab` of N×1×H×W scaled L."""
         return self.predict_ab(x)
 
     def _terms(self, x_in: torch.Tensor, x_target: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -104,63 +194,8 @@ class ColorizerModel(AutoEncoderModel):
         return self._terms(x[:, :1], x[:, 1:])
 
     def validation_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Loss terms ("loss", "recon": the ab mean squared error) on N×3×H×W scaled Lab, unflipped."""
         return self._terms(x[:, :1], x[:, 1:])
 
 
-# -- colour spaces (scikit-image) -----------------------------------------------------------------
-def as_rgb_float(image: np.ndarray) -> np.ndarray:
-    """H×W×3 float64 in [0, 1] from uint8 / float / RGBA input."""
-    a = np.asarray(image)
-    if a.ndim != 3 or a.shape[2] not in (3, 4):
-        raise DataError(f"expected an H×W×3 colour image, got shape {a.shape}")
-    a = a[..., :3]
-    if a.dtype == np.uint8:
-        return a.astype(np.float64) / 255.0
-    if a.dtype == np.uint16:
-        return a.astype(np.float64) / 65535.0
-    return np.clip(a.astype(np.float64), 0.0, 1.0)
-
-
-def rgb_to_lab_scaled(rgb: np.ndarray) -> np.ndarray:
-    """H×W×3 RGB → 3×H×W float32: L/100, a/110, b/110."""
-    from skimage.color import rgb2lab
-
-    lab = rgb2lab(as_rgb_float(rgb))
-    out = np.empty((3, *lab.shape[:2]), np.float32)
-    out[0] = lab[..., 0] / L_SCALE
-    out[1:] = lab[..., 1:].transpose(2, 0, 1) / AB_SCALE
-    return out
-
-
-def lab_scaled_to_rgb(L: np.ndarray, ab: np.ndarray | None = None) -> np.ndarray:
-    """Scaled L (H×W) and ab (2×H×W, None = grey) → H×W×3 RGB float in [0, 1]."""
-    from skimage.color import lab2rgb
-
-    lab = np.zeros((*L.shape, 3), np.float64)
-    lab[..., 0] = np.clip(L, 0.0, 1.0) * L_SCALE
-    if ab is not None:
-        lab[..., 1:] = np.asarray(ab, np.float64).transpose(1, 2, 0) * AB_SCALE
-    return np.clip(lab2rgb(lab), 0.0, 1.0)
-
-
-def lightness(image: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Scaled L (H×W float32) of a grey (H×W, H×W×1) or colour (H×W×3/4) image, and whether
-    the image was in colour. A grey value g is the L of the RGB colour (g, g, g)."""
-    from skimage.color import rgb2lab
-
-    a = np.asarray(image)
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
-    if a.ndim == 3 and a.shape[2] == 2:  # grey + alpha
-        a = a[..., 0]
-    if a.ndim == 2:
-        g = a.astype(np.float64) / 255.0 if a.dtype == np.uint8 else np.clip(a.astype(np.float64), 0.0, 1.0)
-        L = rgb2lab(np.repeat(g[..., None], 3, axis=2))[..., 0]
-        return (L / L_SCALE).astype(np.float32), False
-    if a.ndim == 3 and a.shape[2] in (3, 4):
-        return rgb_to_lab_scaled(a)[0], True
-    raise DataError(f"expected a grey (H×W) or colour (H×W×3) image, got shape {a.shape}")
-
-
-__all__ = ["AB_LOSSES", "AB_SCALE", "ColorizerModel", "L_SCALE", "colorizer_config", "lab_scaled_to_rgb", "lightness",
-           "rgb_to_lab_scaled"]
+__all__ = ["AB_LOSSES", "AB_SCALE", "ColorizerConfig", "ColorizerModel", "HUBER_DELTA", "L_SCALE", "colorizer_config"]

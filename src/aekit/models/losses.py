@@ -1,49 +1,20 @@
 """Reconstruction losses and code penalties (the seeds' formulas)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from aekit.errors import ConfigError
+from aekit.specs import parse_spec
+from aekit.metrics import ssim_tensor
+
+# The differentiable per-image SSIM the `ssim` loss uses, under the name it has had here since
+# 0.1; it is aekit.metrics' one SSIM, so the loss trains on exactly what the reports measure.
+ssim = ssim_tensor
 
 RECONSTRUCTION_LOSSES = ("mse", "bce", "ssim")
-
-
-def _gaussian_window(size: int, sigma: float, channels: int, like: torch.Tensor) -> torch.Tensor:
-    coords = torch.arange(size, dtype=like.dtype, device=like.device) - (size - 1) / 2
-    g = torch.exp(-(coords**2) / (2 * sigma**2))
-    g = g / g.sum()
-    w = torch.outer(g, g)
-    return w.expand(channels, 1, size, size).contiguous()
-
-
-def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
-    """Per-image SSIM (Wang et al. 2004: Gaussian window σ=1.5, K1=0.01, K2=0.03), shape (N,).
-
-    Differentiable, for training with the `ssim` loss. The window shrinks (odd, ≥3) for images
-    smaller than 11 pixels, such as the 8×8 digits.
-    """
-    if x.ndim != 4:
-        raise ConfigError(f"the ssim loss needs image data N×C×H×W, got shape {tuple(x.shape)}")
-    channels, height, width = x.shape[1:]
-    size = min(11, height, width)
-    size = size if size % 2 == 1 else size - 1
-    size = max(size, 3)
-    w = _gaussian_window(size, 1.5 * size / 11, channels, x)
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-
-    def blur(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(t, w, groups=channels)
-
-    mu_x, mu_y = blur(x), blur(y)
-    sxx = blur(x * x) - mu_x**2
-    syy = blur(y * y) - mu_y**2
-    sxy = blur(x * y) - mu_x * mu_y
-    s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
-    return s.flatten(1).mean(1)
 
 
 def reconstruction_loss(
@@ -57,14 +28,50 @@ def reconstruction_loss(
     """Mean reconstruction loss over the batch.
 
     mse: mean squared error per value. bce: binary cross-entropy per value, computed from the
-    logits (the seeds' −Σ[x log y + (1−x) log(1−y)], averaged). ssim: 1 − SSIM per image.
+    logits (the seeds' −Σ[x log y + (1−x) log(1−y)], averaged). ssim: 1 − SSIM per image
+    (`aekit.metrics.ssim_tensor`: 11×11 Gaussian window, σ = 1.5; on images under 11 pixels a
+    side, a uniform window of the largest odd size that fits), averaged.
+
+    Parameters
+    ----------
+    name : {"mse", "bce", "ssim"}
+        The loss.
+    logits : torch.Tensor
+        The decoder's pre-activation outputs, N×D (used by "bce").
+    output : torch.Tensor
+        The outputs after the output activation, N×D (used by "mse" and "ssim").
+    target : torch.Tensor
+        The values to reconstruct, N×D.
+    image_shape : tuple of int or None, default None
+        (C, H, W), needed by "ssim".
+    data_range : float, default 1.0
+        The value range of the data, for SSIM's constants.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar.
+
+    Raises
+    ------
+    ConfigError
+        An unknown name, or "ssim" without an image shape.
+
+    Examples
+    --------
+    >>> target = torch.tensor([[0.0, 1.0]])
+    >>> logits = torch.zeros(1, 2)                   # outputs σ(0) = 0.5
+    >>> reconstruction_loss("mse", logits, torch.sigmoid(logits), target)
+    tensor(0.2500)
+    >>> round(float(reconstruction_loss("bce", logits, torch.sigmoid(logits), target)), 4)   # log 2
+    0.6931
     """
     if name == "mse":
         return F.mse_loss(output, target)
     if name == "bce":
         return F.binary_cross_entropy_with_logits(logits, target)
     if name == "ssim":
-        if image_shape is None:
+        if image_shape is None or len(image_shape) != 3:
             raise ConfigError("the ssim loss needs image data (input_shape C×H×W)")
         shape = (-1, *image_shape)
         return 1.0 - ssim(output.reshape(shape), target.reshape(shape), data_range).mean()
@@ -73,7 +80,27 @@ def reconstruction_loss(
 
 @dataclass(frozen=True)
 class Sparsity:
-    """A penalty on the code: ``kl:ρ:β`` (β·Σ_j KL(ρ‖ρ̂_j), sigmoid code units) or ``l1:λ``."""
+    """A penalty on the code: ``kl:ρ:β`` (β·Σ_j KL(ρ‖ρ̂_j), sigmoid code units) or ``l1:λ``.
+
+    Built by `parse_sparsity`; ``str()`` gives the spec back.
+
+    Parameters
+    ----------
+    kind : {"kl", "l1"}
+        KL divergence of the mean code activations from ρ, or the L1 norm of the code.
+    rho : float, default 0.0
+        The target mean activation ρ in (0, 1) ("kl" only).
+    weight : float, default 0.0
+        β ("kl") or λ ("l1").
+
+    Examples
+    --------
+    >>> s = Sparsity("kl", rho=0.5, weight=3.0)
+    >>> str(s), s.penalty(torch.full((4, 2), 0.5))        # ρ̂ = ρ: no penalty
+    ('kl:0.5:3', tensor(0.))
+    >>> Sparsity("l1", weight=0.1).penalty(torch.tensor([[1.0, -2.0], [0.0, 1.0]]))
+    tensor(0.2000)
+    """
 
     kind: str
     rho: float = 0.0
@@ -83,6 +110,8 @@ class Sparsity:
         return f"kl:{self.rho:g}:{self.weight:g}" if self.kind == "kl" else f"l1:{self.weight:g}"
 
     def penalty(self, code: torch.Tensor) -> torch.Tensor:
+        """The penalty on a batch of codes (N × L), a scalar: β·Σ_j KL(ρ‖ρ̂_j), with ρ̂_j the
+        batch mean of unit j, or λ times the batch mean of Σ_j |code_j|."""
         if self.kind == "l1":
             return self.weight * code.abs().sum(1).mean()
         # ρ̂_j: mean activation of code unit j over the batch; clamp keeps the logs finite.
@@ -92,30 +121,44 @@ class Sparsity:
         return self.weight * kl.sum()
 
 
+SPARSITY_FORMS = {"kl": ("RHO", "BETA"), "l1": ("LAMBDA",)}
+
+
 def parse_sparsity(spec: str | None) -> Sparsity | None:
-    """Parse ``kl:ρ:β`` or ``l1:λ`` (or None / "none")."""
-    if spec is None or str(spec).strip().lower() in ("", "none"):
+    """Parse ``kl:ρ:β`` or ``l1:λ`` (or None / "none").
+
+    Parameters
+    ----------
+    spec : str or None
+        "kl:ρ:β" with ρ in (0, 1) and β ≥ 0, or "l1:λ" with λ ≥ 0.
+
+    Returns
+    -------
+    Sparsity or None
+
+    Raises
+    ------
+    ConfigError
+        An unknown kind, a wrong count of numbers, or a number out of range.
+
+    Examples
+    --------
+    >>> parse_sparsity("kl:0.05:3")
+    Sparsity(kind='kl', rho=0.05, weight=3.0)
+    >>> str(parse_sparsity("l1:0.001")), parse_sparsity("none")
+    ('l1:0.001', None)
+    """
+    parsed = parse_spec(spec, "sparsity", SPARSITY_FORMS)
+    if parsed is None:
         return None
-    parts = str(spec).strip().lower().split(":")
-    try:
-        values = [float(p) for p in parts[1:]]
-    except ValueError:
-        raise ConfigError(f"sparsity {spec!r}: the numbers after the kind must be numeric") from None
-    if any(not math.isfinite(v) for v in values):
-        raise ConfigError(f"sparsity {spec!r}: values must be finite")
-    if parts[0] == "kl":
-        if len(values) != 2:
-            raise ConfigError(f"sparsity {spec!r}: write kl:ρ:β, for example kl:0.05:3")
+    kind, values = parsed
+    if kind == "kl":
         rho, beta = values
         if not 0 < rho < 1:
             raise ConfigError(f"sparsity {spec!r}: the target activation ρ must lie in (0, 1)")
         if beta < 0:
             raise ConfigError(f"sparsity {spec!r}: the weight β must be ≥ 0")
         return Sparsity("kl", rho, beta)
-    if parts[0] == "l1":
-        if len(values) != 1:
-            raise ConfigError(f"sparsity {spec!r}: write l1:λ, for example l1:0.001")
-        if values[0] < 0:
-            raise ConfigError(f"sparsity {spec!r}: the weight λ must be ≥ 0")
-        return Sparsity("l1", 0.0, values[0])
-    raise ConfigError(f"unknown sparsity {spec!r}; write kl:ρ:β or l1:λ")
+    if values[0] < 0:
+        raise ConfigError(f"sparsity {spec!r}: the weight λ must be ≥ 0")
+    return Sparsity("l1", 0.0, values[0])

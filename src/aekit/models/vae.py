@@ -6,8 +6,8 @@
     log p(x|z) = Σᵢ [xᵢ log yᵢ + (1−xᵢ) log(1−yᵢ)]               (Bernoulli, from the logits)
                or Σᵢ log N(xᵢ; yᵢ, s²ᵢ)                          (Gaussian)
 
-It reuses the core's blocks (MLP or conv encoder body, mirrored decoder) and its configuration
-(`ModelConfig`, kind="vae"); the VAE options live in `ModelConfig.extra`:
+It reuses the core's blocks (MLP or conv encoder body, mirrored decoder); its configuration
+`VAEConfig` is the core's `ModelConfig` with the VAE's typed options:
 
     likelihood        "bernoulli" or "gaussian"
     decoder_variance  gaussian only: "learned" (one log s² per feature, shared by all samples,
@@ -29,6 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from aekit.errors import ConfigError
+from dataclasses import dataclass
+
 from aekit.models.autoencoder import ModelConfig
 from aekit.nn.conv import ConvDecoder, ConvEncoder
 from aekit.nn.layers import activation
@@ -38,48 +40,107 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 BINARIZE = ("dynamic", "static")
 MIN_VARIANCE = 1e-3  # floor of a learned Gaussian decoder variance (model space)
 LOG_2PI = math.log(2 * math.pi)
-VAE_DEFAULTS = {"likelihood": "bernoulli", "decoder_variance": "learned", "n_classes": 0, "beta": 1.0,
-                "warmup_epochs": 0, "free_bits": 0.0, "binarize": None}
 
 
-def vae_options(config: ModelConfig) -> dict:
-    """The VAE options of a config (defaults filled in), validated."""
-    o = {**VAE_DEFAULTS, **(config.extra or {})}
-    if o["likelihood"] not in LIKELIHOODS:
-        raise ConfigError(f"unknown likelihood {o['likelihood']!r}; choose one of {', '.join(LIKELIHOODS)}")
-    dv = o["decoder_variance"]
-    if dv != "learned":
-        try:
-            dv = float(dv)
-        except (TypeError, ValueError):
-            raise ConfigError(f"decoder_variance must be 'learned' or a positive number, got {dv!r}") from None
-        if not (dv > 0 and math.isfinite(dv)):
-            raise ConfigError(f"decoder_variance must be 'learned' or a positive number, got {dv!r}")
-        o["decoder_variance"] = dv
-    if int(o["n_classes"]) < 0 or int(o["n_classes"]) == 1:
-        raise ConfigError(f"a conditional VAE needs at least 2 classes, got {o['n_classes']}")
-    o["n_classes"] = int(o["n_classes"])
-    if not (float(o["beta"]) >= 0 and math.isfinite(float(o["beta"]))):
-        raise ConfigError(f"beta must be a finite number ≥ 0, got {o['beta']}")
-    if int(o["warmup_epochs"]) < 0:
-        raise ConfigError(f"warmup_epochs must be ≥ 0, got {o['warmup_epochs']}")
-    if not float(o["free_bits"]) >= 0:
-        raise ConfigError(f"free_bits must be ≥ 0 nats per latent dimension, got {o['free_bits']}")
-    if o["binarize"] not in (None, *BINARIZE):
-        raise ConfigError(f"binarize must be 'dynamic', 'static' or None, got {o['binarize']!r}")
-    if o["binarize"] is not None and o["likelihood"] != "bernoulli":
-        raise ConfigError("binarize is for the Bernoulli likelihood: set likelihood='bernoulli'")
-    if o["likelihood"] == "bernoulli" and config.output_activation != "sigmoid":
-        raise ConfigError("the Bernoulli likelihood needs output_activation='sigmoid' (data in [0, 1])")
-    if config.latent_dim is None:
-        raise ConfigError("a VAE needs a latent_dim (the size of z)")
-    if config.tied:
-        raise ConfigError("tied weights are not implemented for the VAE")
-    return o
+@dataclass
+class VAEConfig(ModelConfig):
+    """A VAE's network and objective (stored in the run folder's config.json).
+
+    Takes every `ModelConfig` option (``latent_dim`` is the size of z; ``tied``, ``noise``
+    and ``sparsity`` are not used) and the VAE's own:
+
+    Parameters
+    ----------
+    likelihood : {"bernoulli", "gaussian"}, default "bernoulli"
+        p(x|z); Bernoulli needs ``output_activation="sigmoid"``.
+    decoder_variance : "learned" or float, default "learned"
+        Gaussian likelihood: one learned log s² per feature, or a fixed s² > 0.
+    n_classes : int, default 0
+        K ≥ 2 for a conditional VAE (one-hot labels joined to the encoder input and z), or 0.
+    classes : list or None, default None
+        The labels of a conditional VAE, in one-hot order.
+    beta : float, default 1.0
+        Weight of the KL term (β-VAE), ≥ 0.
+    warmup_epochs : int, default 0
+        Epochs over which the KL weight rises linearly from 0 to `beta`.
+    free_bits : float, default 0.0
+        λ: the least KL, in nats per latent dimension, the objective charges (0 = off).
+    binarize : {"dynamic", "static"} or None, default None
+        Bernoulli only: "dynamic" samples binary inputs afresh each batch (the VAE anchor's
+        protocol); "static" is a fixed binarization done by the caller.
+
+    Examples
+    --------
+    >>> cfg = VAEConfig(input_shape=(784,), hidden=(200, 200), latent_dim=50, binarize="dynamic")
+    >>> cfg.likelihood, cfg.beta, VAEConfig.from_dict(cfg.to_dict()) == cfg
+    ('bernoulli', 1.0, True)
+    """
+
+    likelihood: str = "bernoulli"
+    decoder_variance: str | float = "learned"
+    n_classes: int = 0
+    classes: list | None = None
+    beta: float = 1.0
+    warmup_epochs: int = 0
+    free_bits: float = 0.0
+    binarize: str | None = None
+
+    def validate(self) -> None:
+        """Check the base options and the VAE's; raises ConfigError naming the first problem."""
+        super().validate()
+        if self.likelihood not in LIKELIHOODS:
+            raise ConfigError(f"unknown likelihood {self.likelihood!r}; choose one of {', '.join(LIKELIHOODS)}")
+        dv = self.decoder_variance
+        if dv != "learned":
+            try:
+                dv = float(dv)
+            except (TypeError, ValueError):
+                raise ConfigError(f"decoder_variance must be 'learned' or a positive number, got {dv!r}") from None
+            if not (dv > 0 and math.isfinite(dv)):
+                raise ConfigError(f"decoder_variance must be 'learned' or a positive number, got {dv!r}")
+            self.decoder_variance = dv
+        self.n_classes = int(self.n_classes)
+        if self.n_classes < 0 or self.n_classes == 1:
+            raise ConfigError(f"a conditional VAE needs at least 2 classes, got {self.n_classes}")
+        self.beta, self.free_bits, self.warmup_epochs = float(self.beta), float(self.free_bits), int(self.warmup_epochs)
+        if not (self.beta >= 0 and math.isfinite(self.beta)):
+            raise ConfigError(f"beta must be a finite number ≥ 0, got {self.beta}")
+        if self.warmup_epochs < 0:
+            raise ConfigError(f"warmup_epochs must be ≥ 0, got {self.warmup_epochs}")
+        if not self.free_bits >= 0:
+            raise ConfigError(f"free_bits must be ≥ 0 nats per latent dimension, got {self.free_bits}")
+        if self.binarize not in (None, *BINARIZE):
+            raise ConfigError(f"binarize must be 'dynamic', 'static' or None, got {self.binarize!r}")
+        if self.binarize is not None and self.likelihood != "bernoulli":
+            raise ConfigError("binarize is for the Bernoulli likelihood: set likelihood='bernoulli'")
+        if self.likelihood == "bernoulli" and self.output_activation != "sigmoid":
+            raise ConfigError("the Bernoulli likelihood needs output_activation='sigmoid' (data in [0, 1])")
+        if self.latent_dim is None:
+            raise ConfigError("a VAE needs a latent_dim (the size of z)")
+        if self.tied:
+            raise ConfigError("tied weights are not implemented for the VAE")
 
 
 def kl_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(μ, σ²) ‖ N(0, 1)) per latent dimension: −½(1 + log σ² − μ² − σ²)."""
+    """KL(N(μ, σ²) ‖ N(0, 1)) per latent dimension: −½(1 + log σ² − μ² − σ²).
+
+    Parameters
+    ----------
+    mu : torch.Tensor
+        Posterior means μ.
+    logvar : torch.Tensor
+        Posterior log variances log σ², broadcastable with `mu`.
+
+    Returns
+    -------
+    torch.Tensor
+        The KL of each dimension, in nats, shaped like `mu`.
+
+    Examples
+    --------
+    >>> kl_normal(torch.tensor([1.0, 2.0]), torch.zeros(2))     # ½μ² at σ = 1
+    tensor([0.5000, 2.0000])
+    """
     return -0.5 * (1.0 + logvar - mu.pow(2) - logvar.exp())
 
 
@@ -92,13 +153,41 @@ class VAEModel(nn.Module):
     KLⱼ the batch-mean KL of latent dimension j and λ = `free_bits` (Kingma et al. 2016; 0 = off).
     With β = 1, no warm-up and no free bits this is exactly the negative ELBO; the true negative
     ELBO is always reported too ("neg_elbo"), and validation uses only the true bound.
+
+    Parameters
+    ----------
+    config : VAEConfig
+        The network, likelihood and objective.
+
+    Attributes
+    ----------
+    encoder, decoder : torch.nn.Module
+        The core's blocks; the decoder takes z (‖ one-hot) and gives logits.
+    mu_head, logvar_head : torch.nn.Linear
+        μ and log σ² of q(z|x) from the encoder's features.
+    decoder_logvar : torch.Tensor
+        Gaussian likelihood only: log s² per feature (a parameter when learned).
+    beta_now : float
+        The KL weight of the current epoch (see `on_epoch_start`).
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> vae = VAEModel(VAEConfig(input_shape=(6,), hidden=(8,), latent_dim=2))
+    >>> x = torch.rand(4, 6)
+    >>> vae.encode(x).shape, vae.decode(torch.zeros(3, 2)).shape
+    (torch.Size([4, 2]), torch.Size([3, 6]))
+    >>> terms = vae.training_terms(x, torch.Generator().manual_seed(0))
+    >>> sorted(terms), bool(torch.isclose(terms["neg_elbo"], terms["recon"] + terms["kl"]))
+    (['kl', 'loss', 'neg_elbo', 'recon'], True)
     """
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: VAEConfig):
         super().__init__()
+        if not isinstance(config, VAEConfig):
+            raise ConfigError(f"a VAE needs a VAEConfig, got {type(config).__name__}")
         self.config = config
-        self.options = vae_options(config)
-        n, L, K = config.n_features, int(config.latent_dim), self.options["n_classes"]
+        n, L, K = config.n_features, int(config.latent_dim), config.n_classes
         self.n_features, self.latent_dim, self.n_classes = n, L, K
         if config.arch == "conv":
             self.encoder = ConvEncoder(config.image_shape, config.hidden, config.activation, None, "linear")
@@ -119,14 +208,16 @@ class VAEModel(nn.Module):
         self.output_activation = activation(config.output_activation)
         self.register_buffer("input_shift", torch.zeros(n))
         self.register_buffer("input_scale", torch.ones(n))
-        if self.options["likelihood"] == "gaussian":
-            if self.options["decoder_variance"] == "learned":
+        if self.config.likelihood == "gaussian":
+            if self.config.decoder_variance == "learned":
                 self.decoder_logvar = nn.Parameter(torch.zeros(n))
             else:
-                self.register_buffer("decoder_logvar", torch.full((n,), math.log(self.options["decoder_variance"])))
-        self.beta_now = 0.0 if self.options["warmup_epochs"] > 0 else float(self.options["beta"])
+                self.register_buffer("decoder_logvar", torch.full((n,), math.log(self.config.decoder_variance)))
+        self.beta_now = 0.0 if self.config.warmup_epochs > 0 else float(self.config.beta)
 
     def set_standardization(self, X: torch.Tensor) -> None:
+        """Store the per-feature mean and standard deviation of training data X (N × ...);
+        features with std ≤ 1e-8 get scale 1. Used only when `config.standardize` is set."""
         flat = X.reshape(X.shape[0], -1)
         self.input_shift.copy_(flat.mean(0))
         std = flat.std(0, unbiased=False)
@@ -134,8 +225,9 @@ class VAEModel(nn.Module):
 
     # -- schedule hook (called by the trainer at the start of each epoch, 0-based) ------------
     def on_epoch_start(self, epoch: int) -> None:
-        warm = self.options["warmup_epochs"]
-        self.beta_now = float(self.options["beta"]) * (min(1.0, epoch / warm) if warm > 0 else 1.0)
+        """Set `beta_now` for `epoch` (0-based): β·min(1, epoch / warmup_epochs), or β."""
+        warm = self.config.warmup_epochs
+        self.beta_now = float(self.config.beta) * (min(1.0, epoch / warm) if warm > 0 else 1.0)
 
     # -- pieces ---------------------------------------------------------------------------------
     def split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -162,6 +254,7 @@ class VAEModel(nn.Module):
         return self.mu_head(h), self.logvar_head(h).clamp(-30.0, 20.0)
 
     def decoder_logits(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """The decoder's logits for codes z (N × L) and one-hot labels c (N × K, or None)."""
         return self.decoder(torch.cat([z, c], 1) if c is not None else z)
 
     def mean(self, logits: torch.Tensor) -> torch.Tensor:
@@ -173,7 +266,7 @@ class VAEModel(nn.Module):
 
     def log_px(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """log p(x|z) summed over features, per row, in nats (data space)."""
-        if self.options["likelihood"] == "bernoulli":
+        if self.config.likelihood == "bernoulli":
             return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
         target = self._to_model(x)
         mean = self.output_activation(logits)
@@ -208,6 +301,7 @@ class VAEModel(nn.Module):
         return torch.randn(shape, generator=generator, device=dev, dtype=like.dtype).to(like.device)
 
     def binarize(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """A binary sample of x: each value is 1 with probability x (x in [0, 1])."""
         dev = generator.device if generator is not None else x.device
         u = torch.rand(x.shape, generator=generator, device=dev, dtype=x.dtype).to(x.device)
         return (u < x).to(x.dtype)
@@ -226,11 +320,13 @@ class VAEModel(nn.Module):
         return {"loss": recon + beta * kl_term, "neg_elbo": neg_elbo, "recon": recon, "kl": kl_sample}
 
     def training_terms(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        if self.options["binarize"] == "dynamic":
+        """The objective for one batch, with ε (and dynamic binarization) drawn from `generator`:
+        "loss" (what is minimized), "neg_elbo", "recon" (−E_q[log p(x|z)]) and "kl", batch means."""
+        if self.config.binarize == "dynamic":
             xs, c = self.split(x)
             xs = self.binarize(xs, generator)
             x = torch.cat([xs, c], 1) if c is not None else xs
-        return self._terms(x, generator, self.beta_now, float(self.options["free_bits"]))
+        return self._terms(x, generator, self.beta_now, float(self.config.free_bits))
 
     def validation_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The true bound (β = 1, no free bits), with a fixed ε so epochs compare fairly."""
@@ -274,8 +370,34 @@ class VAEModel(nn.Module):
         return torch.cat(out, 1)
 
     def log_likelihood(self, x: torch.Tensor, k: int, generator: torch.Generator | None) -> torch.Tensor:
-        """Importance-weighted estimate of log p(x) per row: logsumexp_i log w_i − log k."""
+        """Importance-weighted estimate of log p(x) per row: logsumexp_i log w_i − log k.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Rows (x‖onehot for a conditional model), N × D.
+        k : int
+            Importance samples per row (k = 1 gives a one-sample ELBO).
+        generator : torch.Generator or None
+            The random source of the samples.
+
+        Returns
+        -------
+        torch.Tensor
+            log p(x) in nats, shape (N,); never below the ELBO in expectation.
+
+        Examples
+        --------
+        >>> _ = torch.manual_seed(0)
+        >>> vae = VAEModel(VAEConfig(input_shape=(6,), hidden=(8,), latent_dim=2))
+        >>> x = torch.bernoulli(torch.full((3, 6), 0.5))
+        >>> with torch.no_grad():
+        ...     ll = vae.log_likelihood(x, k=50, generator=torch.Generator().manual_seed(0))
+        ...     elbo = vae.elbo(x, torch.Generator().manual_seed(0), n_samples=50)
+        >>> ll.shape, bool((ll >= elbo - 0.1).all())
+        (torch.Size([3]), True)
+        """
         return torch.logsumexp(self.log_weights(x, k, generator), 1) - math.log(k)
 
 
-__all__ = ["LIKELIHOODS", "VAEModel", "kl_normal", "vae_options"]
+__all__ = ["LIKELIHOODS", "VAEConfig", "VAEModel", "kl_normal"]

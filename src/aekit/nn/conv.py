@@ -27,6 +27,40 @@ def _padded(size: int, depth: int) -> int:
 
 
 class ConvEncoder(nn.Module):
+    """3×3 convolutions + activation + 2×2 max-pooling per block, from C×H×W images to a code.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        (C, H, W) of the images it is built for.
+    channels : sequence of int
+        Channels of each block; each block halves H and W (depth = len(channels)).
+    act : str
+        Activation by name (see `aekit.nn.layers.activation`).
+    latent_dim : int or None
+        A dense code of this size after the convolutions; None keeps the last feature map
+        (flattened) as the code, and the encoder is fully convolutional.
+    code_act : str
+        Activation of the code.
+
+    Attributes
+    ----------
+    depth : int
+        Number of blocks.
+    code_channels : int
+        Channels of the last feature map.
+    dense : torch.nn.Linear or None
+        The dense bottleneck, if `latent_dim` is given.
+
+    Examples
+    --------
+    >>> enc = ConvEncoder((1, 28, 28), [32, 32], "relu", 16, "linear")
+    >>> enc(torch.zeros(4, 784)).shape
+    torch.Size([4, 16])
+    >>> ConvEncoder((1, 28, 28), [8], "relu", None, "linear")(torch.zeros(4, 784)).shape  # 8 × 14 × 14
+    torch.Size([4, 1568])
+    """
+
     def __init__(self, input_shape: tuple[int, int, int], channels: Sequence[int], act: str,
                  latent_dim: int | None, code_act: str):
         super().__init__()
@@ -44,10 +78,14 @@ class ConvEncoder(nn.Module):
 
     @property
     def code_hw(self) -> tuple[int, int]:
+        """(height, width) of the last feature map for the built input size (inputs are
+        zero-padded to a multiple of 2**depth)."""
         _, h, w = self.input_shape
         return _padded(h, self.depth) // 2**self.depth, _padded(w, self.depth) // 2**self.depth
 
     def forward(self, x: torch.Tensor, image_hw: tuple[int, int] | None = None) -> torch.Tensor:
+        """Encode N×(C·H·W) rows or N×C×H×W images; `image_hw` gives another (H, W) (fully
+        convolutional encoders only). Returns the codes, N × code size."""
         c, h, w = self.input_shape
         if image_hw is not None:
             h, w = image_hw
@@ -62,6 +100,28 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
+    """The mirror of a `ConvEncoder`: 3×3 convolution + activation + 2× up-sampling per block,
+    then a 3×3 convolution to C channels; gives flat N×(C·H·W) logits.
+
+    Parameters
+    ----------
+    encoder : ConvEncoder
+        The encoder it decodes for (its input shape, depth and code shape).
+    channels : sequence of int
+        Channels of each block, in the encoder's order (used reversed).
+    act : str
+        Activation by name.
+    latent_dim : int or None
+        The dense code's size, as given to the encoder.
+
+    Examples
+    --------
+    >>> enc = ConvEncoder((1, 10, 10), [4, 8], "relu", 3, "linear")   # padded to 12 × 12 inside
+    >>> dec = ConvDecoder(enc, [4, 8], "relu", 3)
+    >>> dec(enc(torch.zeros(2, 100))).shape
+    torch.Size([2, 100])
+    """
+
     def __init__(self, encoder: ConvEncoder, channels: Sequence[int], act: str, latent_dim: int | None):
         super().__init__()
         self.output_shape = encoder.input_shape
@@ -79,6 +139,8 @@ class ConvDecoder(nn.Module):
         self.features = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, image_hw: tuple[int, int] | None = None) -> torch.Tensor:
+        """Decode codes to N×(C·H·W) rows of logits, cropped to the image size; `image_hw` gives
+        another (H, W) (fully convolutional decoders only)."""
         c, h, w = self.output_shape
         code_hw = self.code_hw
         if image_hw is not None:

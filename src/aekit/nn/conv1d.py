@@ -81,6 +81,7 @@ class ResidualBlock1d(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x + body(x), for N×C×T signals."""
         return x + self.body(x)
 
 
@@ -166,6 +167,7 @@ class Conv1dEncoder(nn.Module):
 
     @property
     def code_length(self) -> int:
+        """Length of the last feature map for the built length T."""
         return padded_length(self.input_shape[1], self.depth) // 2**self.depth
 
     def forward(self, x: torch.Tensor, length: int | None = None) -> torch.Tensor:

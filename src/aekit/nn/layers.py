@@ -19,11 +19,35 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "softplus": nn.Softplus,
     "linear": nn.Identity,
 }
-ACTIVATION_NAMES = tuple(_ACTIVATIONS)
+ACTIVATION_NAMES = tuple(_ACTIVATIONS)  # the names `activation` accepts (besides aliases)
 
 
 def activation(name: str) -> nn.Module:
-    """An activation module by name ("relu", "sigmoid", "tanh", "linear", ...)."""
+    """An activation module by name.
+
+    Parameters
+    ----------
+    name : str
+        One of ``ACTIVATION_NAMES`` ("relu", "sigmoid", "tanh", "linear", ...), in any case,
+        with "-" or "_"; "identity" and "none" mean "linear", "logistic" means "sigmoid".
+
+    Returns
+    -------
+    torch.nn.Module
+        A new module (``nn.Identity`` for "linear").
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name.
+
+    Examples
+    --------
+    >>> activation("ReLU"), activation("leaky-relu"), activation("none")
+    (ReLU(), LeakyReLU(negative_slope=0.01), Identity())
+    >>> activation("logistic")(torch.zeros(2))
+    tensor([0.5000, 0.5000])
+    """
     key = str(name).lower().replace("-", "_")
     if key in ("identity", "none"):
         key = "linear"
@@ -35,6 +59,28 @@ def activation(name: str) -> nn.Module:
 
 
 def check_activation(name: str) -> str:
+    """`name` unchanged if `activation` knows it (for validating configs).
+
+    Parameters
+    ----------
+    name : str
+        An activation name.
+
+    Returns
+    -------
+    str
+        `name`, as given.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name.
+
+    Examples
+    --------
+    >>> check_activation("Tanh")
+    'Tanh'
+    """
     activation(name)
     return name
 
@@ -45,6 +91,27 @@ class TiedLinear(nn.Module):
     The encoder layer is held outside the module registry so its weight is stored once in
     the state dict (safetensors refuses shared tensors) and counted once by the optimizer;
     only the bias belongs to this layer.
+
+    Parameters
+    ----------
+    source : torch.nn.Linear
+        The encoder layer whose weight W (out × in) this layer uses transposed.
+
+    Attributes
+    ----------
+    bias : torch.nn.Parameter
+        Shape (source.in_features,), initialized to zeros.
+    in_features, out_features : int
+        source.out_features and source.in_features.
+
+    Examples
+    --------
+    >>> enc = nn.Linear(6, 2)
+    >>> dec = TiedLinear(enc)
+    >>> dec(torch.zeros(3, 2)).shape
+    torch.Size([3, 6])
+    >>> [name for name, _ in dec.named_parameters()], dec.weight.data_ptr() == enc.weight.data_ptr()
+    (['bias'], True)
     """
 
     def __init__(self, source: nn.Linear):
@@ -56,9 +123,11 @@ class TiedLinear(nn.Module):
 
     @property
     def weight(self) -> torch.Tensor:
+        """Wᵀ, a view of the source layer's weight, shape (in_features, out_features)."""
         return self._source[0].weight.t()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x W + b for x of shape (..., in_features)."""
         return F.linear(x, self._source[0].weight.t(), self.bias)
 
     def extra_repr(self) -> str:

@@ -13,7 +13,26 @@ import numpy as np  # noqa: E402
 from aekit.runs import atomic_write_bytes  # noqa: E402
 
 
-def _save(fig, path: str | os.PathLike) -> Path:
+def save_figure(fig, path: str | os.PathLike) -> Path:
+    """Save a matplotlib figure as PNG (110 dpi, tight box) atomically, then close it.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : str or os.PathLike
+
+    Returns
+    -------
+    pathlib.Path
+        `path`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> fig, ax = plt.subplots(figsize=(1, 1))
+    >>> save_figure(fig, Path(tempfile.mkdtemp()) / "empty.png").read_bytes()[:4]
+    b'\\x89PNG'
+    """
     import io
 
     buf = io.BytesIO()
@@ -38,7 +57,29 @@ def _as_images(X: np.ndarray, image_shape: tuple[int, ...] | None) -> np.ndarray
 
 
 def loss_curves(history: list[dict], path: str | os.PathLike, title: str = "Training") -> Path:
-    """Training and validation loss per epoch, one colour per stage (pretraining, fine-tuning)."""
+    """Training and validation loss per epoch, one colour per stage (pretraining, fine-tuning).
+
+    Parameters
+    ----------
+    history : list of dict
+        One row per epoch with "loss", and optionally "val_loss" and "stage" (default "train");
+        stages follow each other on the epoch axis.
+    path : str or os.PathLike
+        The PNG file.
+    title : str, default "Training"
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> history = [{"stage": "pretrain", "loss": 0.3}, {"stage": "finetune", "loss": 0.2, "val_loss": 0.25},
+    ...            {"stage": "finetune", "loss": 0.1, "val_loss": 0.15}]
+    >>> loss_curves(history, Path(tempfile.mkdtemp()) / "loss.png").name
+    'loss.png'
+    """
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     stages = list(dict.fromkeys(str(r.get("stage", "train")) for r in history))
     offset = 0
@@ -59,7 +100,7 @@ def loss_curves(history: list[dict], path: str | os.PathLike, title: str = "Trai
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def reconstruction_grid(
@@ -69,7 +110,35 @@ def reconstruction_grid(
     value_range: tuple[float, float] = (0.0, 1.0),
     n: int = 10,
 ) -> Path | None:
-    """One row per entry (original, each model, PCA) of the same n samples."""
+    """One row per entry (original, each model, PCA) of the same n samples.
+
+    Parameters
+    ----------
+    rows : dict of str to ndarray
+        Row label → images (N×C×H×W, or N×D rows of `image_shape` or of a square side).
+    path : str or os.PathLike
+        The PNG file.
+    image_shape : tuple of int or None, default None
+        (C, H, W) of flat rows.
+    value_range : tuple of float, default (0.0, 1.0)
+        The values shown as black and white.
+    n : int, default 10
+        Samples (columns) shown.
+
+    Returns
+    -------
+    pathlib.Path or None
+        None, and nothing written, when the data are not images.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> X = np.random.default_rng(0).random((4, 64))              # 8×8 images as rows
+    >>> reconstruction_grid({"original": X, "pca": X}, Path(tempfile.mkdtemp()) / "r.png", n=4).name
+    'r.png'
+    >>> reconstruction_grid({"table": np.zeros((4, 5))}, "never.png") is None
+    True
+    """
     panels = {k: _as_images(np.asarray(v)[:n], image_shape) for k, v in rows.items()}
     if any(p is None for p in panels.values()):
         return None
@@ -84,11 +153,29 @@ def reconstruction_grid(
             ax.set_yticks([])
         axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
     fig.subplots_adjust(wspace=0.05, hspace=0.05)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def to_2d(codes: np.ndarray) -> tuple[np.ndarray, str]:
-    """The code itself when 2-D; else its first two principal components (said in the label)."""
+    """The code itself when 2-D; else its first two principal components (said in the label).
+
+    Parameters
+    ----------
+    codes : ndarray of shape (N, L)
+
+    Returns
+    -------
+    points : ndarray of shape (N, 2)
+        A 1-D code gets a zero second coordinate.
+    label : str
+        What the axes show.
+
+    Examples
+    --------
+    >>> points, label = to_2d(np.random.default_rng(0).random((20, 5)))
+    >>> points.shape, label
+    ((20, 2), 'first 2 PCs of the 5-D code')
+    """
     if codes.shape[1] == 2:
         return codes, "code"
     if codes.shape[1] == 1:
@@ -105,7 +192,32 @@ def latent_scatter(
     classes: list[str] | None = None,
     max_points: int = 5000,
 ) -> Path:
-    """Side-by-side 2-D scatters (e.g. the autoencoder's code beside PCA's), coloured by label."""
+    """Side-by-side 2-D scatters (e.g. the autoencoder's code beside PCA's), coloured by label.
+
+    Parameters
+    ----------
+    panels : dict of str to ndarray
+        Panel title → codes N×L (shown through `to_2d`).
+    labels : ndarray or None
+        Integer labels, N, for the colours; None for one colour.
+    path : str or os.PathLike
+        The PNG file.
+    classes : list of str or None, default None
+        Label names for the legend.
+    max_points : int, default 5000
+        Larger panels show a seeded random subset.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> Z = np.random.default_rng(0).random((30, 2))
+    >>> latent_scatter({"ae": Z, "pca": Z}, np.arange(30) % 3, Path(tempfile.mkdtemp()) / "z.png").name
+    'z.png'
+    """
     k = len(panels)
     fig, axes = plt.subplots(1, k, figsize=(4.4 * k, 4.0), squeeze=False)
     rng = np.random.default_rng(0)
@@ -126,11 +238,27 @@ def latent_scatter(
         # the legend sits right of the panels, in room made for it (long class names included)
         fig.subplots_adjust(right=0.84)
         fig.legend(handles, names, loc="center left", bbox_to_anchor=(0.85, 0.5), fontsize=8, title="label")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def code_unit_activity(mean_activation: np.ndarray, rho: float, path: str | os.PathLike, title: str = "") -> Path:
-    """Mean activation ρ̂_j of each code unit over the test set, against the target ρ."""
+    """Mean activation ρ̂_j of each code unit over the test set, against the target ρ.
+
+    Parameters
+    ----------
+    mean_activation : ndarray of shape (L,)
+        ρ̂_j per code unit.
+    rho : float
+        The sparsity target ρ.
+    path : str or os.PathLike
+        The PNG file.
+    title : str, default ""
+        Default: "Sparse code: mean activation per unit".
+
+    Returns
+    -------
+    pathlib.Path
+    """
     k = len(mean_activation)
     fig, ax = plt.subplots(figsize=(max(4.0, 0.18 * k + 1.5), 3.0))
     ax.bar(np.arange(k), mean_activation, color="C0", width=0.8, label="mean activation ρ̂ⱼ")
@@ -140,11 +268,23 @@ def code_unit_activity(mean_activation: np.ndarray, rho: float, path: str | os.P
     ax.set_ylim(0, max(1.0 * max(mean_activation.max(), rho) * 1.15, 0.05))
     ax.set_title(title or "Sparse code: mean activation per unit")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def activation_histograms(codes: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
-    """Histograms of all code activations (values in [0, 1]), one panel per model."""
+    """Histograms of all code activations (values in [0, 1]), one panel per model.
+
+    Parameters
+    ----------
+    codes : dict of str to ndarray
+        Panel title → code activations.
+    path : str or os.PathLike
+        The PNG file.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     k = len(codes)
     fig, axes = plt.subplots(1, k, figsize=(4.0 * k, 3.0), squeeze=False, sharey=True)
     bins = np.linspace(0, 1, 41)
@@ -154,12 +294,35 @@ def activation_histograms(codes: dict[str, np.ndarray], path: str | os.PathLike)
         ax.set_title(f"{name}\nmean {np.mean(Z):.3f}", fontsize=9)
         ax.set_xlabel("activation")
     axes[0, 0].set_ylabel("count")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def score_histogram(scores: np.ndarray, threshold: float, path: str | os.PathLike,
                     is_anomaly: np.ndarray | None = None) -> Path:
-    """Anomaly scores (log x when they span decades) with the threshold marked."""
+    """Anomaly scores (log x when they span decades) with the threshold marked.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (N,)
+        Anomaly scores; non-finite ones are left out.
+    threshold : float
+        Drawn as a dashed line.
+    path : str or os.PathLike
+        The PNG file.
+    is_anomaly : ndarray of bool or None, default None
+        Ground truth: normal and anomalous scores in two colours.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> s = np.random.default_rng(0).exponential(size=100)
+    >>> score_histogram(s, 2.0, Path(tempfile.mkdtemp()) / "s.png", is_anomaly=s > 2).name
+    's.png'
+    """
     s = np.asarray(scores, dtype=np.float64)
     finite = np.isfinite(s)
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
@@ -178,11 +341,25 @@ def score_histogram(scores: np.ndarray, threshold: float, path: str | os.PathLik
     ax.set_xlabel("anomaly score")
     ax.set_ylabel("count")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def roc_curves(scores: dict[str, np.ndarray], is_anomaly: np.ndarray, path: str | os.PathLike) -> Path:
-    """ROC curve of each scorer (AUC in the legend)."""
+    """ROC curve of each scorer (AUC in the legend).
+
+    Parameters
+    ----------
+    scores : dict of str to ndarray
+        Scorer name → scores (higher = more anomalous); +inf is drawn at the float maximum.
+    is_anomaly : ndarray of bool
+        Ground truth.
+    path : str or os.PathLike
+        The PNG file.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     from sklearn.metrics import roc_auc_score, roc_curve
 
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
@@ -194,4 +371,4 @@ def roc_curves(scores: dict[str, np.ndarray], is_anomaly: np.ndarray, path: str 
     ax.set_xlabel("false-positive rate")
     ax.set_ylabel("true-positive rate")
     ax.legend(fontsize=8, loc="lower right")
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -45,7 +45,37 @@ def image_grid(
     images: np.ndarray, ncols: int | None = None, pad: int = 1, value_range=(0.0, 1.0)
 ) -> np.ndarray:
     """Tile N×C×H×W images (values in `value_range`) into one uint8 picture:
-    H'×W' for grey (C=1), H'×W'×3 for colour (C=3). `ncols` defaults to ceil(sqrt(N))."""
+    H'×W' for grey (C=1), H'×W'×3 for colour (C=3). `ncols` defaults to ceil(sqrt(N)).
+
+    Parameters
+    ----------
+    images : ndarray or torch.Tensor
+        N×C×H×W (also N×H×W, or one H×W image); 4 channels lose the alpha, 2 keep the first.
+    ncols : int or None, default None
+        Tiles per row.
+    pad : int, default 1
+        Width of the grey (PAD_VALUE) lines between and around the tiles.
+    value_range : tuple of float, default (0.0, 1.0)
+        The values shown as black and white; outside values are clipped, NaN is black.
+
+    Returns
+    -------
+    ndarray
+        uint8; empty tiles of the last row are grey.
+
+    Raises
+    ------
+    DataError
+        No images, or a shape or channel count it cannot show.
+
+    Examples
+    --------
+    >>> grid = image_grid(np.ones((5, 1, 4, 4)))     # 3 columns, 2 rows of 4-pixel tiles
+    >>> grid.shape, grid.dtype, int(grid[1, 1]), int(grid[0, 0])
+    ((11, 16), dtype('uint8'), 255, 128)
+    >>> image_grid(np.zeros((2, 3, 4, 4)), ncols=2, pad=0).shape
+    (4, 8, 3)
+    """
     a = _as_nchw(images)
     n, c, h, w = a.shape
     if n == 0:
@@ -65,7 +95,19 @@ def image_grid(
     return grid[..., 0] if c == 1 else grid
 
 
-def _atomic_save_png(im, path: Path) -> Path:
+def save_png(im, path: Path) -> Path:
+    """Write a PIL image as PNG atomically (temp file + os.replace), creating the folder.
+
+    Parameters
+    ----------
+    im : PIL.Image.Image
+    path : pathlib.Path
+
+    Returns
+    -------
+    pathlib.Path
+        `path`.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -91,7 +133,33 @@ def save_image_grid(
     scale: int | None = None,
 ) -> Path:
     """Write `image_grid(images)` as a PNG, upscaled with nearest neighbour so that each tile is
-    at least 32 px (or by `scale`). Atomic: temp file + os.replace. Returns the path."""
+    at least 32 px (or by `scale`). Atomic: temp file + os.replace. Returns the path.
+
+    Parameters
+    ----------
+    images : ndarray or torch.Tensor
+        As for `image_grid`.
+    path : str or os.PathLike
+        The PNG file; its folder is created.
+    ncols : int or None, default None
+        Tiles per row.
+    value_range : tuple of float, default (0.0, 1.0)
+        The values shown as black and white.
+    scale : int or None, default None
+        Upscaling factor; None picks the least that makes tiles ≥ MIN_TILE_PX.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from PIL import Image
+    >>> path = save_image_grid(np.zeros((4, 1, 8, 8)), Path(tempfile.mkdtemp()) / "grid.png")
+    >>> Image.open(path).size                            # (2·8 + 3) px × 4
+    (76, 76)
+    """
     from PIL import Image
 
     a = _as_nchw(images)
@@ -99,7 +167,7 @@ def save_image_grid(
     s = int(scale) if scale else _auto_scale(a.shape[2], a.shape[3])
     if s > 1:
         grid = np.repeat(np.repeat(grid, s, axis=0), s, axis=1)
-    return _atomic_save_png(Image.fromarray(grid), Path(path))
+    return save_png(Image.fromarray(grid), Path(path))
 
 
 def save_image_rows(
@@ -108,7 +176,36 @@ def save_image_rows(
 ) -> Path:
     """One row of images per entry of `rows` (each N_i×C×H×W), with an optional label at the left
     of each row, e.g. rows=[noisy, denoised, clean], labels=["noisy", "denoised", "clean"].
-    Grey and colour rows may be mixed (grey rows are shown in grey). Written atomically."""
+    Grey and colour rows may be mixed (grey rows are shown in grey). Written atomically.
+
+    Parameters
+    ----------
+    rows : sequence of ndarray
+        One image batch per row (see `image_grid`); rows may have different lengths.
+    path : str or os.PathLike
+        The PNG file.
+    labels : sequence of str or None, default None
+        One label per row.
+    value_range : tuple of float, default (0.0, 1.0)
+        The values shown as black and white.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    DataError
+        No rows, or a label count that does not match.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> rows = [np.zeros((3, 1, 8, 8)), np.ones((3, 1, 8, 8))]
+    >>> path = save_image_rows(rows, Path(tempfile.mkdtemp()) / "rows.png", labels=["noisy", "clean"])
+    >>> path.suffix, path.stat().st_size > 0
+    ('.png', True)
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from PIL import Image
@@ -146,7 +243,7 @@ def save_image_rows(
             ax.set_ylabel(str(labels[i]), rotation=0, ha="right", va="center", fontsize=10, labelpad=6)
     fig.canvas.draw()
     rgba = np.asarray(fig.canvas.buffer_rgba())
-    return _atomic_save_png(Image.fromarray(rgba[..., :3].copy()), Path(path))
+    return save_png(Image.fromarray(rgba[..., :3].copy()), Path(path))
 
 
 __all__ = ["image_grid", "save_image_grid", "save_image_rows"]

@@ -23,11 +23,33 @@ figure{margin:1em 0} figcaption{color:#555;font-size:.9em} img{max-width:100%}
 
 @dataclass
 class Table:
+    """A table for the report and the console: headers, rows, a caption and (console) a title.
+
+    Parameters
+    ----------
+    headers : list of str
+        Column headers.
+    rows : list of list
+        One list of cells per row; floats are shown with 4 significant digits.
+    caption : str, default ""
+        Shown above the table in the report.
+    title : str, default ""
+        Shown above the table in the console.
+
+    Examples
+    --------
+    >>> Table(["model", "mse"], [["pca", 0.0123456], ["ae<2>", 0.01]]).html()
+    '<table><tr><th>model</th><th>mse</th></tr><tr><td>pca</td><td>0.01235</td></tr><tr><td>ae&lt;2&gt;</td><td>0.01</td></tr></table>'
+    """
+
     headers: list[str]
     rows: list[list]
     caption: str = ""
+    title: str = ""
 
     def html(self) -> str:
+        """The table as an HTML ``<table>`` element, every cell escaped."""
+
         def cell(v) -> str:
             if isinstance(v, float):
                 return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.0f}"
@@ -41,6 +63,19 @@ class Table:
 
 @dataclass
 class Section:
+    """One section of a report: a heading, paragraphs, tables and figures, in that order.
+
+    Parameters
+    ----------
+    title : str
+        The heading.
+    text : list of str, default []
+        Paragraphs; they may hold simple inline HTML (not escaped).
+    tables : list of Table, default []
+    figures : list of (pathlib.Path, str), default []
+        PNG files and their captions; a missing file is left out of the page.
+    """
+
     title: str
     text: list[str] = field(default_factory=list)  # paragraphs; may hold simple inline HTML
     tables: list[Table] = field(default_factory=list)
@@ -53,6 +88,33 @@ def _img(path: Path) -> str:
 
 
 def write_report(path: str | os.PathLike, title: str, sections: list[Section], intro: str = "") -> Path:
+    """Write one self-contained HTML page (figures embedded as base64 PNG), atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The HTML file.
+    title : str
+        The page's title and first heading.
+    sections : list of Section
+        The sections, in order.
+    intro : str, default ""
+        A paragraph under the title (may hold inline HTML).
+
+    Returns
+    -------
+    pathlib.Path
+        `path`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "report.html"
+    >>> page = write_report(out, "Digits", [Section("Errors", tables=[Table(["model", "mse"], [["pca", 0.5]])])])
+    >>> text = page.read_text()
+    >>> "<h2>Errors</h2>" in text, "<td>0.5</td>" in text
+    (True, True)
+    """
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",

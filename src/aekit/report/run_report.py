@@ -12,12 +12,26 @@ from aekit.models.losses import parse_sparsity
 from aekit.models.pca import fit_pca, pca_reconstruct
 from aekit.report import figures
 from aekit.report.html import Section, Table, write_report
-from aekit.tasks.evaluate import evaluate_reconstruction, model_input
+from aekit.evaluation import evaluate_reconstruction, model_input
 
 
 @dataclass
 class ReportEntry:
-    """One trained model in a report."""
+    """One trained model in a report.
+
+    Parameters
+    ----------
+    name : str
+        Its heading and table label.
+    estimator : object
+        A fitted autoencoder estimator (transform, reconstruct, model_config_).
+    metrics : dict or None, default None
+        Its `aekit.evaluation.evaluate_reconstruction` result; computed by `build_report` when None.
+    description : str, default ""
+        A paragraph under its heading; default: the layers and options of its config.
+    slug : str, default ""
+        File-name stem of its figures; default: made from `name`.
+    """
 
     name: str
     estimator: object
@@ -27,6 +41,25 @@ class ReportEntry:
 
 
 def error_table(entries: list[ReportEntry]) -> Table:
+    """Test reconstruction error of each entry beside PCA's with the same latent size.
+
+    Parameters
+    ----------
+    entries : list of ReportEntry
+        Entries whose `metrics` are set.
+
+    Returns
+    -------
+    Table
+        One row per entry.
+
+    Examples
+    --------
+    >>> m = {"latent_dim": 2, "pca": {"n_components": 2, "mse_per_value": 0.04, "sse_per_sample": 2.6},
+    ...      "model": {"mse_per_value": 0.03, "sse_per_sample": 1.9}, "model_vs_pca": 0.75}
+    >>> error_table([ReportEntry("ae", None, metrics=m)]).rows
+    [['ae', 2, 0.03, 0.04, 1.9, 2.6, 0.75]]
+    """
     rows = []
     for e in entries:
         m = e.metrics
@@ -60,6 +93,24 @@ def _describe(est) -> str:
 
 
 def model_section(entry: ReportEntry, train: Dataset, test: Dataset, fig_dir: Path, slug: str) -> Section:
+    """One model's section: its error table, loss curves, reconstructions beside PCA's, the
+    code-unit activity of a KL-sparse code, and its latent space beside PCA's.
+
+    Parameters
+    ----------
+    entry : ReportEntry
+        The model, with `metrics` set.
+    train, test : Dataset
+        PCA is fitted on `train`; the pictures show `test`.
+    fig_dir : pathlib.Path
+        Where the PNG figures are written.
+    slug : str
+        File-name stem of the figures.
+
+    Returns
+    -------
+    Section
+    """
     est = entry.estimator
     m = entry.metrics
     sec = Section(entry.name, text=[entry.description or _describe(est)])
@@ -108,7 +159,27 @@ def build_report(
     intro: str = "",
     extra_sections: list[Section] | None = None,
 ) -> Path:
-    """Write report.html (figures next to it, also embedded) for the given models."""
+    """Write report.html (figures next to it, also embedded) for the given models.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The HTML file; the figures go to its folder.
+    entries : list of ReportEntry
+        The models; missing metrics are computed on `train` and `test`.
+    train, test : Dataset
+        The training split (for PCA) and the split the report measures.
+    title : str, default "aekit report"
+    intro : str, default ""
+        A paragraph under the title.
+    extra_sections : list of Section or None, default None
+        Appended after the models' sections.
+
+    Returns
+    -------
+    pathlib.Path
+        `path`.
+    """
     path = Path(path)
     fig_dir = path.parent
     for e in entries:

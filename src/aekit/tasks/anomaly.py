@@ -1,4 +1,4 @@
-"""Scoring a data split with a fitted detector: CSV, metrics, histogram, ROC curve, top anomalies."""
+"""Anomaly detection tasks: the normal subset of a labelled split, and scoring a split."""
 from __future__ import annotations
 
 import csv
@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from aekit.data import Dataset
-from aekit.detectors import AutoEncoderDetector, detection_metrics
 from aekit.errors import DataError
+from aekit.evaluation import evaluate_detector
+from aekit.report.detector import detector_figures
 from aekit.runs import atomic_write_text, write_json
 
 
@@ -35,15 +36,12 @@ def normal_subset(ds: Dataset, normal: list[int] | None) -> Dataset:
     return ds.subset(np.flatnonzero(np.isin(ds.y, normal)))
 
 
-def score_split(det: AutoEncoderDetector, ds: Dataset, out: Path, normal: list[int] | None, top: int = 32) -> dict:
-    from aekit.report import figures
-    from aekit.report.grid import save_image_grid
-
+def score_split(det, ds: Dataset, out: Path, normal: list[int] | None, top: int = 32) -> dict:
+    """Score `ds`: scores.csv, metrics.json, histogram, ROC (with labels), most anomalous images."""
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    X = ds.X if ds.is_image and getattr(det.estimator_, "input_ndim_", 2) == 4 else ds.flat()
-    scores = det.decision_function(X)
+    metrics, scores, is_anomaly = evaluate_detector(det, ds, normal)
     pred = (scores > det.threshold_).astype(int)
-    is_anomaly = None if (ds.y is None or normal is None) else ~np.isin(ds.y, normal)
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["index", "score", "anomaly_predicted"] + (["label"] if ds.y is not None else [])
@@ -58,18 +56,10 @@ def score_split(det: AutoEncoderDetector, ds: Dataset, out: Path, normal: list[i
             row.append(ds.paths[i])
         w.writerow(row)
     atomic_write_text(out / "scores.csv", buf.getvalue())
-    metrics = {"data": ds.name, "split": ds.split, "normal_labels": normal, "threshold_source": det.threshold_source_}
-    if is_anomaly is not None:
-        metrics.update(detection_metrics(scores, is_anomaly, det.threshold_))
-    else:
-        metrics.update({"n": len(ds), "threshold": det.threshold_, "flagged": int(pred.sum())})
-    metrics["figures"] = {"histogram": str(figures.score_histogram(scores, det.threshold_, out / "score-histogram.png",
-                                                                   is_anomaly))}
-    if is_anomaly is not None and "roc_auc" in metrics:
-        metrics["figures"]["roc"] = str(figures.roc_curves({"autoencoder": scores}, is_anomaly, out / "roc.png"))
-    if ds.is_image:
-        order = np.argsort(-np.where(np.isfinite(scores), scores, np.inf))[:top]
-        metrics["figures"]["most_anomalous"] = str(save_image_grid(ds.X[order], out / "most-anomalous.png",
-                                                                   value_range=ds.value_range))
+    written = detector_figures(scores, det.threshold_, is_anomaly, ds, out, top)
+    metrics["figures"] = {k: str(v) for k, v in written.items()}
     write_json(out / "metrics.json", metrics)
     return metrics
+
+
+__all__ = ["normal_subset", "parse_labels", "score_split"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aekit.classifier import AutoEncoderClassifier, few_labels
+from aekit.estimators.classifier import AutoEncoderClassifier, few_labels
 from aekit.data import Dataset
 from aekit.errors import ConfigError, DataError
 
@@ -101,7 +101,7 @@ def few_label_curve(
 
 def plot_curve(result: dict, path: str | Path, title: str | None = None) -> Path:
     """Test accuracy against labels per class (log axis), one line per method."""
-    from aekit.report.figures import _save
+    from aekit.report.figures import save_figure
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -117,7 +117,7 @@ def plot_curve(result: dict, path: str | Path, title: str | None = None) -> Path
     ax.set_title(title or f"{result['data']}: few-label classification (code size {result['code_size']})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 __all__ = ["METHODS", "check_encoder_input", "few_label_curve", "parse_counts", "plot_curve"]

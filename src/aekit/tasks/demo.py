@@ -14,8 +14,9 @@ from aekit.report import figures
 from aekit.report.html import Section, Table
 from aekit.report.run_report import ReportEntry, build_report
 from aekit.tasks.denoise import denoise_split, save_denoise_outputs
-from aekit.tasks.evaluate import evaluate_reconstruction
-from aekit.tasks.train import data_record, load_splits
+from aekit.evaluation import evaluate_reconstruction
+from aekit.kinds import load_splits
+from aekit.runs import DataRecord
 
 DEMO_NOISE = "gaussian:0.5"
 
@@ -74,7 +75,7 @@ def run_demo(
         est.fit(train.X, X_val=val.X)
         metrics = evaluate_reconstruction(est, train, test)
         metrics["train_seconds"] = time.perf_counter() - t0
-        est.save(out / slug, data=data_record("digits", None, seed, train), metrics=metrics)
+        est.save(out / slug, data=DataRecord.of("digits", None, seed, train).to_dict(), metrics=metrics)
         log(f"{name}: test MSE {metrics['model']['mse_per_value']:.4f} vs PCA-{metrics['latent_dim']} "
             f"{metrics['pca']['mse_per_value']:.4f} ({metrics['train_seconds']:.0f} s) → {out / slug}")
         entries.append(ReportEntry(name, est, metrics, text, slug=slug))
@@ -125,7 +126,8 @@ def _anomaly_section(train, val, test, out: Path, seed: int, epochs: int, progre
     """Train on the digits 0–4 only, then flag 5–9 in the test split; beside PCA and IsolationForest."""
     from sklearn.ensemble import IsolationForest
 
-    from aekit.detectors import AutoEncoderDetector, detection_metrics
+    from aekit.estimators import AutoEncoderDetector
+    from aekit.metrics import detection_metrics
     from aekit.models.pca import fit_pca, pca_reconstruct
     from aekit.tasks.anomaly import normal_subset
 
@@ -166,7 +168,8 @@ def _anomaly_section(train, val, test, out: Path, seed: int, epochs: int, progre
 def _vae_section(train, val, test, out: Path, seed: int, epochs: int, progress: bool, log) -> Section:
     """A 2-D latent VAE on the digits: its latent map (the seeds' figure 5.71), 64 samples, the scatter."""
     from aekit.estimators import VariationalAutoEncoder
-    from aekit.tasks.generate import evaluate_vae, vae_section
+    from aekit.evaluation import evaluate_vae
+    from aekit.report.vae import vae_section
 
     t0 = time.perf_counter()
     est = VariationalAutoEncoder(hidden=(128, 64), latent_dim=2, binarize="dynamic", epochs=epochs, batch_size=64,
@@ -174,7 +177,7 @@ def _vae_section(train, val, test, out: Path, seed: int, epochs: int, progress: 
     est.fit(train.X, X_val=val.X)
     metrics = evaluate_vae(est, train, test, k=1000, seed=seed)
     metrics["train_seconds"] = time.perf_counter() - t0
-    est.save(out / "vae-2d", data=data_record("digits", None, seed, train), metrics=metrics)
+    est.save(out / "vae-2d", data=DataRecord.of("digits", None, seed, train).to_dict(), metrics=metrics)
     log(f"VAE, 2-D latent: test ELBO {metrics['elbo']:.2f} nats, log p(x) ≈ {metrics['log_likelihood']:.2f} nats "
         f"(k=1000) ({metrics['train_seconds']:.0f} s) → {out / 'vae-2d'}")
     return vae_section(
@@ -237,7 +240,8 @@ def _sparsity_section(plain, sparse, test, out: Path) -> Section:
 def _search_section(run: Path, train, test, out: Path, log) -> Section:
     """Query test digits against the training digits by the 8-D AE codes; precision@10 beside PCA and pixels."""
     from aekit.models.pca import fit_pca
-    from aekit.tasks.search import ImageIndex, knn_precision, precision_at_k, save_query_grid
+    from aekit.metrics import knn_precision, precision_at_k
+    from aekit.tasks.search import ImageIndex, save_query_grid
 
     index = ImageIndex.build(run, train.X, labels=train.y, kind="flat",
                              source={"source": "digits", "split": "train", "seed": 0})
@@ -268,7 +272,9 @@ COLORIZE_TEST = "chelsea"
 
 def _colorize_section(out: Path, seed: int, progress: bool, log) -> Section:
     """A small colorizer trained on crops of the bundled colour photos, tried on a held-out one."""
-    from aekit.tasks.colorize import BUNDLED_TRAIN, Colorizer, save_colorize_grid, skimage_photo
+    from aekit.data.photos import BUNDLED_TRAIN, skimage_photo
+    from aekit.estimators import Colorizer
+    from aekit.report.colorize import save_colorize_grid
 
     t0 = time.perf_counter()
     est = Colorizer(hidden=(16, 32), crop=32, n_crops=300, max_side=128, epochs=4, batch_size=32, lr=3e-3,

@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from aekit.data import Dataset
+from aekit.data.files import read_image
 from aekit.data.noise import Noise, parse_noise
 from aekit.errors import DataError
 from aekit.metrics import psnr, ssim
 from aekit.models.pca import fit_pca, pca_reconstruct, truncate_pca
 from aekit.runs import atomic_write_bytes, write_json
-from aekit.tasks.evaluate import model_input
+from aekit.evaluation import model_input
 
 PCA_CANDIDATES = (2, 4, 8, 16, 32, 64, 128, 256)
 
@@ -47,9 +48,14 @@ def _scores(clean: np.ndarray, other: np.ndarray, rng: float) -> dict[str, float
     return out
 
 
-def denoise_split(est, train: Dataset, val: Dataset, test: Dataset, noise: Noise, seed: int = 0) -> tuple[dict, dict]:
+def denoise_split(est, train: Dataset, val: Dataset, test: Dataset, noise: Noise, seed: int = 0,
+                  pca=None) -> tuple[dict, dict]:
     """Corrupt the test split with `noise` (seeded), denoise it, and score each method against
-    the clean images. Returns (metrics, arrays)."""
+    the clean images. Returns (metrics, arrays).
+
+    `pca`: a PCA already fitted (svd_solver="full") on `train` with at least as many components
+    as the baselines need; its leading components are used instead of fitting again (a caller
+    that denoises one data set under several noises fits it once)."""
     lo, hi = test.value_range
     rng = hi - lo
     noisy = noise(test.X, rng=seed, value_range=test.value_range).astype(np.float32)
@@ -59,7 +65,8 @@ def denoise_split(est, train: Dataset, val: Dataset, test: Dataset, noise: Noise
     code = est.model_config_.code_size
     limit = min(test.n_features, len(train)) - 1  # fewer components than inputs, or PCA is the identity
     max_k = max([k for k in PCA_CANDIDATES if k <= limit] or [1])
-    full = fit_pca(train.flat(), max(max_k, code if code <= limit else 1))  # one SVD serves every size
+    need = max(max_k, code if code <= limit else 1)
+    full = pca if pca is not None and pca.n_components_ >= need else fit_pca(train.flat(), need)  # one SVD serves every size
     pca_t, k_t = tuned_pca(full, val.X, val_noisy, test.value_range, max_k)
     arrays = {
         "clean": test.X,
@@ -97,32 +104,6 @@ def save_denoise_outputs(out: Path, metrics: dict, arrays: dict, value_range, n_
     return grid
 
 
-def read_image(path: Path, channels: int) -> np.ndarray:
-    """An image file as 1×C×H×W float32 in [0, 1], with the model's channel count."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            im.load()
-            mode = im.mode
-            bands = len(im.getbands()) - (1 if mode in ("RGBA", "LA", "PA") else 0)
-            if bands not in (1, 3):
-                bands = 3 if mode not in ("L", "1", "I", "I;16", "F") else 1
-            if bands != channels:
-                raise DataError(
-                    f"{path}: the image has {bands} channel{'s' if bands > 1 else ''} ({mode}) but the model takes "
-                    f"{channels}; convert it first (for example to {'grey' if channels == 1 else 'RGB'})"
-                )
-            im = im.convert("L" if channels == 1 else "RGB")
-            arr = np.asarray(im, dtype=np.float32) / 255.0
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such image file") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise DataError(f"{path}: not a readable image ({exc})") from None
-    arr = arr[None, None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)[None]
-    return arr
-
-
 def denoise_image(est, path: Path, out: Path) -> tuple[Path, tuple[int, int]]:
     """Denoise one user image; a fully convolutional model takes any size, others need the
     training size."""
@@ -131,7 +112,8 @@ def denoise_image(est, path: Path, out: Path) -> tuple[Path, tuple[int, int]]:
 
     cfg = est.model_config_
     channels = cfg.input_shape[0] if cfg.image_shape else 1
-    x = read_image(Path(path), channels)
+    x = read_image(path, channels, as_float=True)
+    x = np.ascontiguousarray(x[None, None] if x.ndim == 2 else np.moveaxis(x, -1, 0)[None])  # 1×C×H×W
     hw = x.shape[-2:]
     if cfg.arch == "conv" and cfg.latent_dim is None and not cfg.standardize:
         with torch.inference_mode():

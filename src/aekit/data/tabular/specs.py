@@ -228,6 +228,13 @@ class DroppedSpec:
     """A column seen in training that gives no features (for example, all missing).
 
     It is not required at scoring, and ignored without a warning when present.
+
+    Parameters
+    ----------
+    name : str
+        The column's name.
+    reason : str
+        Why it gives no features, for the user.
     """
 
     name: str

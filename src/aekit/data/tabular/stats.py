@@ -147,7 +147,15 @@ class Moments:
 
 class ColumnStats:
     """What fitting has learned so far about one input column: its kind (None until a chunk
-    shows a value), missing cells, numeric moments (per datetime part) or level counts."""
+    shows a value), missing cells, numeric moments (per datetime part) or level counts.
+
+    Parameters
+    ----------
+    name : str
+        The column's name.
+    robust : bool
+        Scale numeric values by median and IQR instead of mean and standard deviation.
+    """
 
     def __init__(self, name: str, robust: bool) -> None:
         self.name = name

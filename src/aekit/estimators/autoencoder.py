@@ -1,0 +1,270 @@
+"""`AutoEncoder`: the deterministic autoencoder as a scikit-learn transformer.
+
+`AutoEncoder(latent_dim=16).fit(X).transform(X)` drops into a Pipeline where PCA stood;
+`save(path)` writes a run folder and `AutoEncoder.load(path)` reads one (also one that
+`aekit train` wrote).
+"""
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError, TrainingError
+from aekit.models.autoencoder import AutoEncoderModel, ModelConfig, check_latent_size
+from aekit.models.losses import parse_sparsity
+from aekit.estimators.base import CodeTransformer, check_finite, store_params, with_training_parameters
+from aekit.runs import RunRecord, atomic_write_bytes
+from aekit.train.checkpoint import load_state_checked
+from aekit.train.pretrain import PretrainConfig, check_pretrain, pretrain
+from aekit.train.trainer import CHECKPOINT_FILE, TrainingInterrupted
+
+PRETRAINED_FILE = "pretrained.safetensors"
+
+
+@with_training_parameters
+class AutoEncoder(CodeTransformer):
+    """A deterministic autoencoder as a scikit-learn transformer.
+
+    One model that every variant configures: plain, deep, tied, denoising, sparse,
+    convolutional, and stacked (greedy or RBM pretraining, then fine-tuning). Data in [0, 1]
+    gets a sigmoid output; other data is standardized per feature (learned on the training
+    data) and decoded with a linear output.
+
+    Parameters
+    ----------
+    hidden : tuple of int, default=(256, 64)
+        Sizes of the encoder's hidden layers (conv: channels of each block); the decoder mirrors them.
+    latent_dim : int or None, default=8
+        Size of the code (the output features of `transform`); None (conv only) keeps a fully
+        convolutional model without a dense code.
+    activation : str, default="relu"
+        Hidden-layer activation: relu, sigmoid, tanh, elu, gelu, ...
+    code_activation : str, default="auto"
+        Code activation: "auto" (linear, or sigmoid with kl sparsity) or a name.
+    output_activation : str, default="auto"
+        "auto" (sigmoid when the training data lies in [0, 1], else linear with per-feature
+        standardization), or a name.
+    tied : bool, default=False
+        Share the transposed encoder weights in the decoder.
+    loss : str, default="auto"
+        Reconstruction loss: mse, bce (data in [0, 1]) or ssim (images); "auto" is mse.
+    noise : str or None, default=None
+        Denoising training: gaussian:σ, masking:ν or salt-pepper:ν.
+    sparsity : str or None, default=None
+        Code penalty: kl:ρ:β (KL(ρ‖ρ̂)·β) or l1:λ.
+    arch : str, default="mlp"
+        Blocks: mlp, or conv (convolution + max-pooling blocks, mirrored with up-sampling).
+    input_shape : tuple of int or None, default=None
+        (C, H, W) of flat image rows; inferred from 4-D X.
+    {training_parameters}
+    pretrain : str or None, default=None
+        Layer-wise pretraining before fine-tuning: greedy (one shallow autoencoder per layer,
+        with this estimator's noise and sparsity; with noise="masking:0.25" Vincent et al.'s
+        stacked denoising AE) or rbm (stacked RBMs trained with CD-k and unrolled, Hinton &
+        Salakhutdinov 2006; needs activation="sigmoid"). MLP only.
+    pretrain_epochs : int, default=10
+        Pretraining epochs per layer.
+    pretrain_lr : float or None, default=None
+        Pretraining learning rate (None: `lr` for greedy, 0.1 / 0.001 for RBMs).
+    cd_k : int, default=1
+        RBM: Gibbs steps per contrastive-divergence update (CD-k).
+    persistent_cd : bool, default=False
+        RBM: persistent contrastive divergence chains.
+
+    Attributes
+    ----------
+    model_ : torch.nn.Module
+        The trained network.
+    model_config_ : ModelConfig
+        The resolved network configuration (stored in the run folder).
+    train_config_ : TrainConfig
+        The trainer's settings.
+    history_ : list of dict
+        One row per epoch and stage (loss terms, validation terms, learning rate, seconds).
+    best_epoch_ : int
+        The epoch whose weights the model holds (with early stopping).
+    n_epochs_ : int
+        Fine-tuning epochs run (pretraining not counted).
+    n_features_in_ : int
+        Values per sample seen in fit.
+    input_ndim_ : int
+        2 for flat rows, 4 for images (N×C×H×W).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from aekit import AutoEncoder
+    >>> X = np.random.default_rng(0).random((64, 10))
+    >>> ae = AutoEncoder(hidden=(8,), latent_dim=2, epochs=3, random_state=0).fit(X)
+    >>> ae.transform(X).shape
+    (64, 2)
+    >>> ae.reconstruct(X).shape
+    (64, 10)
+    """
+
+    _kind = "autoencoder"
+    _model_class = AutoEncoderModel
+
+    def __init__(
+        self,
+        hidden=(256, 64),
+        latent_dim=8,
+        *,
+        activation="relu",
+        code_activation="auto",
+        output_activation="auto",
+        tied=False,
+        loss="auto",
+        noise=None,
+        sparsity=None,
+        arch="mlp",
+        input_shape=None,
+        pretrain=None,
+        pretrain_epochs=10,
+        pretrain_lr=None,
+        cd_k=1,
+        persistent_cd=False,
+        **training,
+    ):
+        store_params(self, locals())  # every argument, as scikit-learn's get_params reads them
+
+    # -- the family's part of the fit template ---------------------------------------------------
+    def _resolve_config(self, X: np.ndarray, y=None) -> ModelConfig:
+        input_shape = self._input_shape(X)
+        lo, hi = float(X.min()), float(X.max())
+        unit = lo >= 0.0 and hi <= 1.0
+        out_act = self.output_activation
+        if out_act == "auto":
+            out_act = "sigmoid" if unit else "linear"
+        if out_act == "sigmoid" and not unit:
+            raise ConfigError(f"a sigmoid output needs data in [0, 1]; X lies in [{lo:.3g}, {hi:.3g}]")
+        loss = "mse" if self.loss == "auto" else self.loss
+        if loss == "bce" and not unit:
+            raise ConfigError(f"the bce loss needs data in [0, 1]; X lies in [{lo:.3g}, {hi:.3g}] (use loss='mse')")
+        sparsity = parse_sparsity(self.sparsity)
+        code_act = self.code_activation
+        if code_act == "auto":
+            code_act = "sigmoid" if sparsity is not None and sparsity.kind == "kl" else "linear"
+        hidden = (self.hidden,) if isinstance(self.hidden, int) else tuple(self.hidden)
+        config = ModelConfig(
+            input_shape=input_shape, arch=self.arch, hidden=hidden,
+            latent_dim=None if self.latent_dim is None else int(self.latent_dim),
+            activation=self.activation, code_activation=code_act, output_activation=out_act,
+            tied=bool(self.tied), loss=loss, noise=self.noise, sparsity=self.sparsity,
+            standardize=not unit, value_range=(0.0, 1.0) if unit else (lo, hi),
+        )
+        check_latent_size(config)
+        pre_cfg = self._pretrain_config()
+        if pre_cfg is not None:
+            check_pretrain(config, pre_cfg)
+        return config
+
+    def _pretrain_config(self) -> PretrainConfig | None:
+        if self.pretrain is None or self.pretrain is False or str(self.pretrain).lower() == "none":
+            return None
+        return PretrainConfig(method=str(self.pretrain).lower(), epochs=int(self.pretrain_epochs),
+                              lr=None if self.pretrain_lr is None else float(self.pretrain_lr),
+                              cd_k=int(self.cd_k), persistent=bool(self.persistent_cd))
+
+    def _pretrain(self, model, X_train, X_val, train_cfg, run: RunRecord | None, resume: bool):
+        """Layer-wise pretraining, or on resume pick up where a killed run stopped: in fine-tuning
+        (the trainer's checkpoint), or right after pretraining (pretrained.safetensors, written once
+        every layer is done)."""
+        pre_cfg = self._pretrain_config()
+        if pre_cfg is None:
+            return [], resume, "train"
+        saved = run.checkpoint_dir / PRETRAINED_FILE if run is not None else None
+        if resume and run is not None and (run.checkpoint_dir / CHECKPOINT_FILE).exists():
+            return [], True, "finetune"  # the fine-tuning checkpoint holds the weights and the whole history
+        if resume and saved is not None and saved.exists():
+            return read_pretrained(model, saved, pre_cfg.method), False, "finetune"
+        if resume:
+            warnings.warn("no checkpoint from this run's pretraining was found: pretraining starts over",
+                          AekitWarning, stacklevel=4)
+        try:
+            history = pretrain(model, X_train, X_val, pre_cfg, train_cfg)
+        except (KeyboardInterrupt, TrainingInterrupted):
+            raise TrainingError("interrupted during layer-wise pretraining: nothing of it was saved, and --resume "
+                                "pretrains again") from None
+        if saved is not None:
+            write_pretrained(model, saved, history, pre_cfg.method)
+        return history, False, "finetune"
+
+    def fit(self, X, y=None, *, X_val=None, run_dir=None, resume: bool = False):
+        """Train on X (N×D or N×C×H×W); y is ignored.
+
+        A fraction `validation_fraction` is held out for early stopping unless X_val is given.
+        With `run_dir`, checkpoints go to run_dir/checkpoint and `resume=True` continues from the
+        last one (after pretraining: from the pretrained stack).
+        """
+        return super().fit(X, None, X_val=X_val, run_dir=run_dir, resume=resume)
+
+    # -- using the model -------------------------------------------------------------------------
+    def transform(self, X) -> np.ndarray:
+        """The codes (N × latent_dim)."""
+        check_is_fitted(self, "model_")
+        X = self._validate(X, reset=False)
+        return self._batches(X, self.model_.encode)
+
+    def inverse_transform(self, X) -> np.ndarray:
+        """Decode codes back to data space (N×D, or N×C×H×W when fitted on images)."""
+        check_is_fitted(self, "model_")
+        Z = np.asarray(X)
+        if Z.ndim != 2 or Z.shape[1] != self.model_config_.code_size:
+            raise DataError(f"codes must be N×{self.model_config_.code_size}, got shape {Z.shape}")
+        check_finite(Z, "codes")
+        out = self._batches(Z.astype(np.float32), self.model_.decode)
+        return out.reshape(len(out), -1) if self.input_ndim_ == 2 else out
+
+    def reconstruct(self, X) -> np.ndarray:
+        """decoder(encoder(X)), in X's shape (N×D or N×C×H×W)."""
+        check_is_fitted(self, "model_")
+        shape = np.shape(X)
+        X = self._validate(X, reset=False)
+        return self._batches(X, self.model_).reshape(shape)
+
+    def reconstruction_error(self, X) -> np.ndarray:
+        """Mean squared error per value, for each sample (N,)."""
+        check_is_fitted(self, "model_")
+        X = self._validate(X, reset=False)
+        R = self._batches(X, self.model_).reshape(len(X), -1)
+        return ((X.astype(np.float64) - R) ** 2).mean(1)
+
+    def score(self, X, y=None) -> float:
+        """Negative mean reconstruction error (mean squared error per value): higher is better."""
+        check_is_fitted(self, "model_")
+        return -float(self.reconstruction_error(X).mean())
+
+
+# -- the pretrained stack, kept for resuming ---------------------------------------------------------
+def write_pretrained(model, path, history: list[dict], method: str) -> None:
+    """The stack after layer-wise pretraining, with its history (safetensors, atomically)."""
+    from safetensors.torch import save
+
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    atomic_write_bytes(path, save(state, metadata={"aekit_pretrain": json.dumps({"history": history,
+                                                                                 "method": method})}))
+
+
+def read_pretrained(model, path, method: str) -> list[dict]:
+    """Load a pretrained stack into `model`; its pretraining history."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads(f.metadata()["aekit_pretrain"])
+            state = {k: f.get_tensor(k) for k in f.keys()}
+        history = list(meta["history"])
+    except Exception as exc:
+        raise RunFolderError(f"{path}: not a readable pretraining checkpoint ({exc})") from None
+    if meta.get("method") != method:
+        raise RunFolderError(f"{path} holds a stack pretrained with pretrain={meta.get('method')!r}, not {method!r}: "
+                             "train into a new run folder, or pass the same pretrain option")
+    load_state_checked(model, state, path)
+    return history
+
+
+__all__ = ["AutoEncoder", "PRETRAINED_FILE"]

@@ -1,0 +1,259 @@
+"""The registry of run kinds: what each kind of run folder is and how to use it.
+
+A run folder holds one of these kinds::
+
+    autoencoder  AutoEncoder (every deterministic preset: ae, dae, sae, stacked, dbn, conv-*)
+    vae          VariationalAutoEncoder (vae, conv-vae, cvae)
+    colorizer    Colorizer
+    detector     AutoEncoderDetector over an autoencoder or a VAE (detector.json beside the model)
+
+Each `RunKind` says how to load the folder, which data it trains and is evaluated on, how to
+evaluate it beside its baselines, what its report shows and what its console tables print.
+`load_estimator`, `aekit train|evaluate|report|encode` and the tasks dispatch through
+`kind_of` / `kind_of_preset` and nowhere else, so adding a kind touches this module only.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aekit.data import Dataset, load
+from aekit.data.photos import load_photos
+from aekit.errors import ConfigError, DataError, RunFolderError
+from aekit.estimators import AutoEncoder, AutoEncoderDetector, Colorizer, VariationalAutoEncoder
+from aekit.estimators.detector import DETECTOR_FILE
+from aekit.estimators.presets import PRESETS, preset_class
+from aekit.evaluation import (evaluate_colorizer, evaluate_detector, evaluate_reconstruction, evaluate_vae,
+                              labels_for, model_input)
+from aekit.report.colorize import colorizer_section, colorizer_tables
+from aekit.report.detector import detector_figures, detector_section, detector_tables
+from aekit.report.html import Section, Table
+from aekit.report.run_report import ReportEntry, model_section
+from aekit.report.vae import likelihood_table, vae_section
+from aekit.runs import DataRecord, RunRecord
+
+
+# -- the data of a run ------------------------------------------------------------------------------
+def load_splits(source, data_dir=None, seed: int = 0, label_column=None) -> tuple[Dataset, Dataset, Dataset]:
+    """(train, val, test) of a source, split with `seed`."""
+    kw = {"data_dir": data_dir, "seed": seed}
+    if label_column is not None:
+        kw["label_column"] = label_column
+    return load(source, split="train", **kw), load(source, split="val", **kw), load(source, split="test", **kw)
+
+
+def recorded_source(run, data=None, data_dir=None, label_column=None) -> tuple[str, object, int, object]:
+    """(source, data_dir, seed, label_column) to load a run's data with: the recorded ones (a file
+    checked unchanged), or `data` given instead (then split with seed 0 unless it is the same)."""
+    rec = RunRecord(run).data_record()
+    same = data is None or str(data) == rec.source
+    source = rec.resolved_source() if data is None else str(data)
+    if label_column is None and same:
+        label_column = rec.label_column
+    return source, data_dir if data_dir is not None else rec.data_dir, rec.seed if same else 0, label_column
+
+
+def recorded_splits(run, data=None, data_dir=None, label_column=None) -> tuple[Dataset, Dataset, Dataset]:
+    """(train, val, test) of the data a run was trained on (or of `data`, given instead)."""
+    return load_splits(*recorded_source(run, data, data_dir, label_column))
+
+
+def recorded_split(run, split: str, data=None, data_dir=None) -> Dataset:
+    """One split of the data a run was trained on (or of `data`, given instead)."""
+    source, ddir, seed, label_column = recorded_source(run, data, data_dir)
+    kw = {"label_column": label_column} if label_column is not None else {}
+    return load(source, split=split, data_dir=ddir, seed=seed, **kw)
+
+
+# -- what a kind is --------------------------------------------------------------------------------
+@dataclass
+class Evaluation:
+    """A kind's evaluation of a fitted estimator: its metrics, and what its report draws from."""
+
+    metrics: dict
+    context: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunKind:
+    """One kind of run folder.
+
+    Attributes
+    ----------
+    name : str
+        The kind's name (config.json's "kind"; "detector" for a folder with detector.json).
+    title : str
+        What the kind is, in words.
+    estimator : type
+        The class whose `load` reads the folder.
+    evaluate : callable
+        (estimator, run folder, data, data_dir, options) → Evaluation: the test-split numbers
+        beside the kind's baselines.
+    tables : callable
+        metrics → the console tables (report Table objects).
+    sections : callable
+        (name, estimator, Evaluation, figure folder) → the report's sections.
+    training_data : callable or None
+        (source, data_dir, seed, label_column) → (fit arguments, fit keyword arguments, data
+        record, data for the evaluation) for `aekit train`; None for kinds trained elsewhere.
+    """
+
+    name: str
+    title: str
+    estimator: type
+    evaluate: Callable[..., Evaluation]
+    tables: Callable[[dict], list[Table]]
+    sections: Callable[..., list[Section]]
+    training_data: Callable | None = None
+
+    def load(self, path, device: str = "cpu"):
+        return self.estimator.load(path, device=device) if self.estimator is not AutoEncoderDetector \
+            else self.estimator.load(path)
+
+
+# autoencoders -----------------------------------------------------------------------------------------
+def _recon_data(est, source, data_dir, seed, label_column) -> tuple[tuple, dict, DataRecord, dict]:
+    train, val, test = load_splits(source, data_dir, seed, label_column)
+    y = y_val = None
+    if isinstance(est, VariationalAutoEncoder) and est.conditional:
+        if train.y is None:
+            raise DataError(f"{train.name}: a conditional VAE needs labels (for CSV files, --label-column)")
+        y, y_val = train.y, (val.y if len(val) else None)
+    kwargs = {"X_val": val.X if len(val) else None}
+    if isinstance(est, VariationalAutoEncoder):
+        kwargs["y_val"] = y_val
+    record = DataRecord.of(source, data_dir, seed, train, label_column)
+    return (train.X, y), kwargs, record, {"splits": {"train": train, "test": test}}
+
+
+def _evaluate_recon(est, run=None, data=None, data_dir=None, *, splits=None, **_) -> Evaluation:
+    train, test = (splits["train"], splits["test"]) if splits else recorded_splits(run, data, data_dir)[::2]
+    return Evaluation(evaluate_reconstruction(est, train, test), {"train": train, "test": test})
+
+
+def _recon_tables(m: dict) -> list[Table]:
+    return [error_table_rows(m)]
+
+
+def error_table_rows(m: dict) -> Table:
+    """The model's and PCA's test reconstruction errors, for the console."""
+    rows = [["autoencoder", m["model"]["mse_per_value"], m["model"]["sse_per_sample"]],
+            [f"PCA-{m['pca']['n_components']}", m["pca"]["mse_per_value"], m["pca"]["sse_per_sample"]]]
+    return Table(["", "MSE per value", "SSE per sample"], rows,
+                 title=f"test reconstruction error on {m['data']} ({m['n_test']} samples)")
+
+
+def _recon_sections(name, est, ev: Evaluation, fig_dir) -> list[Section]:
+    entry = ReportEntry(name, est, ev.metrics)
+    return [model_section(entry, ev.context["train"], ev.context["test"], Path(fig_dir), "model")]
+
+
+# variational autoencoders -------------------------------------------------------------------------
+def _evaluate_vae(est, run=None, data=None, data_dir=None, *, splits=None, k: int = 1000, limit=None,
+                  seed: int = 0, **_) -> Evaluation:
+    train, test = (splits["train"], splits["test"]) if splits else recorded_splits(run, data, data_dir)[::2]
+    return Evaluation(evaluate_vae(est, train, test, k=k, n_ll=limit, seed=seed), {"train": train, "test": test})
+
+
+def _vae_tables(m: dict) -> list[Table]:
+    t = likelihood_table(m)
+    t.title = f"VAE test likelihoods on {m['data']} (nats per sample, {m['likelihood']} decoder)"
+    return [error_table_rows(m), t]
+
+
+def _vae_sections(name, est, ev: Evaluation, fig_dir) -> list[Section]:
+    return [vae_section(name, est, ev.context["train"], ev.context["test"], Path(fig_dir), "vae", ev.metrics)]
+
+
+# colorizers ----------------------------------------------------------------------------------------------
+def _colorizer_data(est, source, data_dir, seed, label_column) -> tuple[tuple, dict, DataRecord, dict]:
+    if str(source) in ("digits", "mnist", "fashion-mnist"):
+        raise DataError(f"a colorizer learns from colour photos, and {source} is grey: use --data bundled "
+                        "(the photos bundled with scikit-image, scikit-learn, matplotlib), --data skimage "
+                        "(scikit-image's only) or a folder of colour images")
+    train, test = load_photos(source, seed=est.random_state)
+    record = DataRecord.of(source, None, est.random_state, train_photos=[n for n, _ in train],
+                           test_photos=[n for n, _ in test])
+    return ([p for _, p in train],), {}, record, {"photos": test or train[:1], "held_out": bool(test)}
+
+
+def _evaluate_colorizer(est, run=None, data=None, data_dir=None, *, photos=None, held_out=True, **_) -> Evaluation:
+    if photos is None:
+        source, _, _, _ = recorded_source(run, data, data_dir)
+        train, test = load_photos(source, seed=int(RunRecord(run).data_record().seed))
+        photos, held_out = test or train[:1], bool(test)
+    return Evaluation(evaluate_colorizer(est, photos, held_out), {})
+
+
+def _colorizer_sections(name, est, ev: Evaluation, fig_dir) -> list[Section]:
+    return [colorizer_section(name, est, ev.metrics, fig_dir, "colorizer")]
+
+
+# detectors -------------------------------------------------------------------------------------------------
+def _evaluate_detector(det, run=None, data=None, data_dir=None, *, split: str = "test", normal=None, **_
+                       ) -> Evaluation:
+    rec = RunRecord(run).data_record()
+    normal = normal if normal is not None else rec.extra.get("normal_labels")
+    ds = recorded_split(run, split, data, data_dir)
+    metrics, scores, is_anomaly = evaluate_detector(det, ds, normal)
+    return Evaluation(metrics, {"scores": scores, "is_anomaly": is_anomaly, "data": ds})
+
+
+def _detector_sections(name, det, ev: Evaluation, fig_dir) -> list[Section]:
+    written = detector_figures(ev.context["scores"], det.threshold_, ev.context["is_anomaly"], ev.context["data"],
+                               Path(fig_dir))
+    return [detector_section(name, det, ev.metrics, written)]
+
+
+# -- the registry -----------------------------------------------------------------------------------------
+KINDS: dict[str, RunKind] = {
+    "autoencoder": RunKind("autoencoder", "autoencoder", AutoEncoder, _evaluate_recon, _recon_tables,
+                           _recon_sections, _recon_data),
+    "vae": RunKind("vae", "variational autoencoder", VariationalAutoEncoder, _evaluate_vae, _vae_tables,
+                   _vae_sections, _recon_data),
+    "colorizer": RunKind("colorizer", "colorizer", Colorizer, _evaluate_colorizer, colorizer_tables,
+                         _colorizer_sections, _colorizer_data),
+    "detector": RunKind("detector", "anomaly detector", AutoEncoderDetector, _evaluate_detector, detector_tables,
+                        _detector_sections),
+}
+
+
+def kind_of(run) -> RunKind:
+    """The kind of a run folder (RunFolderError for a folder that is not a run)."""
+    record = RunRecord(run)
+    if not record.path.is_dir():
+        raise RunFolderError(f"{record.path}: no such run folder")
+    if record.file(DETECTOR_FILE).exists():
+        return KINDS["detector"]
+    name = record.kind
+    if name not in KINDS:
+        raise RunFolderError(f"{record.config_path}: unknown run kind {name!r}; this aekit reads "
+                             f"{', '.join(KINDS)}")
+    return KINDS[name]
+
+
+def kind_of_preset(preset: str) -> RunKind:
+    """The kind `aekit train --model PRESET` writes."""
+    cls = preset_class(preset)
+    for kind in KINDS.values():
+        if kind.estimator is cls and kind.training_data is not None:
+            return kind
+    raise ConfigError(f"preset {preset!r} cannot be trained with aekit train")  # pragma: no cover
+
+
+def load_estimator(run, device: str = "cpu"):
+    """The estimator of a run folder, of the kind it holds."""
+    return kind_of(run).load(run, device=device)
+
+
+def require_encoder(est, what: str):
+    """The estimator, if it encodes samples into codes (ConfigError for a colorizer or detector)."""
+    if not hasattr(est, "transform"):
+        raise ConfigError(f"{what} needs a run folder with an encoder (an autoencoder or a VAE), "
+                          f"not a {type(est).__name__}")
+    return est
+
+
+__all__ = ["Evaluation", "KINDS", "PRESETS", "RunKind", "kind_of", "kind_of_preset", "labels_for", "load_estimator",
+           "load_splits", "model_input", "recorded_source", "recorded_split", "recorded_splits", "require_encoder"]

@@ -1,0 +1,121 @@
+"""Pictures, tables and the report section of an anomaly detector."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from aekit.data import Dataset
+from aekit.report import figures
+from aekit.report.grid import save_image_grid
+from aekit.report.html import Section, Table
+
+METRIC_LABELS = (("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("tpr_at_threshold", "TPR at threshold"),
+                 ("fpr_at_threshold", "FPR at threshold"))
+
+
+def detector_tables(m: dict) -> list[Table]:
+    """Threshold, flagged share and (with labels) ROC-AUC, PR-AUC and the rates at the threshold.
+
+    Parameters
+    ----------
+    m : dict
+        A detector's metrics: "threshold", "flagged", "n", "data", "split", optionally
+        "threshold_source" and the METRIC_LABELS keys.
+
+    Returns
+    -------
+    list of Table
+
+    Examples
+    --------
+    >>> m = {"threshold": 0.0123, "flagged": 5, "n": 100, "data": "digits", "split": "test", "roc_auc": 0.9}
+    >>> table = detector_tables(m)[0]
+    >>> table.title, table.rows
+    ('anomaly scores on digits test (100 samples)', [['threshold', '0.0123'], ['flagged', '5 (5.0%)'], ['ROC-AUC', '0.9000']])
+    """
+    rows = [["threshold", f"{m['threshold']:.4g}"],
+            ["flagged", f"{m['flagged']} ({m['flagged'] / max(m['n'], 1):.1%})"]]
+    rows += [[label, f"{m[key]:.4f}"] for key, label in METRIC_LABELS if key in m]
+    caption = f"Threshold: {m.get('threshold_source', '')}."
+    if "roc_auc" not in m:
+        caption += " No ROC-AUC: the data's labels do not say which rows are anomalies (--normal-label)."
+    return [Table(["", "value"], rows, caption=caption,
+                  title=f"anomaly scores on {m['data']} {m['split']} ({m['n']} samples)")]
+
+
+def detector_figures(scores: np.ndarray, threshold: float, is_anomaly, ds: Dataset, out: Path,
+                     top: int = 32) -> dict[str, Path]:
+    """Score histogram (threshold marked), ROC curve with labels, most anomalous images.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (N,)
+        Anomaly scores of the samples of `ds`.
+    threshold : float
+        The detector's threshold.
+    is_anomaly : ndarray of bool or None
+        Ground truth; the ROC curve needs both kinds present.
+    ds : Dataset
+        The scored data; images get a grid of the `top` highest scores.
+    out : pathlib.Path
+        The folder the PNG files are written to.
+    top : int, default 32
+        Images in the most-anomalous grid.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        "histogram", and "roc" and "most_anomalous" when drawn.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> ds = Dataset(np.random.default_rng(0).random((20, 1, 8, 8)), None, "toy", (0.0, 1.0))
+    >>> scores = np.arange(20.0)
+    >>> sorted(detector_figures(scores, 15.0, scores > 15, ds, Path(tempfile.mkdtemp()), top=4))
+    ['histogram', 'most_anomalous', 'roc']
+    """
+    out = Path(out)
+    written = {"histogram": figures.score_histogram(scores, threshold, out / "score-histogram.png", is_anomaly)}
+    if is_anomaly is not None and 0 < int(np.sum(is_anomaly)) < len(is_anomaly):
+        written["roc"] = figures.roc_curves({"autoencoder": scores}, is_anomaly, out / "roc.png")
+    if ds.is_image:
+        order = np.argsort(-np.where(np.isfinite(scores), scores, np.inf))[:top]
+        written["most_anomalous"] = save_image_grid(ds.X[order], out / "most-anomalous.png",
+                                                    value_range=ds.value_range)
+    return written
+
+
+CAPTIONS = {"histogram": "Scores of the test split; the dashed line is the threshold.",
+            "roc": "ROC curve of the scores against the anomaly labels.",
+            "most_anomalous": "The most anomalous test samples, highest score first."}
+
+
+def detector_section(name: str, det, metrics: dict, written: dict[str, Path]) -> Section:
+    """The detector's table and figures.
+
+    Parameters
+    ----------
+    name : str
+        The section's heading.
+    det : object
+        A fitted AutoEncoderDetector (its ``score`` and ``estimator_``).
+    metrics : dict
+        Its metrics, as `detector_tables` reads them.
+    written : dict of str to pathlib.Path
+        The figures `detector_figures` wrote.
+
+    Returns
+    -------
+    Section
+    """
+    est = det.estimator_
+    text = [f"An {type(est).__name__} scores each sample by <code>{det.score}</code>; samples scoring above "
+            f"the threshold are flagged. Trained {est.n_epochs_} epochs."]
+    sec = Section(name, text=text, tables=detector_tables(metrics))
+    sec.figures += [(path, CAPTIONS[key]) for key, path in written.items()]
+    return sec
+
+
+__all__ = ["detector_figures", "detector_section", "detector_tables"]
