@@ -1,4 +1,7 @@
+"""Shared fixtures; tests/ is put on sys.path so that test modules in the sub-folders (which
+mirror the package: data/, nn/, models/, train/, estimators/, tasks/, cli/) import `support`."""
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -8,7 +11,7 @@ import torch
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
-SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="session")

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
 from aekit.cli.options import estimator_options, parse_parameters
 from aekit.estimators import PRESETS, AutoEncoder
 from aekit.kinds import KINDS, kind_of, kind_of_preset
-from cli_helpers import run_cli as run
+from support import FIXTURES, run_cli as run
 
-V1 = Path(__file__).parent / "fixtures" / "runs_v1"
+V1 = FIXTURES / "runs_v1"
 
 # what each kind's console table and report must show
 SHOWS = {

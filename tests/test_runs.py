@@ -13,8 +13,9 @@ from aekit.data import load
 from aekit.errors import DataError, RunFolderError
 from aekit.kinds import kind_of, load_estimator, recorded_splits
 from aekit.runs import FORMAT_VERSION, DataRecord, RunRecord
+from support import FIXTURES
 
-V1 = Path(__file__).parent / "fixtures" / "runs_v1"
+V1 = FIXTURES / "runs_v1"
 V1_KINDS = {"ae": "autoencoder", "conv-dae": "autoencoder", "stacked": "autoencoder", "vae": "vae", "cvae": "vae",
             "colorizer": "colorizer", "detector": "detector"}
 

@@ -15,7 +15,7 @@ from aekit.estimators.classifier import few_labels
 from aekit.errors import ConfigError, DataError
 from aekit.nn.layers import TiedLinear
 
-from cli_helpers import run_cli
+from support import run_cli
 
 
 @pytest.fixture(scope="module")

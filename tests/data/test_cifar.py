@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_data_cli import run_main, runner
-from test_data_download import Server, leftovers
+from support import Server, leftovers, run_main, runner
 
 from aekit.cli import app
 from aekit.data import builtin, load

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 import aekit.cli
-from cli_helpers import run_cli
+from support import run_cli
 from aekit import AutoEncoder
 from aekit.data.noise import parse_noise
 from aekit.errors import ConfigError, DataError

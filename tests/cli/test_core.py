@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import aekit.cli
-from cli_helpers import run_cli as run
+from support import run_cli as run
 
 
 

@@ -54,7 +54,7 @@ def test_calibration_trusts_colour_only_as_far_as_it_holds_on_unseen_photos():
     kw = dict(hidden=(8, 16), crop=16, n_crops=320, epochs=6, batch_size=32, lr=5e-3, validation_fraction=0.25,
               random_state=0, num_threads=1)
     # the same brightness → colour law in every photo: the colour transfers, the gain stays high
-    from test_colorize import synthetic_photo
+    from support import synthetic_photo
 
     same = Colorizer(**kw).fit([synthetic_photo(rng, 48, 64) for _ in range(4)])
     # each photo one tint unrelated to its brightness: nothing transfers to the validation photo

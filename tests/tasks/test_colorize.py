@@ -14,16 +14,8 @@ from aekit.errors import DataError, RunFolderError
 from aekit.estimators import AutoEncoder
 from aekit.data.photos import lab_scaled_to_rgb, lightness, rgb_to_lab_scaled
 from aekit.models.colorizer import ColorizerModel, colorizer_config
+from support import synthetic_photo
 
-DARK, BRIGHT = np.array([0.05, 0.15, 0.7]), np.array([1.0, 0.75, 0.2])  # blue shadows, orange highlights
-
-
-def synthetic_photo(rng, h: int, w: int) -> np.ndarray:
-    """Smooth random brightness t; the colour is a fixed function of t (so of L)."""
-    small = rng.random((h // 4 + 2, w // 4 + 2))
-    t = np.kron(small, np.ones((4, 4)))[:h, :w]
-    rgb = (1 - t)[..., None] * DARK + t[..., None] * BRIGHT
-    return (rgb * 255).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 import aekit.cli
-from cli_helpers import run_cli as run
+from support import run_cli as run
 
 
 

@@ -2,31 +2,17 @@
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-import aekit.cli
 from aekit.cli import app
 from aekit.report.grid import image_grid, save_image_grid, save_image_rows
+from support import SHARED, run_main, runner
 
 importlib.import_module("aekit.cli.data")  # registers `data` on app
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-runner = CliRunner()
-
-
-def run_main(argv, monkeypatch, capsys):
-    """aekit.cli.main (the console entry point) with only the data commands registered."""
-    monkeypatch.setattr(aekit.cli, "_register", lambda: importlib.import_module("aekit.cli.data"))
-    with pytest.raises(SystemExit) as e:
-        aekit.cli.main(argv)
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return e.value.code, out.out, out.err
 
 
 def test_info_digits_writes_grid(tmp_path, monkeypatch):
@@ -48,6 +34,7 @@ def test_info_split_and_grid_path(tmp_path):
     assert "359" in res.output and (tmp_path / "g" / "x.png").is_file()
 
 
+@pytest.mark.slow  # reads the real MNIST / Fashion-MNIST files (make test-slow)
 def test_info_fashion_class_names(tmp_path):
     if not (SHARED / "fashion-mnist" / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"real Fashion-MNIST not found in {SHARED} (CI always has it)")
@@ -85,6 +72,7 @@ def test_main_download_failure(monkeypatch, capsys, tmp_path):
     assert not (tmp_path / "c" / "mnist").exists()
 
 
+@pytest.mark.slow  # reads the real MNIST / Fashion-MNIST files (make test-slow)
 def test_download_local_mirror(tmp_path):
     if not (SHARED / "mnist" / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"real MNIST not found in {SHARED} (CI always has it)")

@@ -10,8 +10,8 @@ import pytest
 from aekit.data import list_datasets, load
 from aekit.data.builtin import FASHION_CLASSES, default_data_dir
 from aekit.errors import DataError
+from support import SHARED
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def need_shared(name: str) -> Path:
@@ -59,6 +59,7 @@ def test_bad_fractions():
         load("digits", test_fraction=-0.1)
 
 
+@pytest.mark.slow  # reads the real MNIST / Fashion-MNIST files (make test-slow)
 @pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
 def test_real_mnist_splits(name):
     root = need_shared(name)
@@ -80,6 +81,7 @@ def test_real_mnist_splits(name):
     np.testing.assert_array_equal(parts["train+val"].X[tr], parts["train"].X)
 
 
+@pytest.mark.slow  # reads the real MNIST / Fashion-MNIST files (make test-slow)
 def test_mnist_split_reproducible_and_seed_dependent():
     root = need_shared("mnist")
     a = load("mnist", "val", data_dir=root, seed=0)
@@ -93,6 +95,7 @@ def test_mnist_split_reproducible_and_seed_dependent():
                                   load("mnist", "test", data_dir=root).y[:20])
 
 
+@pytest.mark.slow  # reads the real MNIST / Fashion-MNIST files (make test-slow)
 def test_mnist_all_and_env(monkeypatch):
     root = need_shared("mnist")
     monkeypatch.setenv("AEKIT_DATA_DIR", str(root))
@@ -116,6 +119,7 @@ def test_mnist_missing_message(tmp_path, monkeypatch):
     assert "--data-dir ../shared/data" in msg and "AEKIT_DATA_DIR" in msg
 
 
+@pytest.mark.slow  # reads the real MNIST / Fashion-MNIST files (make test-slow)
 def test_mnist_raw_files_and_count_mismatch(tmp_path):
     root = need_shared("mnist")
     import gzip
@@ -133,6 +137,7 @@ def test_mnist_raw_files_and_count_mismatch(tmp_path):
         load("mnist", "test", data_dir=tmp_path)
 
 
+@pytest.mark.slow  # reads the real MNIST / Fashion-MNIST files (make test-slow)
 def test_mnist_corrupt_cached_file(tmp_path):
     root = need_shared("mnist")
     dst = tmp_path / "mnist"
@@ -144,6 +149,7 @@ def test_mnist_corrupt_cached_file(tmp_path):
         load("mnist", "test", data_dir=tmp_path)
 
 
+@pytest.mark.slow  # reads the real MNIST / Fashion-MNIST files (make test-slow)
 def test_mnist_load_is_fast():
     import time
 

@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
-import threading
-from pathlib import Path
 
 import pytest
 
 from aekit.data import download as dl
 from aekit.data.download import download
 from aekit.errors import DownloadError
+from support import SHARED, leftovers, server  # noqa: F401  (server: the loopback mirror fixture)
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 NAMES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
 
@@ -35,58 +32,7 @@ def small_files(tmp_path, monkeypatch):
     return good, bad
 
 
-class Server:
-    """A threaded http.server on 127.0.0.1:0 serving files from folders under URL prefixes:
-    /good/<name>, /bad/<name>, and /drop/<name> (announces the full length, sends half, closes)."""
 
-    def __init__(self, folders: dict[str, Path]):
-        folders = dict(folders)
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                parts = self.path.strip("/").split("/")
-                if len(parts) != 2 or parts[0] not in folders and parts[0] != "drop":
-                    self.send_error(404)
-                    return
-                kind, name = parts
-                src = folders["good" if kind == "drop" else kind] / name
-                if not src.is_file():
-                    self.send_error(404)
-                    return
-                data = src.read_bytes()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if kind == "drop":
-                    self.wfile.write(data[: len(data) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def server(small_files):
-    good, bad = small_files
-    s = Server({"good": good, "bad": bad})
-    yield s
-    s.close()
-
-
-def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
 
 def test_http_good_mirror(server, tmp_path):
@@ -149,6 +95,7 @@ def test_local_folder_and_file_url_mirror(small_files, tmp_path):
     assert (out / NAMES[1]).read_bytes() == (good / NAMES[1]).read_bytes()
 
 
+@pytest.mark.slow  # reads the real MNIST / Fashion-MNIST files (make test-slow)
 def test_real_files_from_local_mirror(tmp_path):
     src = SHARED / "mnist"
     if not (src / "train-labels-idx1-ubyte.gz").is_file():
