@@ -141,3 +141,42 @@ def test_a_new_run_into_a_folder_with_a_killed_runs_checkpoint_is_refused(tmp_pa
     code, _, err = run(["train", "--epochs", "1", "--out", tmp_path / "r", "--quiet"], capsys)
     assert code == 2 and "checkpoint of an unfinished run" in err
     assert (tmp_path / "r" / "checkpoint" / "checkpoint.safetensors").read_bytes() == b"x"
+
+
+class _Constant:
+    """An 'estimator' whose reconstruction is the same image for every input."""
+
+    def __init__(self, code_size: int, noise=None):
+        from types import SimpleNamespace
+
+        self.model_config_ = SimpleNamespace(code_size=code_size, noise=noise)
+        self.input_ndim_ = 2
+
+    def reconstruct(self, X):
+        import numpy as np
+
+        return np.zeros_like(X)
+
+
+def test_a_useless_model_is_named_plainly(digits_splits):
+    """A black (constant) reconstruction got no warning: now the evaluation compares with the
+    training mean and PCA and says what is wrong and what usually causes it."""
+    from aekit.evaluation import evaluate_reconstruction
+
+    train, _, test = digits_splits
+    m = evaluate_reconstruction(_Constant(8), train, test)
+    text = " ".join(m["warnings"])
+    assert "nearly the same reconstruction for every input" in text and "bce" in text
+    assert "worse than predicting the training mean" in text and "worse than PCA" in text
+    assert m["mean"]["mse_per_value"] < m["model"]["mse_per_value"]
+
+
+def test_a_code_as_large_as_the_input_makes_the_pca_ratio_not_meaningful(digits_splits):
+    from aekit.evaluation import evaluate_reconstruction
+    from aekit.report.run_report import ReportEntry, error_table
+
+    train, _, test = digits_splits
+    m = evaluate_reconstruction(_Constant(64, noise="gaussian:0.5"), train, test)
+    assert m["model_vs_pca"] is None
+    assert any("not meaningful" in w and "denoising" in w for w in m["warnings"])
+    assert error_table([ReportEntry("dae", None, metrics=m)]).rows[0][-1] == "n/a (PCA exact)"

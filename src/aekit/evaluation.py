@@ -40,11 +40,47 @@ def _beside_pca(est, train: Dataset, test: Dataset, recon: np.ndarray) -> dict:
     pca = fit_pca(train.flat(), k)
     model_err = reconstruction_errors(test.flat(), recon)
     pca_err = reconstruction_errors(test.flat(), pca_reconstruct(pca, test.flat()))
-    return {
+    mean = train.flat().mean(0, keepdims=True)
+    mean_err = reconstruction_errors(test.flat(), np.broadcast_to(mean, test.flat().shape))
+    pca_exact = int(pca.n_components_) >= min(test.n_features, len(train))  # every dimension kept: no compression
+    out = {
         "data": test.name, "split": test.split, "n_test": len(test), "latent_dim": k,
         "model": model_err, "pca": {**pca_err, "n_components": int(pca.n_components_)},
-        "model_vs_pca": model_err["mse_per_value"] / max(pca_err["mse_per_value"], 1e-300),
+        "mean": mean_err,
+        # PCA keeping every dimension reconstructs exactly: a ratio to it says nothing
+        "model_vs_pca": None if pca_exact else model_err["mse_per_value"] / max(pca_err["mse_per_value"], 1e-300),
+        "output_std": float(np.asarray(recon, np.float64).reshape(len(recon), -1).std(0).mean()),
+        "input_std": float(test.flat().astype(np.float64).std(0).mean()),
     }
+    out["warnings"] = reconstruction_warnings(out, getattr(est.model_config_, "noise", None))
+    return out
+
+
+CONSTANT_OUTPUT = 0.05  # outputs vary across samples by under 5 % of how much the inputs do
+
+
+def reconstruction_warnings(m: dict, noise=None) -> list[str]:
+    """Plain sentences for a model that does worse than a trivial baseline or than PCA, or that
+    outputs (nearly) the same thing for every input."""
+    out = []
+    model, mean = m["model"]["mse_per_value"], m["mean"]["mse_per_value"]
+    if m["input_std"] > 0 and m["output_std"] < CONSTANT_OUTPUT * m["input_std"]:
+        out.append("the model outputs nearly the same reconstruction for every input: it has not learned the data. "
+                   "Likely causes: too few epochs or updates for the data size, a learning rate too low or too high, "
+                   "or a loss that stalls with a sigmoid output (mse on data in [0, 1]: try the bce loss)")
+    if model >= mean:
+        out.append(f"the model reconstructs worse than predicting the training mean for every sample "
+                   f"(MSE {model:.4g} vs {mean:.4g})")
+    if m["model_vs_pca"] is None:
+        out.append(f"the code ({m['latent_dim']} values) is not smaller than the input, so PCA keeps every dimension "
+                   "and reconstructs exactly: the comparison with PCA is not meaningful"
+                   + ("; this denoising model's test is denoising (aekit denoise)" if noise else ""))
+    elif m["model_vs_pca"] > 1.0:
+        why = (" (a denoising model is trained to remove noise, not to copy clean inputs: compare it on "
+               "denoising with aekit denoise)" if noise else "")
+        out.append(f"the model reconstructs worse than PCA with the same code size ({m['model_vs_pca']:.2f}× its "
+                   f"error){why}")
+    return out
 
 
 def evaluate_reconstruction(est, train: Dataset, test: Dataset) -> dict:
@@ -111,5 +147,5 @@ def evaluate_detector(det, ds: Dataset, normal: list | None) -> tuple[dict, np.n
     return metrics, scores, is_anomaly
 
 
-__all__ = ["evaluate_colorizer", "evaluate_detector", "evaluate_reconstruction", "evaluate_vae", "labels_for",
+__all__ = ["CONSTANT_OUTPUT", "reconstruction_warnings", "evaluate_colorizer", "evaluate_detector", "evaluate_reconstruction", "evaluate_vae", "labels_for",
            "model_input"]

@@ -137,10 +137,14 @@ def _recon_tables(m: dict) -> list[Table]:
 
 
 def error_table_rows(m: dict) -> Table:
-    """The model's and PCA's test reconstruction errors, for the console."""
+    """The model's, PCA's and the training mean's test reconstruction errors, for the console; the
+    caption says plainly when the model does worse than a baseline."""
     rows = [["autoencoder", m["model"]["mse_per_value"], m["model"]["sse_per_sample"]],
             [f"PCA-{m['pca']['n_components']}", m["pca"]["mse_per_value"], m["pca"]["sse_per_sample"]]]
-    return Table(["", "MSE per value", "SSE per sample"], rows,
+    if "mean" in m:
+        rows.append(["training mean", m["mean"]["mse_per_value"], m["mean"]["sse_per_sample"]])
+    caption = " ".join(f"Warning: {w}." for w in m.get("warnings", []))
+    return Table(["", "MSE per value", "SSE per sample"], rows, caption=caption,
                  title=f"test reconstruction error on {m['data']} ({m['n_test']} samples)")
 
 

@@ -170,6 +170,6 @@ def demo(
         t.add_column(col, justify="right")
     for name, m in summary.items():
         t.add_row(name, str(m["latent_dim"]), f"{m['model']['mse_per_value']:.4f}", f"{m['pca']['mse_per_value']:.4f}",
-                  f"{m['model_vs_pca']:.2f}")
+                  "n/a" if m["model_vs_pca"] is None else f"{m['model_vs_pca']:.2f}")
     console.print(t)
     console.print(f"report: [bold]{path.resolve()}[/bold]")

@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError
 from aekit.models.autoencoder import ModelConfig
 from aekit.runs import RunRecord
-from aekit.train.checkpoint import CHECKPOINT_FILE, checkpoint_train_config, load_state_checked
+from aekit.train.checkpoint import CHECKPOINT_FILE, check_state, checkpoint_train_config, load_state_checked
 from aekit.train.trainer import TrainConfig, Trainer, evaluate
 
 
@@ -394,7 +394,7 @@ class BaseAutoEncoder(BaseEstimator):
                 probe = cls._model_class(model_config)
         except (TypeError, KeyError, ValueError, ConfigError) as exc:
             raise RunFolderError(f"{path}: config.json does not describe a {cls.__name__} ({exc})") from None
-        load_state_checked(probe, state, run.weights_path)  # the weights' shapes, before building the model
+        check_state(probe, state, run.weights_path)  # the weights' shapes, before building the model
         model = cls._model_class(model_config)
         load_state_checked(model, state, run.weights_path)
         est.device = device

@@ -17,7 +17,7 @@ h1{font-size:1.6em} h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bot
 table{border-collapse:collapse;margin:.8em 0} td,th{border:1px solid #ccc;padding:.3em .7em;text-align:right}
 th{background:#f4f4f4} td:first-child,th:first-child{text-align:left}
 figure{margin:1em 0} figcaption{color:#555;font-size:.9em} img{max-width:100%}
-.note{color:#555;font-size:.9em} code{background:#f4f4f4;padding:0 .2em}
+.note{color:#555;font-size:.9em} .warn{color:#b00020} code{background:#f4f4f4;padding:0 .2em}
 """
 
 

@@ -58,22 +58,31 @@ def error_table(entries: list[ReportEntry]) -> Table:
     >>> m = {"latent_dim": 2, "pca": {"n_components": 2, "mse_per_value": 0.04, "sse_per_sample": 2.6},
     ...      "model": {"mse_per_value": 0.03, "sse_per_sample": 1.9}, "model_vs_pca": 0.75}
     >>> error_table([ReportEntry("ae", None, metrics=m)]).rows
-    [['ae', 2, 0.03, 0.04, 1.9, 2.6, 0.75]]
+    [['ae', 2, 0.03, 0.04, '—', 1.9, 2.6, 0.75]]
     """
     rows = []
     for e in entries:
         m = e.metrics
+        ratio = m["model_vs_pca"]
         rows.append([
             e.name, m["latent_dim"] if m["latent_dim"] == m["pca"]["n_components"]
             else f"{m['latent_dim']} (PCA {m['pca']['n_components']})", m["model"]["mse_per_value"], m["pca"]["mse_per_value"],
-            m["model"]["sse_per_sample"], m["pca"]["sse_per_sample"], m["model_vs_pca"],
+            m.get("mean", {}).get("mse_per_value", "—"), m["model"]["sse_per_sample"], m["pca"]["sse_per_sample"],
+            "n/a (PCA exact)" if ratio is None else ratio,
         ])
     return Table(
-        ["model", "latent", "MSE/value", "PCA MSE/value", "SSE/sample", "PCA SSE/sample", "model ÷ PCA"],
+        ["model", "latent", "MSE/value", "PCA MSE/value", "mean MSE/value", "SSE/sample", "PCA SSE/sample", "model ÷ PCA"],
         rows,
-        caption="Test-split reconstruction error; PCA fitted on the training split with the same latent size. "
-        "model ÷ PCA below 1 means the autoencoder reconstructs better than the linear baseline.",
+        caption="Test-split reconstruction error; PCA fitted on the training split with the same latent size; "
+        "'mean' predicts the training mean for every sample (the trivial baseline). model ÷ PCA below 1 means the "
+        "autoencoder reconstructs better than the linear baseline; with a code as large as the input PCA is exact "
+        "and the ratio means nothing.",
     )
+
+
+def warning_text(warnings_: list[str]) -> list[str]:
+    """Report paragraphs for an evaluation's warnings (empty when there are none)."""
+    return [f"<b class='warn'>Warning:</b> {w}." for w in warnings_]
 
 
 def _describe(est) -> str:
@@ -113,10 +122,7 @@ def model_section(entry: ReportEntry, train: Dataset, test: Dataset, fig_dir: Pa
     """
     est = entry.estimator
     m = entry.metrics
-    sec = Section(entry.name, text=[entry.description or _describe(est)])
-    if m["latent_dim"] > m["pca"]["n_components"]:
-        sec.text.append(f"The code ({m['latent_dim']} values) is larger than the input, so PCA keeps every "
-                        "dimension and reconstructs exactly: compare this model on denoising instead.")
+    sec = Section(entry.name, text=[*warning_text(m.get("warnings", [])), entry.description or _describe(est)])
     sec.tables.append(error_table([entry]))
     if getattr(est, "history_", None):
         sec.figures.append((figures.loss_curves(est.history_, fig_dir / f"{slug}-loss.png", entry.name),

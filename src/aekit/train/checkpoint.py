@@ -255,6 +255,13 @@ def load_state_checked(module: nn.Module, state: dict[str, torch.Tensor], source
     ...
     aekit.errors.RunFolderError: w.st: weights do not match the model config: shape mismatch weight: file (2, 4) vs model (2, 3)
     """
+    check_state(module, state, source)
+    module.load_state_dict(state)
+
+
+def check_state(module: nn.Module, state: dict[str, torch.Tensor], source) -> None:
+    """RunFolderError when `state`'s names or shapes do not fit `module` (which may live on the
+    meta device: nothing is copied or allocated)."""
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -272,8 +279,7 @@ def load_state_checked(module: nn.Module, state: dict[str, torch.Tensor], source
         if wrong:
             parts.append("shape mismatch " + "; ".join(wrong[:5]))
         raise RunFolderError(f"{source}: weights do not match the model config: " + ", ".join(parts))
-    module.load_state_dict(state)
 
 
-__all__ = ["CHECKPOINT_FILE", "TrainState", "checkpoint_train_config", "load_state_checked", "read_checkpoint", "restore_checkpoint",
+__all__ = ["CHECKPOINT_FILE", "TrainState", "check_state", "checkpoint_train_config", "load_state_checked", "read_checkpoint", "restore_checkpoint",
            "write_checkpoint"]
