@@ -52,8 +52,25 @@ os.umask(_UMASK)
 
 # -- atomic files ---------------------------------------------------------------------------------
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and a rename."""
+    """Write `data` to `path` through a temporary file in the same folder and a rename; an OSError
+    (a full disk, a read-only place) becomes one RunFolderError naming the file."""
+    with writing(path):
+        _atomic_write(Path(path), data)
+
+
+def check_output_file(path: str | os.PathLike) -> Path:
+    """Refuse, before any work is done, an output path that is a folder or lies where nothing can
+    be written."""
     path = Path(path)
+    if path.is_dir():
+        raise RunFolderError(f"{path} is a folder: give a file name to write")
+    parent = next((p for p in path.parents if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise RunFolderError(f"{path}: cannot write there ({parent} is not a writable folder)")
+    return path
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -312,6 +329,7 @@ class RunRecord:
     def lock(self):
         """Hold the folder for one writing process: a lock file with the holder's pid. A second
         process gets a RunFolderError; a lock left by a dead process is taken over with a notice."""
+        created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
         lock = self.path / LOCK
         for _ in range(2):
@@ -338,6 +356,8 @@ class RunRecord:
             yield self
         finally:
             lock.unlink(missing_ok=True)
+            if created and not any(self.path.iterdir()):
+                self.path.rmdir()  # a run that failed before writing anything leaves no empty folder
 
     # config, weights
     def read_config(self) -> dict:
@@ -424,5 +444,5 @@ class RunRecord:
 
 
 __all__ = ["CHECKPOINT_DIR", "CONFIG", "DataRecord", "FORMAT_VERSION", "HISTORY", "METRICS", "REPORT", "RunRecord",
-           "WEIGHTS", "atomic_write_bytes", "writing", "atomic_write_text", "file_sha256", "read_history", "read_json",
+           "WEIGHTS", "atomic_write_bytes", "check_output_file", "writing", "atomic_write_text", "file_sha256", "read_history", "read_json",
            "write_history", "write_json"]

@@ -87,3 +87,27 @@ def test_demo_runs_and_beats_pca(tmp_path, capsys):
     for slug in ("ae-2d", "ae-8d", "tied-8d"):
         m = json.loads((tmp_path / "demo" / slug / "metrics.json").read_text())
         assert m["model"]["mse_per_value"] < m["pca"]["mse_per_value"], slug
+
+
+def test_a_class_folder_whose_name_is_not_utf8_does_not_break_the_report(tmp_path, capsys):
+    """The report failed after the weights were saved (matplotlib and the HTML writer refused the
+    surrogate-escaped folder name); the name is now shown with U+FFFD."""
+    import os
+
+    from PIL import Image
+
+    root = tmp_path / "imgs"
+    rng = np.random.default_rng(0)
+    for name in (b"caf\xe9", b"plain"):
+        folder = os.path.join(os.fsencode(root), name)
+        os.makedirs(folder)
+        for i in range(12):
+            Image.fromarray((rng.random((8, 8)) * 255).astype(np.uint8)).save(
+                os.fsdecode(os.path.join(folder, f"{i}.png".encode())))
+    code, out, err = run(["train", "--data", root, "--hidden", "8", "--latent", "2", "--epochs", "1",
+                          "--out", tmp_path / "r", "--quiet"], capsys)
+    assert code == 0, err
+    html = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") >= 2
+    code, _, err = run(["report", tmp_path / "r"], capsys)
+    assert code == 0, err

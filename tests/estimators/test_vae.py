@@ -142,6 +142,26 @@ def test_log_likelihood_is_seeded_and_chunked(vae, digits_splits):
     assert w_small.shape == w_big.shape == (20, 64)
 
 
+def test_log_likelihood_keeps_a_running_log_sum_exp(vae, digits_splits, monkeypatch):
+    """k = 10**9 used to hold all B × k log weights (14 GB after 10 minutes); the estimate is now a
+    running log-sum-exp over chunks: the same number, with at most one chunk in memory."""
+    import math
+
+    x = torch.from_numpy((digits_splits[2].flat()[:4] > 0.5).astype(np.float32))
+    model = vae.model_
+    with torch.inference_mode():
+        full = torch.logsumexp(model.log_weights(x, 500, torch.Generator().manual_seed(3), max_elements=4000), 1)
+        chunks = list(model.log_weight_chunks(x, 500, torch.Generator().manual_seed(3), max_elements=4000))
+        assert len(chunks) > 5 and max(c.shape[1] for c in chunks) < 500
+        monkeypatch.setattr(type(model), "log_weights", lambda *a, **k: pytest.fail("log_weights holds all k"))
+        import functools
+
+        small = functools.partialmethod(type(model).log_weight_chunks, max_elements=4000)
+        monkeypatch.setattr(type(model), "log_weight_chunks", small)
+        running = model.log_likelihood(x, 500, torch.Generator().manual_seed(3))
+    assert torch.allclose(running, full - math.log(500), atol=1e-4)
+
+
 # -- reproducibility, transform, run folders -----------------------------------------------------------
 def test_seeded_training_is_reproducible(digits_flat):
     X = digits_flat[:300]

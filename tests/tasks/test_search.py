@@ -1,6 +1,8 @@
 """Similar-image search: ImageIndex build / query / add / save / load, refusals, and the CLI."""
 from __future__ import annotations
 
+import hashlib
+
 import json
 
 import numpy as np
@@ -79,7 +81,17 @@ def test_corrupt_and_missing_index_files(runs, digits_splits, tmp_path):
         ImageIndex.load(tmp_path / "nothing")
     ImageIndex.build(runs[0], train.X[:100]).save(tmp_path / "idx")
     (tmp_path / "idx" / "index.faiss").write_bytes(b"not a faiss index at all")
-    with pytest.raises(RunFolderError, match="not a readable FAISS index"):
+    # FAISS parses index files in C++: an altered file is refused by its checksum before it is read
+    with pytest.raises(RunFolderError, match="does not match the sha256 in manifest.json"):
+        ImageIndex.load(tmp_path / "idx")
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    manifest["sha256"]["index.faiss"] = hashlib.sha256(b"not a faiss index at all").hexdigest()
+    (tmp_path / "idx" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RunFolderError, match="not a readable FAISS index"):  # vouched for, still refused cleanly
+        ImageIndex.load(tmp_path / "idx")
+    del manifest["sha256"]
+    (tmp_path / "idx" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RunFolderError, match="records no checksum of index.faiss"):
         ImageIndex.load(tmp_path / "idx")
     (tmp_path / "idx" / "index.faiss").unlink()
     with pytest.raises(RunFolderError, match="missing"):

@@ -13,6 +13,7 @@ from aekit.cli import app
 from aekit.cli.options import estimator_options, given_params, with_estimator_options
 from aekit.errors import ConfigError
 from aekit.estimators.presets import PRESETS
+from aekit.specs import non_negative_int
 
 console = Console()
 
@@ -63,6 +64,7 @@ def train(
     if model not in PRESETS:
         raise ConfigError(f"unknown --model {model!r}; choose one of {', '.join(PRESETS)}")
     params = given_params(ESTIMATOR_OPTIONS, options, model)
+    non_negative_int(seed, "--seed")
     kind = kind_of_preset(model)
     if kind.name == "colorizer" and data == "digits":  # the command's default data is grey
         console.print("[yellow]note:[/yellow] the digits are grey: training the colorizer on the colour photos "
@@ -117,8 +119,9 @@ def encode(
     import io
 
     from aekit.kinds import labels_for, load_estimator, model_input, recorded_split, require_encoder
-    from aekit.runs import atomic_write_bytes
+    from aekit.runs import atomic_write_bytes, check_output_file
 
+    check_output_file(out)
     est = require_encoder(load_estimator(run), "aekit encode")
     ds = recorded_split(run, split, data, data_dir)
     y = labels_for(est, ds)

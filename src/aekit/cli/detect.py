@@ -12,6 +12,7 @@ from aekit.cli.core import ESTIMATOR_OPTIONS, DataDirOpt, DataOpt, print_tables
 from aekit.cli.options import given_params, with_estimator_options
 from aekit.errors import ConfigError
 from aekit.estimators.presets import PRESETS
+from aekit.specs import non_negative_int
 
 console = Console()
 detect_app = typer.Typer(rich_markup_mode="markdown", help="Anomaly detection: fit a detector on normal data, then score data with it.",
@@ -49,7 +50,9 @@ def fit(
     if model not in PRESETS:
         raise ConfigError(f"unknown --model {model!r}; choose one of {', '.join(PRESETS)}")
     params = given_params(ESTIMATOR_OPTIONS, options, model)
+    non_negative_int(seed, "--seed")
     est = detector_model(model, random_state=seed, verbose=0 if quiet else 1, **params)
+    est.check_params()
     record = RunRecord(out)
     record.check_writable(overwrite=overwrite)
     normal = parse_labels(normal_label)

@@ -270,6 +270,23 @@ class BaseAutoEncoder(BaseEstimator):
             max_seconds=getattr(self, "max_seconds", None), num_threads=getattr(self, "num_threads", None),
         )
 
+    # -- checks that need no data -----------------------------------------------------------------
+    def check_params(self) -> None:
+        """Check the options that need no data (training options, option strings, the seed), so that
+        a command can refuse them before it loads data or touches a run folder; `fit` checks the rest."""
+        self._train_config(resolve_seed(self.random_state))
+        for name in ("noise", "sparsity"):
+            if getattr(self, name, None) is not None:
+                from aekit.data.noise import parse_noise
+                from aekit.models.losses import parse_sparsity
+
+                (parse_noise if name == "noise" else parse_sparsity)(getattr(self, name))
+
+    def check_resume(self, run_dir) -> None:
+        """Refuse to resume the run in `run_dir` with other training options than its checkpoint's."""
+        check_resume_options(RunRecord(run_dir).checkpoint_dir / CHECKPOINT_FILE,
+                             self._train_config(resolve_seed(self.random_state)))
+
     # -- the fit template -----------------------------------------------------------------------
     def fit(self, X, y=None, *, X_val=None, y_val=None, run_dir=None, resume: bool = False):
         """Train on X (N×D or N×C×H×W).
@@ -333,7 +350,7 @@ class BaseAutoEncoder(BaseEstimator):
         model.to(self.device)
         run = RunRecord(run_dir) if run_dir else None
         if resume and run is not None:
-            check_resume_options(run.checkpoint_dir / CHECKPOINT_FILE, train_cfg)
+            self.check_resume(run.path)
         prior, resume, stage = self._pretrain(model, Xt, Xv, train_cfg, run, resume)
         trainer = Trainer(train_cfg, checkpoint_dir=run.checkpoint_dir if run else None, stage=stage)
         history = trainer.fit(model, Xt, Xv, resume=resume, history=prior)

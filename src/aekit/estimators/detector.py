@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from aekit.errors import ConfigError, DataError, RunFolderError
 from aekit.runs import RunRecord, atomic_write_bytes
+from aekit.specs import finite_number, positive_int
 
 SCORES = ("mse", "max", "ssim", "elbo", "loglik")
 DETECTOR_FILE = "detector.json"
@@ -80,12 +81,13 @@ class AutoEncoderDetector(BaseEstimator):
     def _check_params(self) -> None:
         if self.score not in SCORES:
             raise ConfigError(f"unknown score {self.score!r}; choose one of {', '.join(SCORES)}")
-        if self.contamination is not None and not 0 < float(self.contamination) <= 0.5:
-            raise ConfigError(f"contamination must be in (0, 0.5], got {self.contamination}")
-        if not 0 < float(self.fpr) < 1:
-            raise ConfigError(f"fpr must be in (0, 1), got {self.fpr}")
-        if not 0 < float(self.calibration_fraction) < 1:
-            raise ConfigError(f"calibration_fraction must be in (0, 1), got {self.calibration_fraction}")
+        if self.contamination is not None:
+            finite_number(self.contamination, "contamination (the expected anomaly share)", 0.0, 0.5, low_open=True)
+        if finite_number(self.fpr, "fpr (the target false-positive rate)", 0.0, low_open=True) >= 1:
+            raise ConfigError(f"fpr (the target false-positive rate) must be below 1, got {self.fpr}")
+        if finite_number(self.calibration_fraction, "calibration_fraction", 0.0, low_open=True) >= 1:
+            raise ConfigError(f"calibration_fraction must be below 1, got {self.calibration_fraction}")
+        positive_int(self.k, "k", "importance samples for score='loglik'")
         if self.nan_policy not in ("raise", "flag"):
             raise ConfigError(f"nan_policy must be 'raise' or 'flag', got {self.nan_policy!r}")
 

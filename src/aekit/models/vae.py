@@ -351,12 +351,16 @@ class VAEModel(nn.Module):
                     max_elements: int = 1 << 23) -> torch.Tensor:
         """log w_i = log p(x|z_i) + log p(z_i) − log q(z_i|x), z_i ~ q(z|x); B × k, computed in
         chunks of samples so that B·chunk·D stays below `max_elements`."""
+        return torch.cat(list(self.log_weight_chunks(x, k, generator, max_elements)), 1)
+
+    def log_weight_chunks(self, x: torch.Tensor, k: int, generator: torch.Generator | None,
+                           max_elements: int = 1 << 23):
+        """The log weights of `log_weights`, chunk by chunk (B × m each): memory independent of k."""
         xs, c = self.split(x)
         mu, logvar = self.posterior(xs, c)
         std = torch.exp(0.5 * logvar)
         B, L = mu.shape
         chunk = max(1, min(k, max_elements // max(1, B * max(self.n_features, L))))
-        out = []
         for s in range(0, k, chunk):
             m = min(chunk, k - s)
             eps = self._noise((B, m, L), generator, mu)
@@ -366,8 +370,7 @@ class VAEModel(nn.Module):
             cc = None if c is None else c[:, None].expand(B, m, c.shape[1]).reshape(B * m, -1)
             logits = self.decoder_logits(z.reshape(B * m, L), cc)
             xr = xs[:, None].expand(B, m, xs.shape[1]).reshape(B * m, -1)
-            out.append(self.log_px(logits, xr).reshape(B, m) + log_pz - log_q)
-        return torch.cat(out, 1)
+            yield self.log_px(logits, xr).reshape(B, m) + log_pz - log_q
 
     def log_likelihood(self, x: torch.Tensor, k: int, generator: torch.Generator | None) -> torch.Tensor:
         """Importance-weighted estimate of log p(x) per row: logsumexp_i log w_i − log k.
@@ -397,7 +400,12 @@ class VAEModel(nn.Module):
         >>> ll.shape, bool((ll >= elbo - 0.1).all())
         (torch.Size([3]), True)
         """
-        return torch.logsumexp(self.log_weights(x, k, generator), 1) - math.log(k)
+        # a running log-sum-exp over chunks of samples: memory does not grow with k
+        total = None
+        for w in self.log_weight_chunks(x, k, generator):
+            part = torch.logsumexp(w, 1)
+            total = part if total is None else torch.logaddexp(total, part)
+        return total - math.log(k)
 
 
 __all__ = ["LIKELIHOODS", "VAEConfig", "VAEModel", "kl_normal"]

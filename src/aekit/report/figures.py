@@ -13,6 +13,18 @@ import numpy as np  # noqa: E402
 from aekit.runs import atomic_write_bytes  # noqa: E402
 
 
+def display_name(name) -> str:
+    """A name as it can be drawn and written: bytes that were not UTF-8 (a folder name that
+    Python decoded with surrogate escapes) become U+FFFD.
+
+    Examples
+    --------
+    >>> display_name("caf\udce9")
+    'caf\ufffd'
+    """
+    return str(name).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def save_figure(fig, path: str | os.PathLike) -> Path:
     """Save a matplotlib figure as PNG (110 dpi, tight box) atomically, then close it.
 
@@ -234,7 +246,7 @@ def latent_scatter(
     if labels is not None:
         handles = sc.legend_elements()[0]
         values = np.unique(np.asarray(labels))
-        names = [classes[int(v)] if classes and int(v) < len(classes) else str(int(v)) for v in values]
+        names = [display_name(classes[int(v)]) if classes and int(v) < len(classes) else str(int(v)) for v in values]
         # the legend sits right of the panels, in room made for it (long class names included)
         fig.subplots_adjust(right=0.84)
         fig.legend(handles, names, loc="center left", bbox_to_anchor=(0.85, 0.5), fontsize=8, title="label")

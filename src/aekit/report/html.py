@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aekit import __version__
-from aekit.runs import atomic_write_text
+from aekit.runs import atomic_write_bytes
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -131,5 +131,7 @@ def write_report(path: str | os.PathLike, title: str, sections: list[Section], i
             if fig is not None and Path(fig).exists():
                 parts.append(f"<figure>{_img(fig)}<figcaption>{html.escape(caption)}</figcaption></figure>")
     parts.append("</body></html>")
-    atomic_write_text(path, "\n".join(parts))
+    # undecodable names (surrogate escapes from file names) are written as U+FFFD, not refused
+    atomic_write_bytes(path, "\n".join(parts).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                       .encode("utf-8"))
     return Path(path)

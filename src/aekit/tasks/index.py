@@ -35,7 +35,7 @@ import numpy as np
 from aekit import __version__
 from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError
 from aekit.specs import positive_int
-from aekit.runs import CONFIG, atomic_write_bytes, read_json, write_json
+from aekit.runs import CONFIG, atomic_write_bytes, file_sha256, read_json, write_json
 
 KINDS = ("auto", "flat", "ivf", "hnsw")
 AUTO_APPROX_AT = 100_000
@@ -257,7 +257,8 @@ class ImageIndex:
             self._index.hnsw.efSearch = self.ef_search
 
     # -- files ---------------------------------------------------------------------------------
-    def manifest(self) -> dict:
+    def manifest(self, checksums: dict | None = None) -> dict:
+        """manifest.json: what the index holds, and the sha256 of its files (checked before reading them)."""
         return {
             "format": FORMAT,
             "aekit_version": __version__,
@@ -272,6 +273,7 @@ class ImageIndex:
             "hnsw_m": self.hnsw_m,
             "ef_search": self.ef_search,
             "data": self.sources,
+            "sha256": checksums or {},
         }
 
     def save(self, path) -> Path:
@@ -294,7 +296,8 @@ class ImageIndex:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        write_json(path / MANIFEST, self.manifest())
+        sums = {name: file_sha256(path / name) for name in (INDEX_FILE, ITEMS_FILE)}
+        write_json(path / MANIFEST, self.manifest(sums))
         return path
 
     @classmethod
@@ -316,8 +319,17 @@ class ImageIndex:
             raise RunFolderError(f"{path / MANIFEST}: incomplete or invalid manifest ({exc})") from None
         index.run = m.get("run")
         index.sources = list(m.get("data") or [])
-        if not (path / INDEX_FILE).exists():
-            raise RunFolderError(f"{path / INDEX_FILE} is missing")
+        sums = m.get("sha256") if isinstance(m.get("sha256"), dict) else {}
+        for name in (INDEX_FILE, ITEMS_FILE):
+            if not (path / name).exists():
+                raise RunFolderError(f"{path / name} is missing")
+            # FAISS parses index files in C++: only a file whose checksum the manifest vouches for is read
+            if not sums.get(name):
+                raise RunFolderError(f"{path / MANIFEST} records no checksum of {name} (an index from before "
+                                     "checksums, or from elsewhere): rebuild it with `aekit index build`")
+            if file_sha256(path / name) != sums[name]:
+                raise RunFolderError(f"{path / name} does not match the sha256 in {MANIFEST}: the index was altered "
+                                     "or replaced; rebuild it with `aekit index build`")
         try:
             index._index = faiss.read_index(str(path / INDEX_FILE))
         except Exception as exc:

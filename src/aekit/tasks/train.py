@@ -22,6 +22,9 @@ def train_run(out: str | Path, source: str = "digits", *, preset: str = "ae", da
     run.check_writable(resume=resume, overwrite=overwrite)
     kind = kind_of_preset(preset)
     est = make_preset(preset, **params)
+    est.check_params()  # before any data is loaded or the folder is touched
+    if resume:
+        est.check_resume(run.path)
     args, kwargs, record, eval_data = kind.training_data(est, source, data_dir, data_seed, label_column)
     with run.lock():
         if overwrite and not resume:
