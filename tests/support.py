@@ -17,7 +17,8 @@ TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 SHARED = ROOT.parent / "shared" / "data"  # ../shared/data beside the checkout (CI always has it)
 FIXTURES = TESTS / "fixtures"
-runner = CliRunner()
+runner = CliRunner()  # typer's runner over aekit.cli.app, with the data commands registered
+importlib.import_module("aekit.cli.data")
 DARK, BRIGHT = np.array([0.05, 0.15, 0.7]), np.array([1.0, 0.75, 0.2])  # blue shadows, orange highlights
 
 

@@ -314,3 +314,16 @@ def test_the_default_vae_on_grey_data_is_a_proper_bernoulli_model(digits_flat):
         est.elbo(digits_flat[:5])
         binary = (digits_flat[:100] > 0.5).astype(np.float32)
         assert small(epochs=1).fit(binary).model_config_.binarize is None
+
+
+def test_a_sample_that_cannot_fit_is_refused_with_its_size(vae, monkeypatch):
+    """vae.sample(10**12) raised a raw allocation error."""
+    from aekit.errors import DataError
+
+    with pytest.raises(DataError, match=r"n=1000000000000 samples of 64 values need .*TiB, over the memory budget"):
+        vae.sample(10**12)
+    monkeypatch.setenv("AEKIT_MEMORY_BUDGET", "1KiB")
+    with pytest.raises(DataError, match="over the memory budget of 1.0 KiB"):
+        vae.sample(100)
+    monkeypatch.delenv("AEKIT_MEMORY_BUDGET")
+    assert vae.sample(3, random_state=0).shape == (3, 64)

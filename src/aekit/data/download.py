@@ -6,6 +6,13 @@ when its md5 matches the published one; on a mismatch or a dropped connection th
 is deleted and the next mirror is tried. A mirror is an http(s) URL, a file:// URL or a local
 folder. urllib only.
 
+A hostile or broken mirror cannot hold a download for long nor fill the disk: each mirror has
+a deadline per file (`download_deadline`: a few --timeout's plus the time the file takes at
+`MIN_RATE`), and reading stops as soon as a mirror sends more than the file's published size.
+Temp files are named ``.<file>.<pid>@<host>.<random>.part`` and created with the user's umask
+(like any other output); those a killed download left behind (its process is gone, or the
+file is a day old) are deleted when the next download of the dataset starts.
+
 CIFAR comes as one tar.gz (the binary release). It is kept in the cache and unpacked next to it
 by `extract_tar`: every member is checked first (no absolute path, no ``..``, no link, device or
 fifo, nothing that resolves outside the folder; a hostile or truncated archive is refused
@@ -16,9 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import secrets
 import shutil
+import socket
+import stat
 import tarfile
 import tempfile
+import time
 import zlib
 import urllib.error
 import urllib.parse
@@ -65,6 +77,10 @@ MIRRORS: dict[str, list[str]] = {
 
 CHUNK = 1 << 16
 USER_AGENT = "aekit-downloader/0.1 (+https://github.com/)"
+MIN_RATE = 32 * 1024  # bytes/s: a mirror slower than this on average is given up
+DEADLINE_TIMEOUTS = 4  # the deadline's allowance for connecting and stalls, in --timeout's
+STALE_AFTER = 24 * 3600  # seconds: a .part file untouched this long is stale whoever made it
+HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
 
 
 class _MirrorFailed(Exception):
@@ -135,13 +151,123 @@ def _local_source(mirror: str) -> Path | None:
     return None
 
 
-def _copy_stream(src: BinaryIO, dst: BinaryIO, expected_len: int | None, advance) -> tuple[int, str]:
+def download_deadline(size: int, timeout: float) -> float:
+    """Seconds one mirror gets to deliver one file: ``DEADLINE_TIMEOUTS * timeout + size / MIN_RATE``.
+
+    The deadline is checked between reads (one read waits at most `timeout`), so a mirror that
+    trickles a few bytes at a time fails instead of holding the download forever.
+
+    Parameters
+    ----------
+    size : int
+        The file's published size in bytes.
+    timeout : float
+        Seconds to wait on a silent connection (``--timeout``).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> download_deadline(4542, 30)           # MNIST's test labels: two minutes
+    120.138...
+    >>> round(download_deadline(170052171, 30) / 60)   # CIFAR-10's archive: 88 minutes
+    88
+    """
+    return DEADLINE_TIMEOUTS * float(timeout) + size / MIN_RATE
+
+
+_PART = re.compile(r"^\..+\.(\d+)@([A-Za-z0-9-]*)\.[0-9a-f]+\.part$")
+
+
+def _part_path(target: Path, filename: str) -> Path:
+    return target / f".{filename}.{os.getpid()}@{HOST}.{secrets.token_hex(4)}.part"
+
+
+def _running(pid: int) -> bool:
+    if os.name == "nt":
+        return True  # os.kill there would end the process: keep the file, the age rule applies
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: someone else's live process
+        return True
+    return True
+
+
+def remove_stale_parts(target: str | os.PathLike, filename: str | None = None) -> list[Path]:
+    """Delete the temp files that killed downloads left in `target`.
+
+    A ``.<file>.*.part`` file is stale when the process that made it (named in the file's name)
+    no longer runs on this host, when it is older than `STALE_AFTER`, or when its name carries
+    no process (an older aekit made it with mkstemp). Another live download's file is kept.
+
+    Parameters
+    ----------
+    target : str or os.PathLike
+        The dataset's folder.
+    filename : str or None, default None
+        Only the temp files of this file; None: of every file.
+
+    Returns
+    -------
+    list of Path
+        The files deleted.
+
+    Examples
+    --------
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / ".t10k-labels-idx1-ubyte.gz.x1y2z3w4.part").write_bytes(b"half")
+    >>> [p.name for p in remove_stale_parts(folder, "t10k-labels-idx1-ubyte.gz")]
+    ['.t10k-labels-idx1-ubyte.gz.x1y2z3w4.part']
+    """
+    target, removed = Path(target), []
+    prefix = f".{filename}." if filename is not None else "."
+    try:
+        names = [n for n in os.listdir(target) if n.startswith(prefix) and n.endswith(".part")]
+    except OSError:
+        return removed
+    now = time.time()
+    for name in names:
+        path = target / name
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            continue  # only the plain files a download writes
+        owner = _PART.match(name)
+        alive = owner is not None and (owner.group(2) != HOST or _running(int(owner.group(1))))
+        if alive and now - info.st_mtime < STALE_AFTER:
+            continue
+        try:
+            path.unlink()
+            removed.append(path)
+        except OSError:
+            pass  # not ours to delete (permissions): the download itself does not need it gone
+    return removed
+
+
+def _copy_stream(src: BinaryIO, dst: BinaryIO, size: int, expected_len: int | None, start: float,
+                 deadline: float, advance) -> tuple[int, str]:
+    """Copy src to dst; stop past `size` bytes or `deadline` seconds after `start` (monotonic)."""
     h = hashlib.md5()
     n = 0
+    read = getattr(src, "read1", src.read)  # read1: one recv at a time, so the deadline is seen
     while True:
-        chunk = src.read(CHUNK)
+        elapsed = time.monotonic() - start
+        if elapsed > deadline:
+            raise _MirrorFailed(
+                f"too slow: {n} of {size} bytes in {elapsed:.1f} s, past the deadline of {deadline:.1f} s "
+                f"({DEADLINE_TIMEOUTS} × the timeout + 1 s per {MIN_RATE // 1024} KiB)"
+            )
+        chunk = read(CHUNK)
         if not chunk:
             break
+        if n + len(chunk) > size:
+            raise _MirrorFailed(f"sent more than the expected {size} bytes")
         dst.write(chunk)
         h.update(chunk)
         n += len(chunk)
@@ -152,14 +278,17 @@ def _copy_stream(src: BinaryIO, dst: BinaryIO, expected_len: int | None, advance
 
 
 def _fetch_one(mirror: str, filename: str, tmp: BinaryIO, size: int, timeout: float, advance) -> tuple[int, str]:
+    start, deadline = time.monotonic(), download_deadline(size, timeout)
     local = _local_source(mirror)
     if local is not None:
         src = local / filename if local.is_dir() or not local.exists() else local
-        if not src.is_file():
+        if not src.exists():
             raise _MirrorFailed(f"{src} not found")
+        if not src.is_file():  # a FIFO or device would block or never end
+            raise _MirrorFailed(f"{src} is not a regular file")
         try:
             with open(src, "rb") as f:
-                return _copy_stream(f, tmp, None, advance)
+                return _copy_stream(f, tmp, size, None, start, deadline, advance)
         except OSError as exc:
             raise _MirrorFailed(f"cannot read {src}: {exc.strerror or exc}") from None
     url = mirror if mirror.endswith("/") else mirror + "/"
@@ -169,7 +298,9 @@ def _fetch_one(mirror: str, filename: str, tmp: BinaryIO, size: int, timeout: fl
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             length = resp.headers.get("Content-Length")
             expected = int(length) if length and length.isdigit() else None
-            return _copy_stream(resp, tmp, expected, advance)
+            if expected is not None and expected > size:
+                raise _MirrorFailed(f"announces {expected} bytes, more than the expected {size} bytes")
+            return _copy_stream(resp, tmp, size, expected, start, deadline, advance)
     except _MirrorFailed:
         raise
     except urllib.error.HTTPError as exc:
@@ -178,6 +309,17 @@ def _fetch_one(mirror: str, filename: str, tmp: BinaryIO, size: int, timeout: fl
         raise _MirrorFailed(f"cannot reach {url}: {exc.reason}") from None
     except (OSError, ValueError, EOFError) as exc:  # IncompleteRead, timeouts, resets
         raise _MirrorFailed(f"connection dropped while reading {url} ({type(exc).__name__}: {exc})") from None
+
+
+def _new_part(target: Path, filename: str) -> tuple[Path, BinaryIO]:
+    """A new temp file for `filename`, mode 0666 less the umask (mkstemp's 0600 would stick)."""
+    while True:
+        path = _part_path(target, filename)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        return path, os.fdopen(fd, "wb")
 
 
 def _download_file(
@@ -195,10 +337,11 @@ def _download_file(
     for mirror in mirrors:
         if task is not None:
             progress.reset(task, total=size)
-        fd, tmpname = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=target)
+        tmpname = None
         ok = False
         try:
-            with os.fdopen(fd, "wb") as tmp:
+            tmpname, tmp = _new_part(target, filename)
+            with tmp:
                 n, digest = _fetch_one(mirror, filename, tmp, size, timeout, advance)
             if digest != md5:
                 raise _MirrorFailed(f"md5 mismatch: got {digest} ({n} bytes), expected {md5} ({size} bytes)")
@@ -210,7 +353,7 @@ def _download_file(
         except OSError as exc:
             failures.append(f"{mirror}: cannot write into {target}: {exc.strerror or exc}")
         finally:
-            if not ok:
+            if not ok and tmpname is not None:
                 try:
                     os.unlink(tmpname)
                 except FileNotFoundError:
@@ -359,7 +502,8 @@ def download(
     data_dir : str or PathLike, optional
         The data folder (default: $AEKIT_DATA_DIR, else $XDG_CACHE_HOME/aekit, else ~/.cache/aekit).
     timeout : float, default 30
-        Seconds to wait on a silent connection.
+        Seconds to wait on a silent connection; each mirror also has a deadline per file of
+        `download_deadline` (4 × timeout + 1 s per 32 KiB of the file).
     progress : bool, default True
         Show a progress bar on stderr.
 
@@ -371,8 +515,10 @@ def download(
     Raises
     ------
     DownloadError
-        A file cannot be had from any mirror (each mirror and why it failed are listed), or an
-        archive is truncated, corrupt or holds an unsafe member.
+        A file cannot be had from any mirror (each mirror and why it failed are listed: for
+        example too slow, more bytes than the file's size, an md5 mismatch), or an archive is
+        truncated, corrupt or holds an unsafe member. Nothing is left behind: no temp file, and
+        the dataset's folder is removed again when this call created it and nothing arrived.
 
     Examples
     --------
@@ -392,11 +538,16 @@ def download(
     if not mirror_list:
         raise DownloadError(f"{key}: no mirrors given")
     target = resolve_data_dir(data_dir) / key
-    created = not target.exists()
+    created = []  # the folders this call makes, deepest first: removed again if nothing arrives
+    folder = target
+    while not folder.exists() and folder != folder.parent:
+        created.append(folder)
+        folder = folder.parent
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DownloadError(f"cannot create {target}: {exc.strerror or exc}") from None
+    remove_stale_parts(target)
     unpacked = target / CIFAR_SPECS[key].folder if key in CIFAR_SPECS else None
     if unpacked is not None and not missing_files(unpacked, CIFAR_SPECS[key]):
         todo = []  # unpacked already: nothing to fetch or unpack
@@ -419,12 +570,14 @@ def download(
         if unpacked is not None and missing_files(unpacked, CIFAR_SPECS[key]):
             _unpack(key, target, next(iter(FILES[key])))
     finally:
-        if created:
+        for folder in created:
             try:
-                target.rmdir()  # only succeeds when nothing was downloaded
+                folder.rmdir()  # only succeeds when nothing was downloaded
             except OSError:
-                pass
+                break
     return target
 
 
-__all__ = ["FILES", "MIRRORS", "download", "extract_tar", "file_md5", "is_valid"]
+__all__ = [
+    "FILES", "MIRRORS", "download", "download_deadline", "extract_tar", "file_md5", "is_valid", "remove_stale_parts",
+]

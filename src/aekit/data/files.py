@@ -1,6 +1,9 @@
 """Loading data from files: .npz, .npy, .csv, single IDX files and folders of images.
 
-Every problem ends in one `DataError` whose message names the file and what is wrong.
+Every problem ends in one `DataError` whose message names the file and what is wrong. A data
+path must be a regular file or a folder (a FIFO or device is refused before it is opened), and
+the size a file declares is checked against the memory budget before it is decoded
+(`aekit.data.limits`; the numpy formats are read by `aekit.data.numpy_files`).
 """
 from __future__ import annotations
 
@@ -13,12 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from aekit.data.dataset import Dataset
-from aekit.data.idx import GZIP_MAGIC, looks_like_idx, parse_idx, read_bytes
+from aekit.data.idx import GZIP_MAGIC, looks_like_idx, read_idx
+from aekit.data.limits import check_data_path, check_memory, open_data_file
+from aekit.data.numpy_files import load_npy_array, load_npz_arrays
 from aekit.errors import AekitWarning, ConfigError, DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-X_KEYS = ("X", "x", "data")
-Y_KEYS = ("y", "labels")
 
 
 # ----------------------------------------------------------------------------------------
@@ -155,66 +158,17 @@ def array_to_dataset(
 # ----------------------------------------------------------------------------------------
 # numpy files
 # ----------------------------------------------------------------------------------------
-def _open(path: Path):
-    try:
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+def load_npy(path: Path, name: str, memory_budget: int | float | str | None = None) -> Dataset:
+    """A .npy array file (no labels, memory-mapped) as a Dataset named `name`, through
+    `array_to_dataset`; `memory_budget` as in `aekit.data.numpy_files.load_npy_array`."""
+    return array_to_dataset(load_npy_array(path, memory_budget=memory_budget), None, name=name, source=str(path))
 
 
-def _np_load(path: Path, f):
-    try:
-        return np.load(f, allow_pickle=False)
-    except Exception as exc:  # numpy raises many types for corrupt files
-        raise DataError(f"{path}: not a readable {path.suffix} file ({type(exc).__name__}: {exc})") from None
-
-
-def load_npy(path: Path, name: str) -> Dataset:
-    """A .npy array file (no labels) as a Dataset named `name`, through `array_to_dataset`."""
-    with _open(path) as f:
-        arr = _np_load(path, f)
-        if hasattr(arr, "close"):
-            arr.close()
-    if not isinstance(arr, np.ndarray):
-        raise DataError(f"{path}: not a .npy array file")
-    return array_to_dataset(arr, None, name=name, source=str(path))
-
-
-def load_npz(path: Path, name: str) -> Dataset:
+def load_npz(path: Path, name: str, memory_budget: int | float | str | None = None) -> Dataset:
     """A .npz archive as a Dataset named `name`: the data is the array named X, x or data (or the
-    only array), the labels the one named y or labels, if any."""
-    with _open(path) as f:
-        return _load_npz(path, name, f)
-
-
-def _load_npz(path: Path, name: str, f) -> Dataset:
-    npz = _np_load(path, f)
-    if not hasattr(npz, "files"):
-        raise DataError(f"{path}: not a .npz archive")
-    try:
-        with npz:
-            keys = list(npz.files)
-            if not keys:
-                raise DataError(f"{path}: empty .npz archive (no arrays)")
-            xkey = next((k for k in X_KEYS if k in keys), None)
-            if xkey is None:
-                if len(keys) == 1:
-                    xkey = keys[0]
-                else:
-                    raise DataError(
-                        f"{path}: cannot tell which array is the data: found {keys}; "
-                        f"name it one of {list(X_KEYS)} (labels: {list(Y_KEYS)})"
-                    )
-            ykey = next((k for k in Y_KEYS if k in keys and k != xkey), None)
-            X = npz[xkey]
-            y = npz[ykey] if ykey is not None else None
-    except DataError:
-        raise
-    except Exception as exc:
-        raise DataError(f"{path}: corrupt .npz archive ({type(exc).__name__}: {exc})") from None
-    return array_to_dataset(X, y, name=name, source=f"{path}")
+    only array), the labels the one named y or labels, if any (`load_npz_arrays`)."""
+    X, y = load_npz_arrays(path, memory_budget=memory_budget)
+    return array_to_dataset(X, y, name=name, source=str(path))
 
 
 # ----------------------------------------------------------------------------------------
@@ -228,7 +182,9 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def load_csv(path: Path, name: str, label_column: str | int | None = None) -> Dataset:
+def load_csv(
+    path: Path, name: str, label_column: str | int | None = None, memory_budget: int | float | str | None = None
+) -> Dataset:
     """A numeric CSV, optionally with a header row; `label_column` (header name or index) is y.
 
     Parameters
@@ -239,6 +195,8 @@ def load_csv(path: Path, name: str, label_column: str | int | None = None) -> Da
         The dataset's name.
     label_column : str or int or None, default None
         The label column; non-numeric labels become classes (sorted names).
+    memory_budget : int, float, str or None, default None
+        The most bytes the file may have (it is read whole; `aekit.data.limits`).
 
     Returns
     -------
@@ -253,12 +211,12 @@ def load_csv(path: Path, name: str, label_column: str | int | None = None) -> Da
     >>> ds.X.tolist(), ds.y.tolist(), ds.classes, ds.meta["columns"]
     ([[1.0, 2.0], [3.0, 4.0]], [0, 1], ['cat', 'dog'], ['a', 'b'])
     """
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    with open_data_file(path) as f:
+        check_memory(os.fstat(f.fileno()).st_size, str(path), "the file is", memory_budget)
+        try:
+            raw = f.read()
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -360,14 +318,15 @@ def _sibling_labels(path: Path) -> Path | None:
     return None
 
 
-def load_idx_file(path: Path, name: str) -> Dataset:
+def load_idx_file(path: Path, name: str, memory_budget: int | float | str | None = None) -> Dataset:
     """One IDX file as a Dataset named `name`; an images file picks up its labels file next to
-    it (…images… -> …labels…, idx3 -> idx1, with or without .gz)."""
-    X = parse_idx(read_bytes(path), str(path))
+    it (…images… -> …labels…, idx3 -> idx1, with or without .gz). Both are read by
+    `aekit.data.idx.read_idx` with `memory_budget`."""
+    X = read_idx(path, memory_budget=memory_budget)
     y = None
     lp = _sibling_labels(path)
     if lp is not None and X.ndim >= 3:
-        y = parse_idx(read_bytes(lp), str(lp))
+        y = read_idx(lp, memory_budget=memory_budget)
         if y.ndim != 1:
             raise DataError(f"{lp}: a labels file must be 1-D, got shape {y.shape}")
         if len(y) != len(X):
@@ -410,8 +369,8 @@ def read_image(path: str | os.PathLike, channels: int | None = None, *, as_float
     Raises
     ------
     DataError
-        The file is missing, unreadable as an image, or has the wrong channel count; the
-        message names it.
+        The file is missing, not a regular file (a FIFO, a device), unreadable as an image, or
+        has the wrong channel count; the message names it.
     ConfigError
         `channels` is not None, 1 or 3.
 
@@ -432,13 +391,15 @@ def read_image(path: str | os.PathLike, channels: int | None = None, *, as_float
     if channels not in (None, 1, 3):
         raise ConfigError(f"channels must be None, 1 or 3, got {channels!r}")
     path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such image file")
     try:
-        with Image.open(path) as im:
+        with open_data_file(path) as f, Image.open(f) as im:
             im.load()
             mode = im.mode
             arr = _image_array(im)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such image file") from None
+    except DataError:
+        raise
     except Exception as exc:  # PIL raises UnidentifiedImageError, OSError, SyntaxError, ValueError...
         raise DataError(f"{path}: unreadable image ({type(exc).__name__}: {exc})") from None
     have = 1 if arr.ndim == 2 else 3
@@ -451,9 +412,6 @@ def read_image(path: str | os.PathLike, channels: int | None = None, *, as_float
     if as_float and arr.dtype == np.uint8:
         return arr.astype(np.float32) / 255.0
     return arr
-
-
-# The private name tasks/colorize.py imported; removed once every caller uses read_image.
 
 
 def _image_array(im) -> np.ndarray:
@@ -475,9 +433,11 @@ def _image_array(im) -> np.ndarray:
     return np.asarray(im, dtype=np.uint8)
 
 
-def load_image_folder(folder: Path, name: str) -> Dataset:
+def load_image_folder(folder: Path, name: str, memory_budget: int | float | str | None = None) -> Dataset:
     """Images in a folder; each sub-folder is a class (sorted names); loose files: no labels.
-    All images must have one size; grey and colour mixed give 3 channels; hidden files are skipped."""
+    All images must have one size; grey and colour mixed give 3 channels; hidden files are skipped.
+    The first image's size times the number of files must fit `memory_budget` before the rest
+    are decoded."""
     subdirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
     files: list[Path] = []
     labels: list[int] = []
@@ -500,7 +460,11 @@ def load_image_folder(folder: Path, name: str) -> Dataset:
         files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise DataError(f"{folder}: no images found (looked for {', '.join(IMAGE_SUFFIXES)} files)")
-    images = [read_image(p) for p in files]
+    first = read_image(files[0])
+    shape = "×".join(str(d) for d in first.shape)
+    check_memory(len(files) * first.nbytes, str(folder), f"{len(files)} images of {shape} {first.dtype} take",
+                 memory_budget)
+    images = [first] + [read_image(p) for p in files[1:]]
     first_hw = images[0].shape[:2]
     for p, im in zip(files, images):
         if im.shape[:2] != first_hw:
@@ -532,8 +496,17 @@ def load_image_folder(folder: Path, name: str) -> Dataset:
 # ----------------------------------------------------------------------------------------
 # dispatch
 # ----------------------------------------------------------------------------------------
-def load_path(path: str | os.PathLike, label_column: str | int | None = None) -> Dataset:
+def load_path(
+    path: str | os.PathLike,
+    label_column: str | int | None = None,
+    *,
+    memory_budget: int | float | str | None = None,
+) -> Dataset:
     """Load any supported file or folder; the dataset is named after the file's stem.
+
+    The path must be a regular file or a folder; the size a file declares is checked against
+    the memory budget before it is decoded, and running out of memory anyway ends in a
+    DataError.
 
     Parameters
     ----------
@@ -541,10 +514,19 @@ def load_path(path: str | os.PathLike, label_column: str | int | None = None) ->
         A .npz, .npy or .csv file, an IDX file (by name or magic bytes), or a folder of images.
     label_column : str or int or None, default None
         For CSV files, the label column.
+    memory_budget : int, float, str or None, default None
+        The most bytes one decoded array may take: bytes or a size such as "2GiB"; None reads
+        $AEKIT_MEMORY_BUDGET, else half the available memory (`aekit.data.limits`).
 
     Returns
     -------
     Dataset
+
+    Raises
+    ------
+    DataError
+        Missing, a FIFO, socket or device, an unsupported or malformed file, or a declared size
+        over the memory budget.
 
     Examples
     --------
@@ -560,27 +542,34 @@ def load_path(path: str | os.PathLike, label_column: str | int | None = None) ->
         if name.endswith(suf):
             name = name[: -len(suf)]
     name = name or str(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file or folder")
+    check_data_path(path)
+    try:
+        return _dispatch(path, name, label_column, memory_budget)
+    except MemoryError:
+        # the budget let it through but the memory ran out (e.g. in the float32 copy)
+        raise DataError(f"{path}: not enough memory to load it; free some, or load a smaller part") from None
+
+
+def _dispatch(path: Path, name: str, label_column, memory_budget) -> Dataset:
     if path.is_dir():
-        return load_image_folder(path, name)
+        return load_image_folder(path, name, memory_budget)
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        return load_npz(path, name)
+        return load_npz(path, name, memory_budget)
     if suffix == ".npy":
-        return load_npy(path, name)
+        return load_npy(path, name, memory_budget)
     if suffix == ".csv":
-        return load_csv(path, name, label_column)
+        return load_csv(path, name, label_column, memory_budget)
     lname = path.name.lower()
     if "idx" in lname or "ubyte" in lname:
-        return load_idx_file(path, name)
-    try:
-        with open(path, "rb") as f:
+        return load_idx_file(path, name, memory_budget)
+    with open_data_file(path) as f:
+        try:
             head = f.read(4)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
     if head[:2] == GZIP_MAGIC or looks_like_idx(head):
-        return load_idx_file(path, name)
+        return load_idx_file(path, name, memory_budget)
     if suffix in IMAGE_SUFFIXES:
         raise DataError(f"{path}: a single image; give the folder that holds the images instead")
     raise DataError(

@@ -166,6 +166,7 @@ def load(
     val_fraction: float = 0.1,
     test_fraction: float = 0.2,
     label_column: str | int | None = None,
+    memory_budget: int | float | str | None = None,
 ) -> Dataset:
     """Load a built-in dataset ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100") or a
     file/folder, one split.
@@ -194,6 +195,11 @@ def load(
         Shares of val and test, for sources without a fixed test part.
     label_column : str or int or None, default None
         For CSV files, the header name (or index) of the label column.
+    memory_budget : int, float, str or None, default None
+        For files and folders, the most bytes one decoded array may take (bytes, or a size such
+        as "2GiB"); None reads $AEKIT_MEMORY_BUDGET, else half the available memory
+        (`aekit.data.limits`). A file that declares more is refused before it is decoded; the
+        built-in MNIST files follow $AEKIT_MEMORY_BUDGET.
 
     Returns
     -------
@@ -203,7 +209,8 @@ def load(
     Raises
     ------
     DataError
-        Anything wrong with the source, or an empty split.
+        Anything wrong with the source (including a FIFO or device given as a path, or a file
+        that declares more than the memory budget), or an empty split.
 
     Examples
     --------
@@ -234,7 +241,7 @@ def load(
                     "and no such file or folder"
                 )
             raise DataError(f"{p}: no such file or folder")
-        full = load_path(p, label_column=label_column)
+        full = load_path(p, label_column=label_column, memory_budget=memory_budget)
     idx = split_indices(len(full), split, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
     if len(idx) == 0:
         raise DataError(

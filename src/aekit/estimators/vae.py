@@ -16,6 +16,7 @@ from aekit.errors import AekitWarning, ConfigError, DataError
 from aekit.estimators.base import CodeTransformer, check_finite, resolve_seed, store_params, with_training_parameters
 from aekit.models.vae import VAEConfig, VAEModel
 from aekit.specs import positive_int
+from aekit.data.limits import check_memory
 
 
 def is_binary(X: np.ndarray) -> bool:
@@ -311,6 +312,10 @@ class VariationalAutoEncoder(CodeTransformer):
         conditional VAE, y is one label or n labels (default: classes drawn uniformly)."""
         check_is_fitted(self, "model_")
         n = positive_int(n, "n", "number of samples")
+        # z and the decoder's output, float32: refuse what cannot fit before allocating it
+        config = self.model_config_
+        check_memory(4 * n * (config.code_size + config.n_features + config.n_classes), "VariationalAutoEncoder.sample",
+                     f"n={n} samples of {config.n_features} values need")
         seed = resolve_seed(random_state)
         g = torch.Generator(device="cpu").manual_seed(seed)
         z = torch.randn(n, self.model_config_.code_size, generator=g).numpy()
