@@ -161,7 +161,8 @@ def test_lock_refuses_a_second_writer_and_takes_over_a_dead_ones(tmp_path):
     run = RunRecord(tmp_path / "r")
     with run.lock():
         assert (run.path / ".aekit.lock").read_text() == str(os.getpid())
-    assert not (run.path / ".aekit.lock").exists()
+    assert not run.path.exists()  # created for the lock, left empty: removed
+    run.path.mkdir()
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         (run.path / ".aekit.lock").write_text(str(live.pid))
@@ -229,3 +230,30 @@ def test_detector_json_fields_are_validated(v1, field, value, message):
     path.write_text(json.dumps(meta))
     with pytest.raises(RunFolderError, match=message):
         load_estimator(v1 / "detector")
+
+
+def test_every_file_of_a_run_follows_the_umask(tmp_path):
+    """model.safetensors, the checkpoint, grids and figures were created 0600."""
+    import os
+    import stat
+
+    from aekit.tasks.train import train_run
+
+    old = os.umask(0o022)
+    try:
+        # the module read the umask at import: what a process started with umask 022 would see
+        import aekit.runs
+
+        saved, aekit.runs.UMASK = aekit.runs.UMASK, 0o022
+        import aekit.train.checkpoint
+
+        saved_ck, aekit.train.checkpoint.UMASK = aekit.train.checkpoint.UMASK, 0o022
+        train_run(tmp_path / "r", "digits", hidden=(8,), latent_dim=2, epochs=1, random_state=0)
+    finally:
+        os.umask(old)
+        aekit.runs.UMASK, aekit.train.checkpoint.UMASK = saved, saved_ck
+    modes = {p.relative_to(tmp_path / "r").as_posix(): stat.S_IMODE(p.stat().st_mode)
+             for p in (tmp_path / "r").rglob("*") if p.is_file()}
+    assert modes and all(m == 0o644 for m in modes.values()), modes
+    assert {"model.safetensors", "checkpoint/checkpoint.safetensors", "report.html"} <= set(modes)
+    assert any(name.endswith(".png") for name in modes)

@@ -46,8 +46,8 @@ HISTORY = "history.csv"
 REPORT = "report.html"
 CHECKPOINT_DIR = "checkpoint"
 LOCK = ".aekit.lock"
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+UMASK = os.umask(0)  # the process's umask, read once (os.umask can only be read by setting it)
+os.umask(UMASK)
 
 
 # -- atomic files ---------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
+        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -393,7 +393,7 @@ class RunRecord:
         self.path.mkdir(parents=True, exist_ok=True)
         tmp = self.weights_path.with_name(f".{WEIGHTS}.tmp")
         save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(tmp))
-        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.chmod(tmp, 0o666 & ~UMASK)
         digest = file_sha256(tmp)
         os.replace(tmp, self.weights_path)
         write_json(self.config_path, {"format_version": FORMAT_VERSION, **config, "aekit_version": __version__,
@@ -444,5 +444,5 @@ class RunRecord:
 
 
 __all__ = ["CHECKPOINT_DIR", "CONFIG", "DataRecord", "FORMAT_VERSION", "HISTORY", "METRICS", "REPORT", "RunRecord",
-           "WEIGHTS", "atomic_write_bytes", "check_output_file", "writing", "atomic_write_text", "file_sha256", "read_history", "read_json",
+           "UMASK", "WEIGHTS", "atomic_write_bytes", "check_output_file", "writing", "atomic_write_text", "file_sha256", "read_history", "read_json",
            "write_history", "write_json"]

@@ -1,15 +1,17 @@
 """Image grids as PNG: samples, and rows such as "noisy / denoised / clean". Written atomically."""
 from __future__ import annotations
 
+import io
+
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from aekit.errors import DataError
+from aekit.runs import atomic_write_bytes
 
 PAD_VALUE = 128  # grey lines between tiles, visible on black and on white images
 MIN_TILE_PX = 32
@@ -109,18 +111,9 @@ def save_png(im, path: Path) -> Path:
         `path`.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            im.save(f, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())  # the user's umask; a full disk is one message naming the file
     return path
 
 

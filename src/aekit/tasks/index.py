@@ -35,7 +35,7 @@ import numpy as np
 from aekit import __version__
 from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError
 from aekit.specs import positive_int
-from aekit.runs import CONFIG, atomic_write_bytes, file_sha256, read_json, write_json
+from aekit.runs import CONFIG, UMASK, atomic_write_bytes, file_sha256, read_json, write_json
 
 KINDS = ("auto", "flat", "ivf", "hnsw")
 AUTO_APPROX_AT = 100_000
@@ -292,6 +292,7 @@ class ImageIndex:
         os.close(fd)
         try:
             faiss.write_index(self._index, tmp)
+            os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600; the user's umask decides
             os.replace(tmp, path / INDEX_FILE)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

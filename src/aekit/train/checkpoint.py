@@ -19,6 +19,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from aekit.runs import UMASK, writing
 from aekit.errors import RunFolderError
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
@@ -118,8 +119,14 @@ def write_checkpoint(path: str | os.PathLike, state: TrainState, *, stage: str, 
         "train_config": train_config,
     }
     tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(meta)})
-    os.replace(tmp, path)
+    with writing(path):  # a full disk mid-training: one message naming the checkpoint
+        try:
+            save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(meta)})
+            os.chmod(tmp, 0o666 & ~UMASK)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def read_checkpoint(path: str | os.PathLike | None, *, stage: str) -> TrainState:
