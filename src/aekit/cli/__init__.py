@@ -5,7 +5,13 @@ import sys
 
 import typer
 
+from rich.console import Console
+
 from aekit.errors import AekitError
+
+# One console for every command: soft wrap, so that long paths are not broken at 80 columns when
+# the output is not a terminal (a pipe, a log file).
+console = Console(soft_wrap=True)
 
 app = typer.Typer(
     rich_markup_mode="markdown",  # docstring paragraphs reflow instead of keeping hard line breaks

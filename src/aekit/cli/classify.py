@@ -5,13 +5,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from aekit.cli import app
+from aekit.cli import app, console
 from aekit.cli.core import DataDirOpt
 
-console = Console()
 
 
 @app.command()
@@ -19,7 +17,7 @@ def classify(
     run: Annotated[Path, typer.Argument(help="A run folder whose encoder to use (`aekit train`, AutoEncoder.save).")],
     data: Annotated[Optional[str], typer.Option("--data", help="Labelled data source (default: the run's). Its samples must have the size the encoder takes.")] = None,
     labels_per_class: Annotated[str, typer.Option("--labels-per-class", help="Comma-separated counts of labelled training samples per class.")] = "1,10,100",
-    freeze: Annotated[bool, typer.Option("--freeze", help="Keep the encoder fixed; train only the softmax layer.")] = False,
+    freeze: Annotated[bool, typer.Option("--freeze", help="Keep the encoder fixed; train only the softmax layer.", metavar="")] = False,
     pseudo_labels: Annotated[str, typer.Option("--pseudo-labels", help="Semi-supervised step on the unlabelled training rows: auto (= neighbours), neighbours (label spreading over the codes' nearest-neighbour graph, then curriculum self-training), self (the classifier's own confident predictions), none.")] = "auto",
     epochs: Annotated[int, typer.Option(help="Epochs over the labelled rows (pseudo-label rounds take as many gradient steps).")] = 100,
     seed: Annotated[int, typer.Option(help="Seed: which samples are labelled, initialization, shuffling.")] = 0,
@@ -27,7 +25,7 @@ def classify(
     data_dir: DataDirOpt = None,
     label_column: Annotated[Optional[str], typer.Option(help="CSV: name of the label column (default: the run's).")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, ...")] = "cpu",
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.", metavar="")] = False,
 ) -> None:
     """Few-label classification: the run's encoder + a softmax layer, trained on N labels per class.
 

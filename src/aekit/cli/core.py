@@ -6,16 +6,14 @@ from typing import Annotated, Optional
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from aekit.cli import app
+from aekit.cli import app, console
 from aekit.cli.options import estimator_options, given_params, with_estimator_options
 from aekit.errors import ConfigError
 from aekit.estimators.presets import PRESETS
 from aekit.specs import non_negative_int
 
-console = Console()
 
 DataOpt = Annotated[str, typer.Option("--data", help="digits, mnist, fashion-mnist, or a path (.npz/.npy/.csv/IDX/image folder).")]
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder holding mnist/ and fashion-mnist/ IDX files (default: $AEKIT_DATA_DIR or ~/.cache/aekit).")]
@@ -43,11 +41,11 @@ def train(
     out: Annotated[Path, typer.Option("--out", help="Run folder to write (config, weights, history, report).")] = Path("runs/ae"),
     model: Annotated[str, typer.Option("--model", help=f"Preset: {PRESET_HELP}.")] = "ae",
     seed: Annotated[int, typer.Option(help="Seed for the data split, initialization, shuffling and noise.")] = 0,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the run folder's last checkpoint.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run folder.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the run folder's last checkpoint.", metavar="")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run folder.", metavar="")] = False,
     data_dir: DataDirOpt = None,
     label_column: Annotated[Optional[str], typer.Option(help="CSV: name of the label column.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.", metavar="")] = False,
     **options,
 ) -> None:
     """Train a model into a run folder, evaluated beside its baselines.
@@ -159,7 +157,7 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the demo's run folders and report.")] = Path("runs/demo"),
     epochs: Annotated[int, typer.Option(help="Epochs per model.")] = 150,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.", metavar="")] = False,
 ) -> None:
     """Train the autoencoder family on the digits; one report beside PCA.
 

@@ -5,16 +5,14 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
-from aekit.cli import app
+from aekit.cli import app, console
 from aekit.cli.core import ESTIMATOR_OPTIONS, DataDirOpt, DataOpt, print_tables
 from aekit.cli.options import given_params, with_estimator_options
 from aekit.errors import ConfigError
 from aekit.estimators.presets import PRESETS
 from aekit.specs import non_negative_int
 
-console = Console()
 detect_app = typer.Typer(rich_markup_mode="markdown", help="Anomaly detection: fit a detector on normal data, then score data with it.",
                          no_args_is_help=True)
 app.add_typer(detect_app, name="detect")
@@ -31,9 +29,9 @@ def fit(
     fpr: Annotated[float, typer.Option(help="Target false-positive rate of the threshold, set on the validation split.")] = 0.01,
     contamination: Annotated[Optional[float], typer.Option(help="PyOD-style threshold instead: expected anomaly share of the training data, in (0, 0.5].")] = None,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run folder.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run folder.", metavar="")] = False,
     data_dir: DataDirOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.", metavar="")] = False,
     **options,
 ) -> None:
     """Fit a detector on (normal) training data; the threshold comes from the validation split.

@@ -5,11 +5,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
-from aekit.cli import app
+from aekit.cli import app, console
 
-console = Console()
 
 
 @app.command()
@@ -21,7 +19,7 @@ def generate(
     seed: Annotated[int, typer.Option(help="Seed of z ~ N(0, I).")] = 0,
     data: Annotated[Optional[str], typer.Option("--data", help="Data for the latent scatter (default: the run's).")] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Folder holding mnist/ and fashion-mnist/.")] = None,
-    scatter: Annotated[bool, typer.Option("--scatter/--no-scatter", help="2-D latent: also draw the test set's latent scatter.")] = True,
+    scatter: Annotated[bool, typer.Option("--scatter/--no-scatter", help="2-D latent: also draw the test set's latent scatter.", metavar="")] = True,
 ) -> None:
     """Draw samples from a trained VAE into a PNG grid.
 

@@ -97,7 +97,7 @@ def estimator_options() -> dict[str, EstimatorOption]:
             typ, text = docs.get(name, ("str", ""))
             if name in options:
                 opt = options[name]
-                if text and text not in opt.help:
+                if text and text[:25] != opt.help[:25]:  # say the other model's meaning when it differs
                     opt.help = f"{opt.help} | {cls_name}: {text}"
                 opt.classes += (cls_name,)
             else:
@@ -110,15 +110,25 @@ def estimator_options() -> dict[str, EstimatorOption]:
     return options
 
 
+def metavar(typ: str) -> str:
+    """What the help shows for a value of numpydoc type `typ`."""
+    if "tuple of int" in typ:
+        return "N,N,..."
+    if "tuple of float" in typ:
+        return "X,X,..." if not typ.startswith("str") else "TEXT|X,X"
+    first = typ.split(",")[0].split(" or ")[0].strip()
+    return {"int": "INT", "float": "FLOAT", "str": "TEXT"}.get(first, "TEXT")
+
+
 def typer_parameters(options: dict[str, EstimatorOption]) -> list[inspect.Parameter]:
     """The options as keyword parameters of a typer command, each defaulting to None (not given)."""
     params = []
     for opt in options.values():
         if opt.is_bool:
-            decl = typer.Option(f"--{opt.flag}/--no-{opt.flag}", help=opt.help, show_default=False)
+            decl = typer.Option(f"--{opt.flag}/--no-{opt.flag}", help=opt.help, show_default=False, metavar="")
             annotation: Any = Annotated[Optional[bool], decl]
         else:
-            decl = typer.Option(f"--{opt.flag}", help=opt.help, show_default=False)
+            decl = typer.Option(f"--{opt.flag}", help=opt.help, show_default=False, metavar=metavar(opt.type))
             annotation = Annotated[Optional[str], decl]
         params.append(inspect.Parameter(opt.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation))
     return params

@@ -5,13 +5,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from aekit.cli import app
+from aekit.cli import app, console
 from aekit.cli.core import DataDirOpt
 
-console = Console()
 index_app = typer.Typer(rich_markup_mode="markdown", help="Similar-image search: index a collection by a run's encoder codes, then query it.",
                         no_args_is_help=True)
 app.add_typer(index_app, name="index")
@@ -30,7 +28,7 @@ def build(
     nlist: Annotated[Optional[int], typer.Option(help="ivf: number of lists (default ≈ √N).")] = None,
     nprobe: Annotated[int, typer.Option(help="ivf: lists searched per query (default; query --nprobe overrides).")] = 16,
     hnsw_m: Annotated[int, typer.Option(help="hnsw: links per node.")] = 32,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing index folder.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing index folder.", metavar="")] = False,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Encode a collection with a run's encoder and write a FAISS index of the codes."""

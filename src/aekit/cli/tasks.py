@@ -5,14 +5,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from aekit.cli import app
+from aekit.cli import app, console
 from aekit.cli.core import DataDirOpt
 from aekit.errors import ConfigError
 
-console = Console()
 
 
 @app.command()

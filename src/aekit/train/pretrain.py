@@ -31,6 +31,41 @@ from aekit.train import rbm as rbm_training
 from aekit.train.trainer import TrainConfig, Trainer
 
 PRETRAIN_METHODS = ("greedy", "rbm")
+# pretrain epochs "auto": enough epochs per layer for this many updates, within [10, 50] (10 was the
+# fixed default: on the digits, 10 epochs of 12 RBM updates each left the stack 2.7× PCA's error;
+# benchmarks/RESULTS.md "Defaults on small data"). 50 is H&S's epochs per RBM on MNIST.
+AUTO_PRETRAIN_UPDATES = 600
+AUTO_PRETRAIN_EPOCHS = (10, 50)
+RBM_BATCH_SIZE = 100  # H&S's mini-batch
+
+
+def auto_pretrain_epochs(n_rows: int, batch_size: int) -> int:
+    """Pretraining epochs per layer for ``pretrain_epochs="auto"``: as many as give 600 updates,
+    kept within [10, 50].
+
+    Parameters
+    ----------
+    n_rows : int
+        Training rows (at least 1).
+    batch_size : int
+        Rows per update (capped at `n_rows`).
+
+    Returns
+    -------
+    int
+        Between 10 and 50.
+
+    Examples
+    --------
+    >>> auto_pretrain_epochs(1131, 100), auto_pretrain_epochs(1131, 32), auto_pretrain_epochs(55_000, 128)
+    (50, 17, 10)
+    >>> auto_pretrain_epochs(10, 100)
+    50
+    """
+    n, b = max(1, int(n_rows)), max(1, int(batch_size))
+    updates_per_epoch = -(-n // min(b, n))
+    lo, hi = AUTO_PRETRAIN_EPOCHS
+    return int(min(hi, max(lo, -(-AUTO_PRETRAIN_UPDATES // updates_per_epoch))))
 
 
 @dataclass
@@ -38,10 +73,11 @@ class PretrainConfig:
     """How to pretrain: method, epochs per layer and (for RBMs) the CD settings.
 
     lr=None: the fine-tuning learning rate for greedy layers, H&S's 0.1 / 0.001 for RBMs.
+    epochs="auto": per layer, from the data's size (`auto_pretrain_epochs`).
     """
 
     method: str
-    epochs: int = 10
+    epochs: int | str = "auto"
     lr: float | None = None
     batch_size: int | None = None  # None: the fine-tuning batch size (RBMs: 100, as H&S)
     cd_k: int = 1
@@ -50,8 +86,17 @@ class PretrainConfig:
     def __post_init__(self) -> None:
         if self.method not in PRETRAIN_METHODS:
             raise ConfigError(f"unknown pretrain method {self.method!r}; choose one of {', '.join(PRETRAIN_METHODS)}")
-        if int(self.epochs) < 1:
-            raise ConfigError(f"pretrain_epochs must be ≥ 1, got {self.epochs}")
+        if self.epochs != "auto":
+            try:
+                ok = int(self.epochs) >= 1 and int(self.epochs) == float(self.epochs)
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ConfigError(f"pretrain_epochs must be an integer ≥ 1 or 'auto', got {self.epochs!r}")
+
+    def epochs_for(self, n_rows: int, batch_size: int) -> int:
+        """Epochs per layer: the given number, or "auto" resolved for n_rows and batch_size."""
+        return auto_pretrain_epochs(n_rows, batch_size) if self.epochs == "auto" else int(self.epochs)
         if self.lr is not None and not float(self.lr) > 0:
             raise ConfigError(f"pretrain_lr must be > 0, got {self.lr}")
         if int(self.cd_k) < 1:
@@ -164,9 +209,9 @@ def _greedy(model, H, H_val, config: PretrainConfig, train_config: TrainConfig) 
                                     sparsity=layer_sparsity, value_range=value_range, image_shape=image_shape,
                                     pre=pre)
         cfg = copy.deepcopy(train_config)
-        cfg.epochs = int(config.epochs)
         cfg.lr = float(config.lr) if config.lr is not None else train_config.lr
         cfg.batch_size = int(config.batch_size or train_config.batch_size)
+        cfg.epochs = config.epochs_for(len(H), cfg.batch_size)
         cfg.lr_schedule = None
         cfg.max_seconds = None
         cfg.seed = int(train_config.seed) + 1 + i
@@ -183,6 +228,7 @@ def _rbm(model, H, H_val, config: PretrainConfig, train_config: TrainConfig) -> 
     enc, acts, dec = _layers(model)
     history: list[dict] = []
     n_layers = len(enc)
+    batch = int(config.batch_size or RBM_BATCH_SIZE)
     for i in range(n_layers):
         visible = "gaussian" if i == 0 and mc.standardize else "bernoulli"
         top = i == n_layers - 1
@@ -191,7 +237,7 @@ def _rbm(model, H, H_val, config: PretrainConfig, train_config: TrainConfig) -> 
             torch.manual_seed(int(train_config.seed) + 1 + i)
             rbm = RBM(enc[i].in_features, enc[i].out_features, visible=visible, hidden=hidden).to(H.device)
         history += rbm_training.train_rbm(
-            rbm, H, epochs=int(config.epochs), batch_size=int(config.batch_size or 100), lr=config.lr,
+            rbm, H, epochs=config.epochs_for(len(H), batch), batch_size=batch, lr=config.lr,
             k=int(config.cd_k), persistent=bool(config.persistent), seed=int(train_config.seed) + 1 + i,
             # persistent chains drift with momentum 0.9 (pseudo-likelihood -20 vs -15 on digits): keep 0.5
             momentum=(0.5, 0.5) if config.persistent else (0.5, 0.9),
@@ -210,4 +256,5 @@ def _rbm(model, H, H_val, config: PretrainConfig, train_config: TrainConfig) -> 
     return history
 
 
-__all__ = ["PRETRAIN_METHODS", "LayerAutoEncoder", "PretrainConfig", "check_pretrain", "pretrain"]
+__all__ = ["AUTO_PRETRAIN_EPOCHS", "AUTO_PRETRAIN_UPDATES", "PRETRAIN_METHODS", "LayerAutoEncoder", "PretrainConfig",
+           "auto_pretrain_epochs", "check_pretrain", "pretrain"]
