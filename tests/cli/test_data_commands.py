@@ -15,15 +15,19 @@ importlib.import_module("aekit.cli.data")  # registers `data` on app
 
 
 
-def test_info_digits_writes_grid(tmp_path, monkeypatch):
+def test_info_digits_writes_a_grid_only_where_asked(tmp_path, monkeypatch):
+    """The grid was written silently into the current folder; now only with --grid. The split sizes
+    are shown."""
     monkeypatch.chdir(tmp_path)
-    res = runner.invoke(app, ["data", "info", "digits"])
+    res = runner.invoke(app, ["data", "info", "digits"], env={"COLUMNS": "160"})
     assert res.exit_code == 0, res.output
     out = res.output
-    for word in ("digits", "1797", "1 × 8 × 8", "float32", "[0, 1]", "178", "digits-samples.png"):
+    for word in ("digits", "1797", "1 × 8 × 8", "float32", "[0, 1]", "178", "train 1258 / val 180 / test 359"):
         assert word in out
-    png = tmp_path / "digits-samples.png"
-    with Image.open(png) as im:
+    assert list(tmp_path.iterdir()) == []
+    res = runner.invoke(app, ["data", "info", "digits", "--grid", "digits-samples.png"])
+    assert res.exit_code == 0, res.output
+    with Image.open(tmp_path / "digits-samples.png") as im:
         assert im.mode == "L" and min(im.size) >= 8 * 32
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 

@@ -162,3 +162,20 @@ def test_mnist_load_is_fast():
     elapsed = time.perf_counter() - t
     assert len(d) == 60000
     assert elapsed < 5.0, f"60000 images took {elapsed:.2f} s"
+
+
+def test_data_dir_may_name_the_datasets_own_folder(tmp_path):
+    """`--data-dir ../shared/data/mnist` was refused; the folder of the IDX files is accepted as well
+    as its parent, but only under the dataset's own name (MNIST's files are never Fashion-MNIST)."""
+    import gzip
+
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for part, n in (("train", 3), ("t10k", 2)):
+        header = bytes([0, 0, 8, 3]) + b"".join(k.to_bytes(4, "big") for k in (n, 28, 28))
+        (folder / f"{part}-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + bytes(n * 784)))
+        (folder / f"{part}-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1]) + n.to_bytes(4, "big") + bytes(n))
+    assert len(load("mnist", split="test", data_dir=folder)) == 2
+    assert len(load("mnist", split="test", data_dir=tmp_path)) == 2
+    with pytest.raises(DataError, match="not found"):
+        load("fashion-mnist", split="test", data_dir=folder)

@@ -1,7 +1,6 @@
 """`aekit data ...`: inspect, list and download datasets."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import List, Optional
 
@@ -30,10 +29,6 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
-def _safe_stem(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "data"
-
-
 @data_app.command("info")
 def info(
     source: str = typer.Argument(
@@ -47,14 +42,19 @@ def info(
         None, "--label-column", help="For CSV files: the header name (or index) of the label column."
     ),
     grid: Optional[Path] = typer.Option(
-        None, "--grid", help="Where to write a PNG grid of up to 64 samples (image data only; "
-        "default <name>-samples.png in the current folder)."
+        None, "--grid", help="Also write a PNG grid of up to 64 samples to this file (image data only). "
+        "Nothing is written without it."
     ),
 ) -> None:
-    """Show a dataset's size, shapes, value range and label counts; write a PNG of samples."""
+    """Show a dataset's size per split, shapes, value range and label counts; with --grid, a PNG of samples."""
     from aekit.data import load
+    from aekit.runs import check_output_file
 
+    if grid is not None:
+        check_output_file(grid)
     ds = load(source, split, data_dir=data_dir, seed=seed, label_column=label_column)
+    sizes = {s: len(load(source, s, data_dir=data_dir, seed=seed, label_column=label_column))
+             for s in ("train", "val", "test")}
     con = _console()
     t = Table(title=f"{ds.name} ({ds.split})", show_header=False)
     t.add_column("field", style="bold")
@@ -62,6 +62,7 @@ def info(
     t.add_row("name", ds.name)
     t.add_row("split", ds.split)
     t.add_row("samples", f"{len(ds)}")
+    t.add_row("splits", f"train {sizes['train']} / val {sizes['val']} / test {sizes['test']} (seed {seed})")
     t.add_row("sample shape", " × ".join(str(s) for s in ds.sample_shape) + ("  (C×H×W)" if ds.is_image else "  (features)"))
     t.add_row("dtype", str(ds.X.dtype))
     lo, hi = ds.value_range
@@ -79,13 +80,14 @@ def info(
             cname = ds.classes[v] if ds.classes is not None and 0 <= v < len(ds.classes) else ""
             lt.add_row(str(v), cname, str(c))
         con.print(lt)
-    if ds.is_image:
+    if grid is not None and ds.is_image:
         from aekit.report.grid import save_image_grid
 
-        path = grid if grid is not None else Path(f"{_safe_stem(ds.name)}-samples.png")
         n = min(64, len(ds))
-        save_image_grid(ds.X[:n], path, ncols=min(8, n), value_range=ds.value_range)
-        con.print(f"wrote {n} samples to {path}")
+        save_image_grid(ds.X[:n], grid, ncols=min(8, n), value_range=ds.value_range)
+        con.print(f"wrote {n} samples to {grid}")
+    elif grid is not None:
+        con.print(f"[yellow]note:[/yellow] {ds.name} is not image data: no grid written")
 
 
 @data_app.command("download")

@@ -234,6 +234,10 @@ def dataset_folder(name: str, data_dir: str | os.PathLike | None = None) -> Path
     if name in CIFAR_SPECS:
         found = find_folder(root, CIFAR_SPECS[name])
         return found if found is not None else root / name
+    # --data-dir may name the dataset's own folder (.../mnist) as well as its parent; only a folder
+    # of the dataset's name counts, so MNIST's files are never read as Fashion-MNIST's
+    if root.name == name and not (root / name).is_dir() and find_idx_file(root, IDX_FILES["train-images"]):
+        return root
     return root / name
 
 
@@ -321,7 +325,7 @@ def load_mnist_part(name: str, part: str, data_dir: str | os.PathLike | None = N
     >>> images.shape, labels.tolist()
     ((2, 28, 28), [7, 2])
     """
-    folder = resolve_data_dir(data_dir) / name
+    folder = dataset_folder(name, data_dir)
     img_stem, lab_stem = IDX_FILES[f"{part}-images"], IDX_FILES[f"{part}-labels"]
     img_path, lab_path = find_idx_file(folder, img_stem), find_idx_file(folder, lab_stem)
     if img_path is None or lab_path is None:
