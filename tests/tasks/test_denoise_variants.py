@@ -148,3 +148,13 @@ def test_fully_convolutional_model_denoises_any_size(tmp_path):
         assert im.size == (21, 30)
     with pytest.raises(DataError, match="no such image"):
         denoise_image(ae, tmp_path / "missing.png", tmp_path / "o.png")
+
+
+def test_a_model_that_does_not_denoise_is_named():
+    from aekit.tasks.denoise import denoise_warnings
+
+    m = {"noisy": {"psnr": 10.0}, "model": {"psnr": 9.7}, "pca_tuned": {"psnr": 15.2, "n_components": 16}}
+    text = " ".join(denoise_warnings(m))
+    assert "no closer to the clean images than the noisy input" in text and "PCA denoises better" in text
+    assert denoise_warnings({"noisy": {"psnr": 10.0}, "model": {"psnr": 18.0},
+                             "pca_tuned": {"psnr": 15.2, "n_components": 16}}) == []

@@ -61,4 +61,6 @@ def denoise(
     for name, m in rows:
         t.add_row(name, f"{m['psnr']:.2f}", f"{m['ssim']:.3f}" if "ssim" in m else "—")
     console.print(t)
+    for w in metrics["warnings"]:
+        console.print(f"[red]warning:[/red] {w}")
     console.print(f"arrays, metrics and [bold]{grid}[/bold] written to {out}")

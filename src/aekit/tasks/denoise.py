@@ -84,7 +84,21 @@ def denoise_split(est, train: Dataset, val: Dataset, test: Dataset, noise: Noise
         same = np.clip(pca_reconstruct(truncate_pca(full, code), noisy), lo, hi)
         arrays[f"pca_{code}"] = same
         metrics["pca_same_size"] = {"n_components": code, **_scores(test.X, same, rng)}
+    metrics["warnings"] = denoise_warnings(metrics)
     return metrics, arrays
+
+
+def denoise_warnings(m: dict) -> list[str]:
+    """Plain sentences when the model denoises worse than leaving the noise in, or than PCA."""
+    out = []
+    model = m["model"]["psnr"]
+    if model <= m["noisy"]["psnr"]:
+        out.append(f"the model's output ({model:.2f} dB) is no closer to the clean images than the noisy input "
+                   f"({m['noisy']['psnr']:.2f} dB): it does not denoise (was it trained with noise, and long enough?)")
+    if model < m["pca_tuned"]["psnr"]:
+        out.append(f"PCA denoises better ({m['pca_tuned']['psnr']:.2f} dB with {m['pca_tuned']['n_components']} "
+                   f"components) than the model ({model:.2f} dB)")
+    return out
 
 
 def save_denoise_outputs(out: Path, metrics: dict, arrays: dict, value_range, n_show: int = 10) -> Path:
