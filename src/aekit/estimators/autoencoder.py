@@ -32,20 +32,23 @@ AUTO_ROWS_PER_BATCH = 32  # batch ≈ training rows / 32, so that an epoch has a
 AUTO_MIN_BATCH, AUTO_MAX_BATCH = 16, 128
 AUTO_MIN_STEPS = 20_000  # "auto" epochs give at least this many gradient steps (early stopping ends sooner)
 AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS = 100, 1000
+AUTO_PATIENCE_STEPS = 1000  # "auto" patience waits about this many steps without improvement
+AUTO_MIN_PATIENCE, AUTO_MAX_PATIENCE = 10, 50
 AUTO = "auto"
-AUTO_SIZE_DEFAULTS = {"epochs": AUTO, "batch_size": AUTO}
+AUTO_SIZE_DEFAULTS = {"epochs": AUTO, "batch_size": AUTO, "patience": AUTO}
 
 
-def auto_training_size(n_rows: int, epochs="auto", batch_size="auto") -> tuple[int, int]:
-    """Resolve ``epochs="auto"`` and ``batch_size="auto"`` for `n_rows` training rows.
+def auto_training_size(n_rows: int, epochs="auto", batch_size="auto", patience="auto") -> tuple[int, int, int]:
+    """Resolve ``epochs``, ``batch_size`` and ``patience`` given as "auto" for `n_rows` training rows.
 
     The rule (an `AutoEncoder`'s default): the batch is ``n_rows / 32`` rounded down to a power of
     two, kept within [16, 128] and never larger than the data; the epochs are as many as give
-    20,000 gradient steps, kept within [100, 1000] (early stopping usually ends sooner). Large
-    data thus gets the former defaults (batch 128, 100 epochs) and small data, where an epoch is
-    a handful of steps, smaller batches and more epochs: on the digits (1,131 training rows) batch
-    32 and 556 epochs. A number given for either is kept (only "auto" is resolved); a given batch
-    still counts in the epochs' steps.
+    20,000 gradient steps, kept within [100, 1000] (early stopping usually ends sooner); the
+    early-stopping patience is as many epochs as make 1,000 steps, kept within [10, 50]. Large
+    data thus gets the former defaults (batch 128, 100 epochs, patience 10) and small data, where
+    an epoch is a handful of steps, smaller batches, more epochs and more patience: on the digits
+    (1,131 training rows) batch 32, 556 epochs, patience 28. A number given for any of them is
+    kept (only "auto" is resolved); a given batch still counts in the steps per epoch.
 
     Parameters
     ----------
@@ -55,22 +58,24 @@ def auto_training_size(n_rows: int, epochs="auto", batch_size="auto") -> tuple[i
         Maximum epochs, or "auto" for the rule.
     batch_size : int or "auto", default="auto"
         Mini-batch size, or "auto" for the rule.
+    patience : int or "auto", default="auto"
+        Early-stopping patience in epochs, or "auto" for the rule.
 
     Returns
     -------
-    (epochs, batch_size) : tuple of int
-        Both at least 1 when "auto" (a given number is returned as given).
+    (epochs, batch_size, patience) : tuple of int
+        Each at least 1 when "auto" (a given number is returned as given).
 
     Examples
     --------
     >>> auto_training_size(1131)
-    (556, 32)
+    (556, 32, 28)
     >>> auto_training_size(10)
-    (1000, 10)
+    (1000, 10, 50)
     >>> auto_training_size(10_000_000)
-    (100, 128)
+    (100, 128, 10)
     >>> auto_training_size(1131, epochs=20)
-    (20, 32)
+    (20, 32, 28)
     """
     n = int(n_rows)
     if n < 1:
@@ -82,12 +87,16 @@ def auto_training_size(n_rows: int, epochs="auto", batch_size="auto") -> tuple[i
         raise ConfigError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}")
     else:
         batch = batch_size
+    steps_per_epoch = math.ceil(n / max(1, min(int(batch), n)))
     if epochs == AUTO:
-        steps_per_epoch = math.ceil(n / max(1, min(int(batch), n)))
         epochs = min(AUTO_MAX_EPOCHS, max(AUTO_MIN_EPOCHS, math.ceil(AUTO_MIN_STEPS / steps_per_epoch)))
     elif isinstance(epochs, str):
         raise ConfigError(f"epochs must be an integer ≥ 0 or 'auto', got {epochs!r}")
-    return epochs, batch
+    if patience == AUTO:
+        patience = min(AUTO_MAX_PATIENCE, max(AUTO_MIN_PATIENCE, math.ceil(AUTO_PATIENCE_STEPS / steps_per_epoch)))
+    elif isinstance(patience, str):
+        raise ConfigError(f"patience must be a positive integer or 'auto', got {patience!r}")
+    return epochs, batch, patience
 
 
 @with_training_parameters
@@ -202,13 +211,13 @@ class AutoEncoder(CodeTransformer):
 
     # -- the data-size rule -----------------------------------------------------------------------
     def _train_config(self, seed: int):
-        """The trainer's settings, with epochs / batch_size "auto" resolved from the training rows
+        """The trainer's settings, with epochs / batch_size / patience "auto" resolved from the training rows
         (`auto_training_size`); before the data is known (checking options) "auto" stands for the
         rule's large-data values."""
         n = self._n_train_rows
         resolved = copy.copy(self)  # the base builds the TrainConfig (checking every value) from attributes
-        resolved.epochs, resolved.batch_size = auto_training_size(n if n is not None else 10**9, self.epochs,
-                                                                  self.batch_size)
+        resolved.epochs, resolved.batch_size, resolved.patience = auto_training_size(
+            n if n is not None else 10**9, self.epochs, self.batch_size, self.patience)
         return super(AutoEncoder, resolved)._train_config(seed)
 
     def _fit_model(self, config, X_train, X_val, seed, run_dir, resume) -> None:
@@ -221,13 +230,14 @@ class AutoEncoder(CodeTransformer):
     def check_resume(self, run_dir) -> None:
         """Refuse to resume the run in `run_dir` with other training options than its checkpoint's.
 
-        Before the data is loaded, batch_size="auto" is taken as the batch the checkpoint resolved
+        Before the data is loaded, batch_size / patience "auto" are taken as the checkpoint resolved them
         (fit checks it again against the data)."""
         path = RunRecord(run_dir).checkpoint_dir / CHECKPOINT_FILE
         cfg = self._train_config(resolve_seed(self.random_state))
         saved = checkpoint_train_config(path) or {}
-        if self._n_train_rows is None and self.batch_size == AUTO and "batch_size" in saved:
-            cfg.batch_size = int(saved["batch_size"])
+        for name in ("batch_size", "patience"):
+            if self._n_train_rows is None and getattr(self, name) == AUTO and name in saved:
+                setattr(cfg, name, int(saved[name]))
         check_resume_options(path, cfg)
 
     # -- the family's part of the fit template ---------------------------------------------------
@@ -358,6 +368,9 @@ AUTO_SIZE_DOC = {
     "    batch_size : int, default=128\n        Mini-batch size.\n":
         "    batch_size : int or \"auto\", default=\"auto\"\n        Mini-batch size; \"auto\": training rows / 32 "
         "rounded down to a power of two, within\n        [16, 128] and at most the rows (`auto_training_size`).\n",
+    "    patience : int, default=10\n        Epochs without validation improvement before early stopping.\n":
+        "    patience : int or \"auto\", default=\"auto\"\n        Epochs without validation improvement before early "
+        "stopping; \"auto\": as many as make\n        1,000 gradient steps, within [10, 50] (`auto_training_size`).\n",
 }
 _auto_size_signature(AutoEncoder)
 

@@ -19,8 +19,8 @@ def display_name(name) -> str:
 
     Examples
     --------
-    >>> display_name("caf\udce9")
-    'caf\ufffd'
+    >>> display_name("caf" + chr(0xDCE9)) == "caf" + chr(0xFFFD)
+    True
     """
     return str(name).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
