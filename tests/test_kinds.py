@@ -46,6 +46,8 @@ def test_evaluate_and_report_on_every_kind(runs, name, capsys, tmp_path):
         assert metrics["log_likelihood"] >= metrics["elbo_subset"] - 1.0
     if name == "detector":
         assert 0.0 <= metrics["roc_auc"] <= 1.0 and metrics["normal_labels"] == [0, 1]
+        # the fixture's detector trained 2 epochs ranks the anomalies below the normal digits: said plainly
+        assert metrics["roc_auc"] < 0.5 and "no better than ranking at random" in out
     if name == "colorizer":
         assert metrics["photos"] and all(p["psnr_grey"] > 10 for p in metrics["photos"])
     code, out, err = run(["report", run_dir], capsys)

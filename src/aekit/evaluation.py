@@ -144,6 +144,11 @@ def evaluate_detector(det, ds: Dataset, normal: list | None) -> tuple[dict, np.n
         metrics.update(detection_metrics(scores, is_anomaly, det.threshold_))
     else:
         metrics.update({"n": len(ds), "threshold": det.threshold_, "flagged": int((scores > det.threshold_).sum())})
+    metrics["warnings"] = []
+    if metrics.get("roc_auc", 1.0) <= 0.5:
+        metrics["warnings"].append(f"ROC-AUC {metrics['roc_auc']:.3f} is no better than ranking at random: the "
+                                   "anomalies score lower than the normal samples (too little training, or anomalies "
+                                   "that are easier to reconstruct than the normal data)")
     return metrics, scores, is_anomaly
 
 

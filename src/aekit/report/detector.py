@@ -37,7 +37,7 @@ def detector_tables(m: dict) -> list[Table]:
     rows = [["threshold", f"{m['threshold']:.4g}"],
             ["flagged", f"{m['flagged']} ({m['flagged'] / max(m['n'], 1):.1%})"]]
     rows += [[label, f"{m[key]:.4f}"] for key, label in METRIC_LABELS if key in m]
-    caption = f"Threshold: {m.get('threshold_source', '')}."
+    caption = " ".join(f"Warning: {w}." for w in m.get("warnings", [])) + f" Threshold: {m.get('threshold_source', '')}."
     if "roc_auc" not in m:
         caption += " No ROC-AUC: the data's labels do not say which rows are anomalies (--normal-label)."
     return [Table(["", "value"], rows, caption=caption,
@@ -113,7 +113,8 @@ def detector_section(name: str, det, metrics: dict, written: dict[str, Path]) ->
     est = det.estimator_
     text = [f"An {type(est).__name__} scores each sample by <code>{det.score}</code>; samples scoring above "
             f"the threshold are flagged. Trained {est.n_epochs_} epochs."]
-    sec = Section(name, text=text, tables=detector_tables(metrics))
+    sec = Section(name, text=[*(f"<b class='warn'>Warning:</b> {w}." for w in metrics.get("warnings", [])), *text],
+                  tables=detector_tables(metrics))
     sec.figures += [(path, CAPTIONS[key]) for key, path in written.items()]
     return sec
 

@@ -19,74 +19,95 @@ from aekit.kinds import load_splits
 from aekit.runs import DataRecord
 
 DEMO_NOISE = "gaussian:0.5"
+SECTION_EPOCHS = 150  # the anomaly, VAE and few-label sections' epochs when run_demo's epochs is "auto"
 
-# (name, run-folder slug, estimator parameters, what the entry shows)
-DEMO_MODELS: list[tuple[str, str, dict, str]] = [
+# Above this ratio to PCA's test error (same code size) the report says why the model is not expected
+# to beat PCA on this data (issue 19: every other model must reach it with the defaults).
+PCA_RATIO_EXPECTED = 1.1
+
+# (name, run-folder slug, estimator parameters, what the entry shows, why it need not beat PCA or None).
+# Each model trains with AutoEncoder's defaults (epochs, batch size and patience from the data's size).
+DEMO_MODELS: list[tuple[str, str, dict, str, str | None]] = [
     ("AE, 2-D code", "ae-2d", {"hidden": (128, 64), "latent_dim": 2},
      "An undercomplete autoencoder squeezing the 64 pixels into 2 numbers: its code can be drawn directly, "
-     "beside PCA's first two components."),
+     "beside PCA's first two components.", None),
     ("AE, 8-D code", "ae-8d", {"hidden": (128, 64), "latent_dim": 8},
      "The same network with an 8-D code, against PCA with 8 components: the non-linear encoder keeps more of "
-     "each image than the best linear projection of the same size."),
+     "each image than the best linear projection of the same size.", None),
     ("Tied AE, 8-D code", "tied-8d", {"hidden": (128, 64), "latent_dim": 8, "tied": True},
-     "Tied weights: the decoder reuses the transposed encoder matrices (W′ = Wᵀ), halving the weights."),
+     "Tied weights: the decoder reuses the transposed encoder matrices (W′ = Wᵀ), halving the weights.", None),
     ("Denoising AE, 16-D code", "dae-16d", {"hidden": (128, 64), "latent_dim": 16, "noise": DEMO_NOISE},
      f"Trained on inputs corrupted afresh each batch ({DEMO_NOISE}, clipped to [0, 1], as in the seeds) with the "
-     "clean image as the target: L(x, g(f(x̃))). Its denoising is compared with PCA below."),
+     "clean image as the target: L(x, g(f(x̃))). Its denoising is compared with PCA below.",
+     "It is trained to undo noise, not to copy clean images, so its test is the denoising table below "
+     "(against PCA on the same noisy inputs), not the clean reconstruction error."),
     ("AE, 32 sigmoid units", "ae-sig32", {"hidden": (128,), "latent_dim": 32, "code_activation": "sigmoid"},
-     "A plain autoencoder with 32 sigmoid code units and no penalty: the reference for the sparse one."),
+     "A plain autoencoder with 32 sigmoid code units and no penalty: the reference for the sparse one.", None),
     ("Sparse AE, ρ=0.05 β=3", "sae-32", {"hidden": (128,), "latent_dim": 32, "sparsity": "kl:0.05:3"},
      "The seeds' sparse autoencoder: E = Σ(x−y)² + β·Σⱼ KL(ρ‖ρ̂ⱼ), with ρ̂ⱼ the mean activation of code unit j "
-     "over the mini-batch; most units stay near zero for any one image."),
+     "over the mini-batch; most units stay near zero for any one image.",
+     "Its code is held near 5 % activity, so it gives up reconstruction for sparsity: compare it with the "
+     "plain 32-unit autoencoder above, not with PCA-32, which keeps almost all of the 64 pixels."),
     ("Deep logistic AE, random start", "deep-sig-16d",
      {"hidden": (128, 64), "latent_dim": 16, "activation": "sigmoid"},
      "A deep autoencoder of logistic units trained end to end from random weights: the reference for the two "
-     "pretrained stacks below (same network, same fine-tuning). Such networks often stall on a plateau early."),
+     "pretrained stacks below (same network, same fine-tuning). Such networks often stall on a plateau early.",
+     "A deep logistic network started from random weights leaves its first plateau slowly; that is what the "
+     "layer-wise pretraining of the two stacks below fixes."),
     ("Stacked denoising AE (greedy)", "sdae-16d",
-     {"hidden": (128, 64), "latent_dim": 16, "activation": "sigmoid", "noise": "masking:0.25", "pretrain": "greedy",
-      "pretrain_epochs": 20},
+     {"hidden": (128, 64), "latent_dim": 16, "activation": "sigmoid", "noise": "masking:0.25", "pretrain": "greedy"},
      "Greedy layer-wise pretraining (Vincent et al.'s stacked denoising AE): one shallow denoising autoencoder "
      "per layer (masking 25 %), each trained on the clean codes of the layer below, stacked into the deep "
-     "autoencoder and fine-tuned end to end. The loss curves show every stage."),
+     "autoencoder and fine-tuned end to end. The loss curves show every stage.",
+     "It is trained on images with a quarter of the pixels masked (a denoising objective), which trades clean "
+     "reconstruction for features that survive corruption."),
     ("Deep AE, stacked-RBM pretraining", "dbn-16d",
-     {"hidden": (128, 64), "latent_dim": 16, "activation": "sigmoid", "pretrain": "rbm", "pretrain_epochs": 20},
+     {"hidden": (128, 64), "latent_dim": 16, "activation": "sigmoid", "pretrain": "rbm"},
      "Hinton & Salakhutdinov's recipe (the seeds' figure 5.67): a stack of RBMs (Bernoulli units, a linear-output "
      "top RBM for the code) trained with CD-1, unrolled into the encoder (W) and decoder (Wᵀ), then fine-tuned "
-     "with backpropagation. The curves show each RBM's reconstruction error, then the fine-tuning."),
+     "with backpropagation. The curves show each RBM's reconstruction error, then the fine-tuning.", None),
 ]
 
 
 def run_demo(
     out: str | Path = "runs/demo",
     *,
-    epochs: int = 150,
+    epochs: int | str = "auto",
     seed: int = 0,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> tuple[Path, dict]:
+    """Train the family on the digits and write the report; (report path, metrics by model name).
+
+    `epochs` caps the nine autoencoders' epochs ("auto": AutoEncoder's data-size rule); the
+    anomaly, VAE and few-label sections train for `epochs` (150 when "auto") with their own settings.
+    """
     out = Path(out)
+    section_epochs = SECTION_EPOCHS if epochs == "auto" else int(epochs)
     train, val, test = load_splits("digits", seed=seed)
     log(f"digits: {len(train)} train / {len(val)} validation / {len(test)} test images of 8×8 pixels")
     entries, summary, fitted = [], {}, {}
-    for name, slug, params, text in DEMO_MODELS:
+    for name, slug, params, text, why in DEMO_MODELS:
         t0 = time.perf_counter()
-        est = AutoEncoder(**params, epochs=epochs, batch_size=64, lr=2e-3, patience=20, random_state=seed,
-                          verbose=int(progress))
+        est = AutoEncoder(**params, epochs=epochs, random_state=seed, verbose=int(progress))
         est.fit(train.X, X_val=val.X)
         metrics = evaluate_reconstruction(est, train, test)
         metrics["train_seconds"] = time.perf_counter() - t0
         est.save(out / slug, data=DataRecord.of("digits", None, seed, train).to_dict(), metrics=metrics)
         log(f"{name}: test MSE {metrics['model']['mse_per_value']:.4f} vs PCA-{metrics['latent_dim']} "
             f"{metrics['pca']['mse_per_value']:.4f} ({metrics['train_seconds']:.0f} s) → {out / slug}")
+        ratio = metrics.get("model_vs_pca")
+        if why is not None and ratio is not None and ratio > PCA_RATIO_EXPECTED:
+            text = f"{text} Why it is {ratio:.2f}× PCA's error here: {why}"
         entries.append(ReportEntry(name, est, metrics, text, slug=slug))
         summary[name] = metrics
         fitted[slug] = est
     extra = [_denoise_section(fitted["dae-16d"], train, val, test, out, seed, log),
              _sparsity_section(fitted["ae-sig32"], fitted["sae-32"], test, out),
-             _anomaly_section(train, val, test, out, seed, epochs, progress, log),
-             _vae_section(train, val, test, out, seed, epochs, progress, log),
+             _anomaly_section(train, val, test, out, seed, section_epochs, progress, log),
+             _vae_section(train, val, test, out, seed, section_epochs, progress, log),
              _search_section(out / "ae-8d", train, test, out, log),
-             _few_label_section(train, val, test, out, seed, epochs, progress, log),
+             _few_label_section(train, val, test, out, seed, section_epochs, progress, log),
              _colorize_section(out, seed, progress, log)]
     path = build_report(
         out / "report.html", entries, train, test, title="aekit demo: autoencoders beside PCA on the digits",
@@ -312,4 +333,4 @@ def _colorize_section(out: Path, seed: int, progress: bool, log) -> Section:
     )
 
 
-__all__ = ["DEMO_MODELS", "run_demo"]
+__all__ = ["DEMO_MODELS", "PCA_RATIO_EXPECTED", "run_demo"]

@@ -93,14 +93,14 @@ class PretrainConfig:
                 ok = False
             if not ok:
                 raise ConfigError(f"pretrain_epochs must be an integer ≥ 1 or 'auto', got {self.epochs!r}")
-
-    def epochs_for(self, n_rows: int, batch_size: int) -> int:
-        """Epochs per layer: the given number, or "auto" resolved for n_rows and batch_size."""
-        return auto_pretrain_epochs(n_rows, batch_size) if self.epochs == "auto" else int(self.epochs)
         if self.lr is not None and not float(self.lr) > 0:
             raise ConfigError(f"pretrain_lr must be > 0, got {self.lr}")
         if int(self.cd_k) < 1:
             raise ConfigError(f"cd_k (Gibbs steps per contrastive-divergence update) must be ≥ 1, got {self.cd_k}")
+
+    def epochs_for(self, n_rows: int, batch_size: int) -> int:
+        """Epochs per layer: the given number, or "auto" resolved for n_rows and batch_size."""
+        return auto_pretrain_epochs(n_rows, batch_size) if self.epochs == "auto" else int(self.epochs)
 
 
 class LayerAutoEncoder(nn.Module):
