@@ -182,3 +182,15 @@ def test_a_code_as_large_as_the_input_makes_the_pca_ratio_not_meaningful(digits_
     assert m["model_vs_pca"] is None
     assert any("not meaningful" in w and "denoising" in w for w in m["warnings"])
     assert error_table([ReportEntry("dae", None, metrics=m)]).rows[0][-1] == "n/a (PCA exact)"
+
+
+def test_train_size_for_quick_runs_and_its_bad_values(tmp_path, capsys):
+    code, _, err = run(["train", "--train-size", "100", "--hidden", "8", "--latent", "2", "--epochs", "1",
+                        "--out", tmp_path / "r", "--quiet"], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["data"]["train_size"] == 100
+    for value, message in (("0", "--train-size (training samples to use) must be ≥ 1"),
+                           ("100000", "more than the 1258 training samples")):
+        code, _, err = run(["train", "--train-size", value, "--epochs", "1", "--out", tmp_path / value], capsys)
+        assert code == 2 and message in err
+        assert not (tmp_path / value).exists()

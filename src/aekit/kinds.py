@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from aekit.data import Dataset, load
 from aekit.data.photos import load_photos
 from aekit.errors import ConfigError, DataError, RunFolderError
@@ -32,15 +34,25 @@ from aekit.report.html import Section, Table
 from aekit.report.run_report import ReportEntry, model_section
 from aekit.report.vae import likelihood_table, vae_section
 from aekit.runs import DataRecord, RunRecord
+from aekit.specs import positive_int
 
 
 # -- the data of a run ------------------------------------------------------------------------------
-def load_splits(source, data_dir=None, seed: int = 0, label_column=None) -> tuple[Dataset, Dataset, Dataset]:
-    """(train, val, test) of a source, split with `seed`."""
+def load_splits(source, data_dir=None, seed: int = 0, label_column=None, train_size: int | None = None
+                ) -> tuple[Dataset, Dataset, Dataset]:
+    """(train, val, test) of a source, split with `seed`; `train_size` keeps that many training
+    samples (a seeded draw), for quick runs."""
     kw = {"data_dir": data_dir, "seed": seed}
     if label_column is not None:
         kw["label_column"] = label_column
-    return load(source, split="train", **kw), load(source, split="val", **kw), load(source, split="test", **kw)
+    train = load(source, split="train", **kw)
+    if train_size is not None:
+        n = positive_int(train_size, "--train-size", "training samples to use")
+        if n > len(train):
+            raise DataError(f"--train-size {n} is more than the {len(train)} training samples of {train.name}")
+        keep = np.sort(np.random.default_rng(seed).permutation(len(train))[:n])
+        train = train.subset(keep, split="train")
+    return train, load(source, split="val", **kw), load(source, split="test", **kw)
 
 
 def recorded_source(run, data=None, data_dir=None, label_column=None) -> tuple[str, object, int, object]:
@@ -55,8 +67,9 @@ def recorded_source(run, data=None, data_dir=None, label_column=None) -> tuple[s
 
 
 def recorded_splits(run, data=None, data_dir=None, label_column=None) -> tuple[Dataset, Dataset, Dataset]:
-    """(train, val, test) of the data a run was trained on (or of `data`, given instead)."""
-    return load_splits(*recorded_source(run, data, data_dir, label_column))
+    """(train, val, test) of the data a run was trained on (its --train-size draw too), or of `data`."""
+    train_size = RunRecord(run).data_record().extra.get("train_size") if data is None else None
+    return load_splits(*recorded_source(run, data, data_dir, label_column), train_size=train_size)
 
 
 def recorded_split(run, split: str, data=None, data_dir=None) -> Dataset:
@@ -113,8 +126,8 @@ class RunKind:
 
 
 # autoencoders -----------------------------------------------------------------------------------------
-def _recon_data(est, source, data_dir, seed, label_column) -> tuple[tuple, dict, DataRecord, dict]:
-    train, val, test = load_splits(source, data_dir, seed, label_column)
+def _recon_data(est, source, data_dir, seed, label_column, train_size=None) -> tuple[tuple, dict, DataRecord, dict]:
+    train, val, test = load_splits(source, data_dir, seed, label_column, train_size)
     y = y_val = None
     if isinstance(est, VariationalAutoEncoder) and est.conditional:
         if train.y is None:
@@ -123,7 +136,8 @@ def _recon_data(est, source, data_dir, seed, label_column) -> tuple[tuple, dict,
     kwargs = {"X_val": val.X if len(val) else None}
     if isinstance(est, VariationalAutoEncoder):
         kwargs["y_val"] = y_val
-    record = DataRecord.of(source, data_dir, seed, train, label_column)
+    record = DataRecord.of(source, data_dir, seed, train, label_column,
+                           **({"train_size": int(train_size)} if train_size is not None else {}))
     return (train.X, y), kwargs, record, {"splits": {"train": train, "test": test}}
 
 
@@ -171,11 +185,13 @@ def _vae_sections(name, est, ev: Evaluation, fig_dir) -> list[Section]:
 
 
 # colorizers ----------------------------------------------------------------------------------------------
-def _colorizer_data(est, source, data_dir, seed, label_column) -> tuple[tuple, dict, DataRecord, dict]:
+def _colorizer_data(est, source, data_dir, seed, label_column, train_size=None) -> tuple[tuple, dict, DataRecord, dict]:
     if str(source) in ("digits", "mnist", "fashion-mnist"):
         raise DataError(f"a colorizer learns from colour photos, and {source} is grey: use --data bundled "
                         "(the photos bundled with scikit-image, scikit-learn, matplotlib), --data skimage "
                         "(scikit-image's only) or a folder of colour images")
+    if train_size is not None:
+        raise ConfigError("--train-size is for sample data; a colorizer trains on photos (use fewer photos in --data)")
     train, test = load_photos(source, seed=est.random_state)
     record = DataRecord.of(source, None, est.random_state, train_photos=[n for n, _ in train],
                            test_photos=[n for n, _ in test])

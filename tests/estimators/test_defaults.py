@@ -32,6 +32,7 @@ def test_rule_values():
     # a number given is kept, and a given batch counts in the steps per epoch
     assert auto_training_size(1131, epochs=7, batch_size=1131, patience=3) == (7, 1131, 3)
     assert auto_training_size(1131, batch_size=1131) == (1000, 1131, 50)
+    assert auto_training_size(1131, epochs=200) == (200, 32, 10)  # a set budget keeps the former patience
 
 
 def test_rule_refuses_nonsense():

@@ -45,6 +45,7 @@ def train(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run folder.", metavar="")] = False,
     data_dir: DataDirOpt = None,
     label_column: Annotated[Optional[str], typer.Option(help="CSV: name of the label column.")] = None,
+    train_size: Annotated[Optional[int], typer.Option("--train-size", help="Train on this many training samples (a seeded draw), for a quick run.", metavar="N")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.", metavar="")] = False,
     **options,
 ) -> None:
@@ -70,7 +71,7 @@ def train(
         data = "bundled"
     est, metrics, run = train_run(out, data, preset=model, data_dir=data_dir, data_seed=seed,
                                   label_column=label_column, resume=resume, overwrite=overwrite,
-                                  random_state=seed, verbose=0 if quiet else 1, **params)
+                                  train_size=train_size, random_state=seed, verbose=0 if quiet else 1, **params)
     print_tables(kind.tables(metrics))
     console.print(f"trained {est.n_epochs_} epochs (best {est.best_epoch_}) in {metrics['train_seconds']:.1f} s; "
                   f"run folder: [bold]{run}[/bold]; report: [bold]{run / 'report.html'}[/bold]")

@@ -31,6 +31,7 @@ def fit(
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run folder.", metavar="")] = False,
     data_dir: DataDirOpt = None,
+    train_size: Annotated[Optional[int], typer.Option("--train-size", help="Train on this many training samples (a seeded draw, before --normal-label), for a quick run.", metavar="N")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.", metavar="")] = False,
     **options,
 ) -> None:
@@ -54,7 +55,7 @@ def fit(
     record = RunRecord(out)
     record.check_writable(overwrite=overwrite)
     normal = parse_labels(normal_label)
-    train, val, _ = load_splits(data, data_dir, seed)
+    train, val, _ = load_splits(data, data_dir, seed, train_size=train_size)
     train, val = normal_subset(train, normal), normal_subset(val, normal)
     det = AutoEncoderDetector(est, score=score, fpr=fpr, contamination=contamination, random_state=seed)
     with record.lock():

@@ -87,16 +87,18 @@ class EncoderClassifierNet(nn.Module):
         return self._terms(xy)
 
 
-AUTO_BATCH = (16, 64)  # batch_size="auto": rows / 8 rounded down to a power of two, within these bounds
+AUTO_BATCH = (16, 64)  # batch_size="auto": rows / 4 rounded down to a power of two, within these bounds
+AUTO_ROWS_PER_BATCH = 4
 
 
 def auto_batch_size(n_rows: int) -> int:
-    """The classifier's batch_size="auto": rows / 8 rounded down to a power of two, within [16, 64]
+    """The classifier's batch_size="auto": rows / 4 rounded down to a power of two, within [16, 64]
     and at most the rows.
 
     With 10 labels per class on the digits (100 rows) the former fixed 64 made 2 steps an epoch
     and lost to logistic regression on 4 of 5 label draws; 16 won all 5 (benchmarks/RESULTS.md,
-    "Defaults on small data").
+    "Defaults on small data"). From 256 rows on (the pseudo-label rounds) it is the former 64:
+    smaller batches there cost a point with one label per class.
 
     Parameters
     ----------
@@ -109,12 +111,12 @@ def auto_batch_size(n_rows: int) -> int:
 
     Examples
     --------
-    >>> auto_batch_size(100), auto_batch_size(300), auto_batch_size(10_000), auto_batch_size(5)
+    >>> auto_batch_size(100), auto_batch_size(200), auto_batch_size(300), auto_batch_size(5)
     (16, 32, 64, 5)
     """
     n = max(1, int(n_rows))
     lo, hi = AUTO_BATCH
-    target = max(1, n // 8)
+    target = max(1, n // AUTO_ROWS_PER_BATCH)
     return min(n, hi, max(lo, 1 << (target.bit_length() - 1)))
 
 
@@ -148,8 +150,8 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
     freeze : keep the encoder's weights fixed and train only the softmax layer.
     epochs, batch_size, optimizer, lr, weight_decay, lr_schedule, max_seconds : the supervised
         training (as for `AutoEncoder`; Adam by default). batch_size="auto" (the default) is
-        `auto_batch_size` of the rows trained on: 16 for up to 255 rows (10 labels per class of
-        10 classes), up to 64 from 512 rows on, so that few labels still make several steps an epoch.
+        `auto_batch_size` of the rows trained on: 16 up to 127 rows (10 labels per class of 10
+        classes), 32 up to 255, then the former 64, so that few labels still make several steps an epoch.
     pseudo_labels : the semi-supervised step over the unlabelled rows (see the module doc):
         "neighbours" (label spreading over the k-nearest-neighbour graph of the pretrained codes
         gives the first round's labels; later rounds average them with the classifier's), "self"

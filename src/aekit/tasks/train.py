@@ -12,7 +12,7 @@ from aekit.runs import RunRecord
 
 def train_run(out: str | Path, source: str = "digits", *, preset: str = "ae", data_dir=None, data_seed: int = 0,
               label_column=None, resume: bool = False, overwrite: bool = False, report: bool = True,
-              eval_options: dict | None = None, **params):
+              eval_options: dict | None = None, train_size: int | None = None, **params):
     """Train preset `preset` on `source`, evaluate it on the test data beside its baselines, and
     write the run folder (config, weights, history, metrics, report.html).
 
@@ -25,7 +25,7 @@ def train_run(out: str | Path, source: str = "digits", *, preset: str = "ae", da
     est.check_params()  # before any data is loaded or the folder is touched
     if resume:
         est.check_resume(run.path)
-    args, kwargs, record, eval_data = kind.training_data(est, source, data_dir, data_seed, label_column)
+    args, kwargs, record, eval_data = kind.training_data(est, source, data_dir, data_seed, label_column, train_size)
     with run.lock():
         if overwrite and not resume:
             run.clear()  # an old report or checkpoint must not sit beside the new run
