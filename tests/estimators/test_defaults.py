@@ -8,7 +8,7 @@ from sklearn.base import clone
 
 from aekit import AutoEncoder
 from aekit.errors import AekitWarning, ConfigError, DataError
-from aekit.estimators.autoencoder import AUTO_SIZE_DEFAULTS, auto_training_size
+from aekit.estimators.sizing import AUTO_SIZE_DEFAULTS, auto_training_size
 from aekit.estimators.classifier import AutoEncoderClassifier, auto_batch_size
 from aekit.train.pretrain import PretrainConfig, auto_pretrain_epochs
 

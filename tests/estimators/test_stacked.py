@@ -108,8 +108,8 @@ def test_rbm_pretraining_beats_a_random_start_with_the_same_fine_tuning(digits):
     """Hinton & Salakhutdinov's point: a deep logistic autoencoder from a random start stalls;
     unrolled RBMs give the same fine-tuning a start from which it reconstructs well."""
     X, _, Xt, _ = digits
-    common = dict(hidden=(128, 64), latent_dim=16, activation="sigmoid", epochs=25, early_stopping=False,
-                  validation_fraction=0, random_state=0)
+    common = dict(hidden=(128, 64), latent_dim=16, activation="sigmoid", epochs=25, batch_size=128,
+                  early_stopping=False, validation_fraction=0, random_state=0)
     plain = AutoEncoder(**common).fit(X)
     pretrained = AutoEncoder(**common, pretrain="rbm", pretrain_epochs=10).fit(X)
     assert -pretrained.score(Xt) < 0.6 * -plain.score(Xt)

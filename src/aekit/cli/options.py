@@ -56,6 +56,8 @@ class EstimatorOption:
                                   f"{'1000,500,250' if number is int else '0.5,1.0'} (got {text!r})") from None
         if text.lower() == "none" and "None" in kinds:
             return None
+        if text.lower() == "auto" and '"auto"' in kinds:
+            return "auto"
         for number in (int, float):
             if kinds.startswith(number.__name__) or f"or {number.__name__}" in kinds:
                 try:

@@ -6,9 +6,7 @@
 """
 from __future__ import annotations
 
-import copy
 import json
-import math
 import warnings
 
 import numpy as np
@@ -17,93 +15,14 @@ from sklearn.utils.validation import check_is_fitted
 from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError, TrainingError
 from aekit.models.autoencoder import AutoEncoderModel, ModelConfig, check_latent_size
 from aekit.models.losses import parse_sparsity
-from aekit.estimators.base import (CodeTransformer, check_finite, check_resume_options, resolve_seed, store_params,
+from aekit.estimators.base import (CodeTransformer, check_finite, store_params,
                                    with_training_parameters)
 from aekit.runs import RunRecord, atomic_write_bytes
-from aekit.train.checkpoint import checkpoint_train_config, load_state_checked
+from aekit.train.checkpoint import load_state_checked
 from aekit.train.pretrain import PretrainConfig, check_pretrain, pretrain
 from aekit.train.trainer import CHECKPOINT_FILE, TrainingInterrupted
 
 PRETRAINED_FILE = "pretrained.safetensors"
-
-# The data-size rule behind epochs="auto" and batch_size="auto" (see `auto_training_size`; the
-# measurements that chose these numbers are in benchmarks/RESULTS.md, "Defaults on small data").
-AUTO_ROWS_PER_BATCH = 32  # batch ≈ training rows / 32, so that an epoch has about 32 steps or more
-AUTO_MIN_BATCH, AUTO_MAX_BATCH = 16, 128
-AUTO_MIN_STEPS = 20_000  # "auto" epochs give at least this many gradient steps (early stopping ends sooner)
-AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS = 100, 1000
-AUTO_PATIENCE_STEPS = 1000  # "auto" patience waits about this many steps without improvement
-AUTO_MIN_PATIENCE, AUTO_MAX_PATIENCE = 10, 50
-AUTO = "auto"
-AUTO_SIZE_DEFAULTS = {"epochs": AUTO, "batch_size": AUTO, "patience": AUTO}
-
-
-def auto_training_size(n_rows: int, epochs="auto", batch_size="auto", patience="auto") -> tuple[int, int, int]:
-    """Resolve ``epochs``, ``batch_size`` and ``patience`` given as "auto" for `n_rows` training rows.
-
-    The rule (an `AutoEncoder`'s default): the batch is ``n_rows / 32`` rounded down to a power of
-    two, kept within [16, 128] and never larger than the data; the epochs are as many as give
-    20,000 gradient steps, kept within [100, 1000] (early stopping usually ends sooner); the
-    early-stopping patience is as many epochs as make 1,000 steps, kept within [10, 50], when the
-    epochs are "auto" too, and 10 (the former default) when a number of epochs is given: a
-    detector trained for a set budget on contaminated rows scored worse with the longer patience
-    (ROC-AUC 0.814 against 0.828 on the breast-cancer table of benchmarks/anomaly.py). Large
-    data thus gets the former defaults (batch 128, 100 epochs, patience 10) and small data, where
-    an epoch is a handful of steps, smaller batches, more epochs and more patience: on the digits
-    (1,131 training rows) batch 32, 556 epochs, patience 28. A number given for any of them is
-    kept (only "auto" is resolved); a given batch still counts in the steps per epoch.
-
-    Parameters
-    ----------
-    n_rows : int
-        Training rows (after the validation share is held out); at least 1.
-    epochs : int or "auto", default="auto"
-        Maximum epochs, or "auto" for the rule.
-    batch_size : int or "auto", default="auto"
-        Mini-batch size, or "auto" for the rule.
-    patience : int or "auto", default="auto"
-        Early-stopping patience in epochs, or "auto" for the rule.
-
-    Returns
-    -------
-    (epochs, batch_size, patience) : tuple of int
-        Each at least 1 when "auto" (a given number is returned as given).
-
-    Examples
-    --------
-    >>> auto_training_size(1131)
-    (556, 32, 28)
-    >>> auto_training_size(10)
-    (1000, 10, 50)
-    >>> auto_training_size(10_000_000)
-    (100, 128, 10)
-    >>> auto_training_size(1131, epochs=20)
-    (20, 32, 10)
-    """
-    n = int(n_rows)
-    if n < 1:
-        raise DataError(f"the data-size rule needs at least 1 training row, got {n}")
-    if batch_size == AUTO:
-        target = max(1, n // AUTO_ROWS_PER_BATCH)
-        batch = min(AUTO_MAX_BATCH, max(AUTO_MIN_BATCH, 1 << (target.bit_length() - 1)), n)
-    elif isinstance(batch_size, str):
-        raise ConfigError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}")
-    else:
-        batch = batch_size
-    steps_per_epoch = math.ceil(n / max(1, min(int(batch), n)))
-    given_epochs = epochs != AUTO
-    if epochs == AUTO:
-        epochs = min(AUTO_MAX_EPOCHS, max(AUTO_MIN_EPOCHS, math.ceil(AUTO_MIN_STEPS / steps_per_epoch)))
-    elif isinstance(epochs, str):
-        raise ConfigError(f"epochs must be an integer ≥ 0 or 'auto', got {epochs!r}")
-    if patience == AUTO and not given_epochs:
-        patience = min(AUTO_MAX_PATIENCE, max(AUTO_MIN_PATIENCE, math.ceil(AUTO_PATIENCE_STEPS / steps_per_epoch)))
-    elif patience == AUTO:  # a given epoch budget keeps the former patience (see the docstring)
-        patience = AUTO_MIN_PATIENCE
-    elif isinstance(patience, str):
-        raise ConfigError(f"patience must be a positive integer or 'auto', got {patience!r}")
-    return epochs, batch, patience
-
 
 @with_training_parameters
 class AutoEncoder(CodeTransformer):
@@ -212,39 +131,7 @@ class AutoEncoder(CodeTransformer):
         persistent_cd=False,
         **training,
     ):
-        training = {**AUTO_SIZE_DEFAULTS, **training}  # this class's own defaults of two shared parameters
         store_params(self, locals())  # every argument, as scikit-learn's get_params reads them
-
-    # -- the data-size rule -----------------------------------------------------------------------
-    def _train_config(self, seed: int):
-        """The trainer's settings, with epochs / batch_size / patience "auto" resolved from the training rows
-        (`auto_training_size`); before the data is known (checking options) "auto" stands for the
-        rule's large-data values."""
-        n = self._n_train_rows
-        resolved = copy.copy(self)  # the base builds the TrainConfig (checking every value) from attributes
-        resolved.epochs, resolved.batch_size, resolved.patience = auto_training_size(
-            n if n is not None else 10**9, self.epochs, self.batch_size, self.patience)
-        return super(AutoEncoder, resolved)._train_config(seed)
-
-    def _fit_model(self, config, X_train, X_val, seed, run_dir, resume) -> None:
-        self._n_train_rows = len(X_train)
-        try:
-            super()._fit_model(config, X_train, X_val, seed, run_dir, resume)
-        finally:
-            del self._n_train_rows
-
-    def check_resume(self, run_dir) -> None:
-        """Refuse to resume the run in `run_dir` with other training options than its checkpoint's.
-
-        Before the data is loaded, batch_size / patience "auto" are taken as the checkpoint resolved them
-        (fit checks it again against the data)."""
-        path = RunRecord(run_dir).checkpoint_dir / CHECKPOINT_FILE
-        cfg = self._train_config(resolve_seed(self.random_state))
-        saved = checkpoint_train_config(path) or {}
-        for name in ("batch_size", "patience"):
-            if self._n_train_rows is None and getattr(self, name) == AUTO and name in saved:
-                setattr(cfg, name, int(saved[name]))
-        check_resume_options(path, cfg)
 
     # -- the family's part of the fit template ---------------------------------------------------
     def _resolve_config(self, X: np.ndarray, y=None) -> ModelConfig:
@@ -354,32 +241,6 @@ class AutoEncoder(CodeTransformer):
         return -float(self.reconstruction_error(X).mean())
 
 
-def _auto_size_signature(cls):
-    """Show AUTO_SIZE_DEFAULTS in the signature (scikit-learn reads defaults there) and the docstring."""
-    sig = cls.__init__.__signature__
-    cls.__init__.__signature__ = sig.replace(parameters=[
-        p.replace(default=AUTO_SIZE_DEFAULTS[p.name]) if p.name in AUTO_SIZE_DEFAULTS else p
-        for p in sig.parameters.values()])
-    for old_doc, new_doc in AUTO_SIZE_DOC.items():
-        if old_doc not in cls.__doc__:
-            raise RuntimeError(f"the shared training documentation changed: update AUTO_SIZE_DOC ({old_doc.strip()!r})")
-        cls.__doc__ = cls.__doc__.replace(old_doc, new_doc)
-    return cls
-
-
-AUTO_SIZE_DOC = {
-    "    epochs : int, default=100\n        Maximum training epochs (early stopping may end sooner).\n":
-        "    epochs : int or \"auto\", default=\"auto\"\n        Maximum training epochs (early stopping may end "
-        "sooner); \"auto\": enough for 20,000 gradient\n        steps, within [100, 1000] (`auto_training_size`).\n",
-    "    batch_size : int, default=128\n        Mini-batch size.\n":
-        "    batch_size : int or \"auto\", default=\"auto\"\n        Mini-batch size; \"auto\": training rows / 32 "
-        "rounded down to a power of two, within\n        [16, 128] and at most the rows (`auto_training_size`).\n",
-    "    patience : int, default=10\n        Epochs without validation improvement before early stopping.\n":
-        "    patience : int or \"auto\", default=\"auto\"\n        Epochs without validation improvement before early "
-        "stopping; \"auto\": as many as make\n        1,000 gradient steps, within [10, 50], with epochs=\"auto\" (else 10; "
-        "`auto_training_size`).\n",
-}
-_auto_size_signature(AutoEncoder)
 
 
 # -- the pretrained stack, kept for resuming ---------------------------------------------------------
@@ -410,4 +271,4 @@ def read_pretrained(model, path, method: str) -> list[dict]:
     return history
 
 
-__all__ = ["AUTO_SIZE_DEFAULTS", "AutoEncoder", "PRETRAINED_FILE", "auto_training_size"]
+__all__ = ["AutoEncoder", "PRETRAINED_FILE"]

@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError
+from aekit.estimators.sizing import AUTO, auto_training_size
 from aekit.models.autoencoder import ModelConfig
 from aekit.runs import RunRecord
 from aekit.train.checkpoint import CHECKPOINT_FILE, check_state, checkpoint_train_config, load_state_checked
@@ -48,15 +49,17 @@ def as_tensor(X: np.ndarray) -> torch.Tensor:
 # The training parameters the network estimators share, with their defaults and documentation;
 # `with_training_parameters` adds them to an estimator's signature and docstring.
 TRAINING_PARAMETERS = {
-    "epochs": 100, "batch_size": 128, "optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "lr_schedule": None,
-    "grad_clip": None, "validation_fraction": 0.1, "early_stopping": True, "patience": 10, "random_state": None,
+    "epochs": AUTO, "batch_size": AUTO, "optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "lr_schedule": None,
+    "grad_clip": None, "validation_fraction": 0.1, "early_stopping": True, "patience": AUTO, "random_state": None,
     "device": "cpu", "verbose": 0, "max_seconds": None,
 }
 TRAINING_DOC = """\
-    epochs : int, default=100
-        Maximum training epochs (early stopping may end sooner).
-    batch_size : int, default=128
-        Mini-batch size.
+    epochs : int or "auto", default="auto"
+        Maximum training epochs (early stopping may end sooner); "auto": enough for 20,000
+        gradient steps, within [100, 1000] (`aekit.estimators.sizing.auto_training_size`).
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; "auto": training rows / 32 rounded down to a power of two, within
+        [16, 128] and at most the rows.
     optimizer : str, default="adam"
         adam, adamw, sgd, rmsprop, adadelta or adagrad.
     lr : float, default=1e-3
@@ -71,8 +74,9 @@ TRAINING_DOC = """\
         Share of the training data held out for early stopping (0: no validation).
     early_stopping : bool, default=True
         Stop after `patience` epochs without validation improvement and restore the best weights.
-    patience : int, default=10
-        Epochs without validation improvement before early stopping.
+    patience : int or "auto", default="auto"
+        Epochs without validation improvement before early stopping; "auto": as many as make
+        1,000 gradient steps, within [10, 50], when epochs is "auto" too (else 10).
     random_state : int, RandomState or None, default=None
         Seed for initialization, shuffling, noise and sampling (CPU runs are reproducible).
     device : str, default="cpu"
@@ -262,11 +266,16 @@ class BaseAutoEncoder(BaseEstimator):
         return [], resume, "train"
 
     def _train_config(self, seed: int) -> TrainConfig:
+        """The trainer's settings; epochs / batch_size / patience "auto" resolved from the training
+        rows (`auto_training_size`; before the data is known, as for large data)."""
+        rows = getattr(self, "_n_train_rows", None)
+        epochs, batch_size, patience = auto_training_size(rows if rows is not None else 10**9, self.epochs,
+                                                          self.batch_size, self.patience)
         return TrainConfig(  # TrainConfig checks every value (ConfigError naming the argument)
-            epochs=self.epochs, batch_size=self.batch_size, optimizer=getattr(self, "optimizer", "adam"),
+            epochs=epochs, batch_size=batch_size, optimizer=getattr(self, "optimizer", "adam"),
             lr=self.lr, weight_decay=self.weight_decay, lr_schedule=getattr(self, "lr_schedule", None),
             grad_clip=getattr(self, "grad_clip", None), early_stopping=bool(self.early_stopping),
-            patience=self.patience, seed=seed, device=self.device, progress=bool(self.verbose),
+            patience=patience, seed=seed, device=self.device, progress=bool(self.verbose),
             max_seconds=getattr(self, "max_seconds", None), num_threads=getattr(self, "num_threads", None),
         )
 
@@ -283,9 +292,17 @@ class BaseAutoEncoder(BaseEstimator):
                 (parse_noise if name == "noise" else parse_sparsity)(getattr(self, name))
 
     def check_resume(self, run_dir) -> None:
-        """Refuse to resume the run in `run_dir` with other training options than its checkpoint's."""
-        check_resume_options(RunRecord(run_dir).checkpoint_dir / CHECKPOINT_FILE,
-                             self._train_config(resolve_seed(self.random_state)))
+        """Refuse to resume the run in `run_dir` with other training options than its checkpoint's.
+
+        Before the data is loaded, batch_size / patience "auto" are taken as the checkpoint resolved
+        them (fit checks them again against the data)."""
+        path = RunRecord(run_dir).checkpoint_dir / CHECKPOINT_FILE
+        cfg = self._train_config(resolve_seed(self.random_state))
+        saved = checkpoint_train_config(path) or {}
+        for name in ("batch_size", "patience"):
+            if getattr(self, "_n_train_rows", None) is None and getattr(self, name) == AUTO and name in saved:
+                setattr(cfg, name, int(saved[name]))
+        check_resume_options(path, cfg)
 
     # -- the fit template -----------------------------------------------------------------------
     def fit(self, X, y=None, *, X_val=None, y_val=None, run_dir=None, resume: bool = False):
@@ -339,6 +356,13 @@ class BaseAutoEncoder(BaseEstimator):
     def _fit_model(self, config: ModelConfig, X_train: np.ndarray, X_val: np.ndarray | None, seed: int,
                    run_dir, resume: bool) -> None:
         """Build the model, pretrain if the family does, train; set the fitted attributes."""
+        self._n_train_rows = len(X_train)  # what "auto" training sizes are resolved from
+        try:
+            self._train_model(config, X_train, X_val, seed, run_dir, resume)
+        finally:
+            del self._n_train_rows
+
+    def _train_model(self, config, X_train, X_val, seed, run_dir, resume) -> None:
         train_cfg = self._train_config(seed)
         if train_cfg.batch_size > len(X_train):
             warnings.warn(f"batch_size={train_cfg.batch_size} is larger than the {len(X_train)} training samples; "
