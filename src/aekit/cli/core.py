@@ -162,7 +162,8 @@ def demo(
 ) -> None:
     """Train the autoencoder family on the digits; one report beside PCA.
 
-    About two and a half minutes on 2 CPU cores; prints where the report is.
+    About three to four minutes on 2 CPU cores (the models train with the data-size defaults); prints where
+    the report is.
     """
     from aekit.tasks.demo import run_demo
 
