@@ -20,7 +20,16 @@ def machine() -> dict:
     except OSError:
         pass
     info = {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "python": platform.python_version(), "load_avg_1min": round(os.getloadavg()[0], 2)}
+            "python": platform.python_version(), "load_avg_1min": round(os.getloadavg()[0], 2),
+            # the kernels decide the last digits of conv training and BLAS results (AVX2 and AVX-512
+            # give different figures for the same code: see RESULTS.md, "Re-measured after the redesign")
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = [{k: p.get(k) for k in ("internal_api", "architecture", "version")} for p in threadpool_info()]
+    except Exception:  # threadpoolctl is scikit-learn's dependency; the record is only informative
+        pass
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
