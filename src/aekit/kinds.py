@@ -55,10 +55,11 @@ def load_splits(source, data_dir=None, seed: int = 0, label_column=None, train_s
     return train, load(source, split="val", **kw), load(source, split="test", **kw)
 
 
-def recorded_source(run, data=None, data_dir=None, label_column=None) -> tuple[str, object, int, object]:
+def recorded_source(run, data=None, data_dir=None, label_column=None, record: DataRecord | None = None
+                    ) -> tuple[str, object, int, object]:
     """(source, data_dir, seed, label_column) to load a run's data with: the recorded ones (a file
     checked unchanged), or `data` given instead (then split with seed 0 unless it is the same)."""
-    rec = RunRecord(run).data_record()
+    rec = record if record is not None else RunRecord(run).data_record()
     same = data is None or str(data) == rec.source
     source = rec.resolved_source() if data is None else str(data)
     if label_column is None and same:
@@ -68,8 +69,9 @@ def recorded_source(run, data=None, data_dir=None, label_column=None) -> tuple[s
 
 def recorded_splits(run, data=None, data_dir=None, label_column=None) -> tuple[Dataset, Dataset, Dataset]:
     """(train, val, test) of the data a run was trained on (its --train-size draw too), or of `data`."""
-    train_size = RunRecord(run).data_record().extra.get("train_size") if data is None else None
-    return load_splits(*recorded_source(run, data, data_dir, label_column), train_size=train_size)
+    rec = RunRecord(run).data_record()
+    train_size = rec.extra.get("train_size") if data is None else None
+    return load_splits(*recorded_source(run, data, data_dir, label_column, rec), train_size=train_size)
 
 
 def recorded_split(run, split: str, data=None, data_dir=None) -> Dataset:
@@ -121,8 +123,7 @@ class RunKind:
     training_data: Callable | None = None
 
     def load(self, path, device: str = "cpu"):
-        return self.estimator.load(path, device=device) if self.estimator is not AutoEncoderDetector \
-            else self.estimator.load(path)
+        return self.estimator.load(path, device=device)
 
 
 # autoencoders -----------------------------------------------------------------------------------------
@@ -200,8 +201,9 @@ def _colorizer_data(est, source, data_dir, seed, label_column, train_size=None) 
 
 def _evaluate_colorizer(est, run=None, data=None, data_dir=None, *, photos=None, held_out=True, **_) -> Evaluation:
     if photos is None:
-        source, _, _, _ = recorded_source(run, data, data_dir)
-        train, test = load_photos(source, seed=int(RunRecord(run).data_record().seed))
+        rec = RunRecord(run).data_record()
+        source, _, _, _ = recorded_source(run, data, data_dir, record=rec)
+        train, test = load_photos(source, seed=int(rec.seed))
         photos, held_out = test or train[:1], bool(test)
     return Evaluation(evaluate_colorizer(est, photos, held_out), {})
 

@@ -52,9 +52,9 @@ def info(
 
     if grid is not None:
         check_output_file(grid)
-    ds = load(source, split, data_dir=data_dir, seed=seed, label_column=label_column)
-    sizes = {s: len(load(source, s, data_dir=data_dir, seed=seed, label_column=label_column))
-             for s in ("train", "val", "test")}
+    parts = {s: load(source, s, data_dir=data_dir, seed=seed, label_column=label_column) for s in ("train", "val", "test")}
+    ds = parts[split] if split in parts else load(source, split, data_dir=data_dir, seed=seed, label_column=label_column)
+    sizes = {s: len(d) for s, d in parts.items()}
     con = _console()
     t = Table(title=f"{ds.name} ({ds.split})", show_header=False)
     t.add_column("field", style="bold")

@@ -248,10 +248,8 @@ class BaseAutoEncoder(BaseEstimator):
             return (1, side, side) if side * side == X.shape[1] else (1, 1, X.shape[1])
         return (X.shape[1],)
 
-    # -- what a family fills in ---------------------------------------------------------------
-    def _resolve_config(self, X: np.ndarray, y) -> ModelConfig:  # pragma: no cover - abstract
-        raise NotImplementedError
-
+    # -- what a family fills in (and `_resolve_config(X, y) -> ModelConfig`, which each family that
+    # uses the fit template defines) ---------------------------------------------------------
     def _check_labels(self, y, n: int):
         """The labels the family trains with (None: an unsupervised family ignores y)."""
         return None

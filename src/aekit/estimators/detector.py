@@ -212,7 +212,7 @@ class AutoEncoderDetector(BaseEstimator):
         return run
 
     @classmethod
-    def load(cls, path) -> "AutoEncoderDetector":
+    def load(cls, path, device: str = "cpu") -> "AutoEncoderDetector":
         """Read a detector's run folder; every field of detector.json is checked before use."""
         from aekit.estimators.presets import estimator_classes
 
@@ -238,7 +238,7 @@ class AutoEncoderDetector(BaseEstimator):
             det.n_features_in_ = int(meta["n_features_in"])
         except (KeyError, TypeError, ValueError) as exc:
             raise RunFolderError(f"{meta_path}: not a valid detector description ({exc})") from None
-        det.estimator_ = allowed[name].load(run.path)
+        det.estimator_ = allowed[name].load(run.path, device=device)
         det.threshold_ = threshold
         det.threshold_source_ = str(meta.get("threshold_source", ""))
         try:
