@@ -16,7 +16,7 @@ import numpy as np
 
 from aekit.data import Dataset
 from aekit.errors import AekitWarning, ConfigError, DataError
-from aekit.estimators.vae import is_binary
+from aekit.estimators.vae import bernoulli_binarize, is_binary
 from aekit.metrics import detection_metrics, reconstruction_errors
 from aekit.models.pca import fit_pca, pca_reconstruct
 
@@ -123,7 +123,108 @@ def evaluate_vae(est, train: Dataset, test: Dataset, *, k: int = 1000, n_ll: int
         "log_likelihood": float(ll.mean()), "log_likelihood_sem": float(ll.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0,
         "k": int(k), "n_ll": n, "ll_seconds": ll_s, "true_likelihood": true_ll, "note": note,
     })
+    if true_ll and not getattr(config, "n_classes", 0):  # log p(x|y) of a conditional VAE is another quantity
+        out["likelihood_baselines"] = likelihood_baselines(est, train, test.flat()[:n], seed=seed)
     return out
+
+
+BASELINE_COMPONENTS = 10
+
+
+def detector_baselines(train_X: np.ndarray, test_X: np.ndarray, is_anomaly: np.ndarray, n_components: int | None,
+                       image: bool = False, seed: int = 0) -> dict[str, dict]:
+    """ROC-AUC and PR-AUC of the two detectors every autoencoder detector stands beside, fitted on
+    the same training rows: PCA reconstruction error (as many components as the code, on
+    standardized features for tables, as PyOD's PCA) and scikit-learn's IsolationForest.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X, out = rng.normal(size=(200, 5)), rng.normal(size=(40, 5)) * 4
+    >>> b = detector_baselines(X, np.vstack([X[:40], out]), np.r_[np.zeros(40), np.ones(40)].astype(bool), 2)
+    >>> sorted(b), all(v["roc_auc"] > 0.8 for v in b.values())
+    (['IsolationForest', 'PCA-2 reconstruction error'], True)
+    """
+    from sklearn.ensemble import IsolationForest
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    train_X, test_X = np.asarray(train_X, np.float64), np.asarray(test_X, np.float64)
+    if not image:  # tables: per-feature units differ
+        mean, std = train_X.mean(0), train_X.std(0)
+        std[std <= 1e-12] = 1.0
+        train_X, test_X = (train_X - mean) / std, (test_X - mean) / std
+    k = max(1, min(int(n_components or 1), train_X.shape[1] - 1, len(train_X) - 1))
+    pca = fit_pca(train_X, k)
+    scores = {f"PCA-{k} reconstruction error": ((pca_reconstruct(pca, test_X) - test_X) ** 2).mean(1),
+              "IsolationForest": -IsolationForest(random_state=seed).fit(train_X).score_samples(test_X)}
+    return {name: {"roc_auc": float(roc_auc_score(is_anomaly, s)),
+                   "pr_auc": float(average_precision_score(is_anomaly, s))} for name, s in scores.items()}
+
+
+def likelihood_baselines(est, train: Dataset, test_X: np.ndarray, seed: int = 0) -> dict[str, float]:
+    """Exact mean log-likelihoods (nats per sample) of two simple density models fitted on the
+    training data, measured as the VAE's log p(x) is: independent features, and a mixture of
+    `BASELINE_COMPONENTS` components (Bernoulli for the Bernoulli likelihood on binary or
+    binarized data, diagonal Gaussian for the Gaussian likelihood, in the VAE's standardized
+    space with its variance floor, brought back to data space). A VAE whose bound is below them
+    has learned less about the data than these models."""
+    config = est.model_config_
+    X_train = train.flat().astype(np.float32)
+    if config.likelihood == "bernoulli":
+        if config.binarize is not None:
+            X_train, test_X = bernoulli_binarize(X_train, seed + 7), bernoulli_binarize(test_X, seed)  # test: as evaluate_vae's
+        return {f"{k} Bernoulli component{'s' * (k > 1)}": bernoulli_mixture_loglik(X_train, test_X, k, seed)
+                for k in (1, BASELINE_COMPONENTS)}
+    from sklearn.mixture import GaussianMixture
+
+    from aekit.models.vae import MIN_VARIANCE
+
+    shift = est.model_.input_shift.detach().cpu().numpy().reshape(-1)
+    scale = est.model_.input_scale.detach().cpu().numpy().reshape(-1)
+    if not config.standardize:
+        shift, scale = np.zeros_like(shift), np.ones_like(scale)
+    out = {}
+    for k in (1, BASELINE_COMPONENTS):
+        gm = GaussianMixture(k, covariance_type="diag", reg_covar=MIN_VARIANCE, random_state=seed, max_iter=100)
+        gm.fit((X_train - shift) / scale)
+        ll = gm.score_samples((test_X - shift) / scale) - np.log(scale).sum()
+        out[f"{k} diagonal Gaussian{'s' * (k > 1)}"] = float(ll.mean())
+    return out
+
+
+def bernoulli_mixture_loglik(X_train: np.ndarray, X_test: np.ndarray, k: int, seed: int = 0,
+                             max_iter: int = 100, tol: float = 1e-4) -> float:
+    """Mean exact log-likelihood (nats) of binary `X_test` under a mixture of `k` products of
+    Bernoullis fitted to binary `X_train` by EM (means smoothed by one pseudo-count each way).
+
+    Examples
+    --------
+    >>> X = np.array([[1, 1, 0, 0], [0, 0, 1, 1]] * 50, dtype=np.float32)  # two patterns: 2 components need ≈ log ½
+    >>> round(bernoulli_mixture_loglik(X, X, 1), 2), round(bernoulli_mixture_loglik(X, X, 2), 2)
+    (-2.77, -0.77)
+    """
+    X = np.asarray(X_train, np.float64)
+    rng = np.random.default_rng(seed)
+    resp = rng.dirichlet(np.ones(k), size=len(X))
+    prev = -np.inf
+
+    def log_joint(data, weights, mu):
+        return data @ np.log(mu).T + (1 - data) @ np.log1p(-mu).T + np.log(weights)
+
+    for _ in range(max_iter):
+        nk = resp.sum(0)
+        weights, mu = nk / len(X), (resp.T @ X + 1.0) / (nk[:, None] + 2.0)
+        lj = log_joint(X, weights, mu)
+        top = lj.max(1, keepdims=True)
+        ll_rows = top[:, 0] + np.log(np.exp(lj - top).sum(1))
+        resp = np.exp(lj - ll_rows[:, None])
+        ll = ll_rows.mean()
+        if ll - prev < tol:
+            break
+        prev = ll
+    lj = log_joint(np.asarray(X_test, np.float64), weights, mu)
+    top = lj.max(1, keepdims=True)
+    return float((top[:, 0] + np.log(np.exp(lj - top).sum(1))).mean())
 
 
 def evaluate_colorizer(est, photos: list[tuple[str, np.ndarray]], held_out: bool = True) -> dict:
@@ -133,18 +234,28 @@ def evaluate_colorizer(est, photos: list[tuple[str, np.ndarray]], held_out: bool
     return out
 
 
-def evaluate_detector(det, ds: Dataset, normal: list | None) -> tuple[dict, np.ndarray, np.ndarray | None]:
+def evaluate_detector(det, ds: Dataset, normal: list | None, train: Dataset | None = None
+                      ) -> tuple[dict, np.ndarray, np.ndarray | None]:
     """(metrics, scores, is_anomaly) of a detector on `ds`; ROC-AUC and PR-AUC when the labels
-    and the normal labels say which rows are anomalies."""
+    and the normal labels say which rows are anomalies, then also those of the baselines fitted on
+    `train` (its normal rows, as the detector was) when given: see `detector_baselines`."""
     X = ds.X if ds.is_image and getattr(det.estimator_, "input_ndim_", 2) == 4 else ds.flat()
     scores = det.decision_function(X)
     is_anomaly = None if (ds.y is None or normal is None) else ~np.isin(ds.y, normal)
     metrics = {"data": ds.name, "split": ds.split, "normal_labels": normal, "threshold_source": det.threshold_source_}
     if is_anomaly is not None:
         metrics.update(detection_metrics(scores, is_anomaly, det.threshold_))
+        if train is not None:
+            rows = train.flat() if normal is None or train.y is None else train.flat()[np.isin(train.y, normal)]
+            code = getattr(getattr(det.estimator_, "model_config_", None), "code_size", None)
+            metrics["baselines"] = detector_baselines(rows, ds.flat(), is_anomaly, code, image=ds.is_image)
     else:
         metrics.update({"n": len(ds), "threshold": det.threshold_, "flagged": int((scores > det.threshold_).sum())})
     metrics["warnings"] = []
+    for name, b in (metrics.get("baselines") or {}).items():
+        if b["roc_auc"] > metrics["roc_auc"] + 0.01:
+            metrics["warnings"].append(f"{name} ranks the anomalies better than the autoencoder (ROC-AUC "
+                                       f"{b['roc_auc']:.3f} against {metrics['roc_auc']:.3f}) on the same rows")
     if metrics.get("roc_auc", 1.0) <= 0.5:
         metrics["warnings"].append(f"ROC-AUC {metrics['roc_auc']:.3f} is no better than ranking at random: the "
                                    "anomalies score lower than the normal samples (too little training, or anomalies "
@@ -152,5 +263,5 @@ def evaluate_detector(det, ds: Dataset, normal: list | None) -> tuple[dict, np.n
     return metrics, scores, is_anomaly
 
 
-__all__ = ["CONSTANT_OUTPUT", "reconstruction_warnings", "evaluate_colorizer", "evaluate_detector", "evaluate_reconstruction", "evaluate_vae", "labels_for",
+__all__ = ["BASELINE_COMPONENTS", "detector_baselines", "bernoulli_mixture_loglik", "likelihood_baselines", "CONSTANT_OUTPUT", "reconstruction_warnings", "evaluate_colorizer", "evaluate_detector", "evaluate_reconstruction", "evaluate_vae", "labels_for",
            "model_input"]

@@ -14,6 +14,7 @@ evaluate it beside its baselines, what its report shows and what its console tab
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,14 +23,14 @@ import numpy as np
 
 from aekit.data import Dataset, load
 from aekit.data.photos import load_photos
-from aekit.errors import ConfigError, DataError, RunFolderError
+from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError
 from aekit.estimators import AutoEncoder, AutoEncoderDetector, Colorizer, VariationalAutoEncoder
 from aekit.estimators.detector import DETECTOR_FILE
 from aekit.estimators.presets import PRESETS, preset_class
 from aekit.evaluation import (evaluate_colorizer, evaluate_detector, evaluate_reconstruction, evaluate_vae,
                               labels_for, model_input)
 from aekit.report.colorize import colorizer_section, colorizer_tables
-from aekit.report.detector import detector_figures, detector_section, detector_tables
+from aekit.report.detector import detector_figures, detector_section, detector_tables, explanation_bars
 from aekit.report.html import Section, Table
 from aekit.report.run_report import ReportEntry, model_section
 from aekit.report.vae import likelihood_table, vae_section
@@ -53,6 +54,27 @@ def load_splits(source, data_dir=None, seed: int = 0, label_column=None, train_s
         keep = np.sort(np.random.default_rng(seed).permutation(len(train))[:n])
         train = train.subset(keep, split="train")
     return train, load(source, split="val", **kw), load(source, split="test", **kw)
+
+
+def limit_rows(ds: Dataset, limit: int | None, flag: str = "--limit", seed: int = 0,
+               notice: Callable[[str], None] | None = None) -> Dataset:
+    """At most `limit` rows of `ds` (a seeded draw, in their order), for a quick run; a limit
+    above the data's size keeps every row, saying so through `notice`.
+
+    Examples
+    --------
+    >>> from aekit.data import load
+    >>> len(limit_rows(load("digits", split="test"), 50))
+    50
+    """
+    if limit is None:
+        return ds
+    n = positive_int(limit, flag, "samples to use")
+    if n >= len(ds):
+        if n > len(ds) and notice is not None:
+            notice(f"{flag} {n} is more than the {len(ds)} samples of {ds.name} {ds.split}: using all of them")
+        return ds
+    return ds.subset(np.sort(np.random.default_rng(seed).permutation(len(ds))[:n]))
 
 
 def recorded_source(run, data=None, data_dir=None, label_column=None, record: DataRecord | None = None
@@ -213,18 +235,82 @@ def _colorizer_sections(name, est, ev: Evaluation, fig_dir) -> list[Section]:
 
 
 # detectors -------------------------------------------------------------------------------------------------
+def table_splits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, test rows) of a table file of n rows for a detector: the test part as
+    `aekit.data.load` splits files (a seeded 20 %), the rest for training (the detector holds
+    out its own calibration rows from them)."""
+    from aekit.data.loader import split_indices
+
+    test = split_indices(n, "test", seed=seed)
+    return np.setdiff1d(np.arange(n), test), test
+
+
+def anomaly_labels(df, label_column: str | None, normal: list | None) -> np.ndarray | None:
+    """Which rows of a table the label column marks as anomalies: labels outside `normal`
+    (default: 0 is normal, anything else an anomaly, as in the ODDS tables); None without one."""
+    import pandas as pd
+
+    if label_column is None or label_column not in df.columns:
+        return None
+    labels = pd.to_numeric(df[label_column], errors="coerce")
+    if labels.isna().any():
+        raise DataError(f"label column {label_column!r} holds values that are not numbers")
+    return ~labels.isin(normal if normal is not None else [0]).to_numpy()
+
+
+def _evaluate_table_detector(det, run, data=None, top_rows: int = 8) -> Evaluation:
+    from aekit.data.tabular import read_table
+    from aekit.metrics import detection_metrics
+
+    rec = RunRecord(run).data_record()
+    df = read_table(data if data is not None else rec.resolved_source())
+    part = df.iloc[table_splits(len(df), rec.seed if data is None else 0)[1]]
+    is_anomaly = anomaly_labels(part, rec.label_column, rec.extra.get("normal_labels"))
+    scores = det.decision_function(part)
+    metrics = {"data": Path(rec.source if data is None else str(data)).name, "split": "test",
+               "normal_labels": rec.extra.get("normal_labels"), "threshold_source": det.threshold_source_}
+    if is_anomaly is not None and 0 < is_anomaly.sum() < len(is_anomaly):
+        metrics.update(detection_metrics(scores, is_anomaly, det.threshold_))
+    else:
+        metrics.update({"n": len(part), "threshold": det.threshold_, "flagged": int((scores > det.threshold_).sum())})
+    metrics["warnings"] = []
+    order = np.argsort(-scores, kind="stable")[:top_rows]
+    worst = part.iloc[order]
+    explanations = det.explain(worst, top=5)
+    return Evaluation(metrics, {"scores": scores, "is_anomaly": is_anomaly, "data": None,
+                                "explanations": explanations,
+                                "explained_scores": dict(zip(worst.index.tolist(), scores[order].tolist()))})
+
+
 def _evaluate_detector(det, run=None, data=None, data_dir=None, *, split: str = "test", normal=None, **_
                        ) -> Evaluation:
+    if det.table_encoder_ is not None:
+        return _evaluate_table_detector(det, run, data)
     rec = RunRecord(run).data_record()
     normal = normal if normal is not None else rec.extra.get("normal_labels")
     ds = recorded_split(run, split, data, data_dir)
-    metrics, scores, is_anomaly = evaluate_detector(det, ds, normal)
+    train = baseline_training_split(run, data_dir) if split != "train" else None
+    metrics, scores, is_anomaly = evaluate_detector(det, ds, normal, train=train)
     return Evaluation(metrics, {"scores": scores, "is_anomaly": is_anomaly, "data": ds})
+
+
+def baseline_training_split(run, data_dir=None) -> Dataset | None:
+    """The run's own training split, to fit the baselines a detector stands beside; None (with a
+    warning) when it can no longer be loaded as recorded (a moved or changed file)."""
+    try:
+        return recorded_split(run, "train", None, data_dir)
+    except DataError as exc:
+        warnings.warn(f"no baselines beside the detector: its training data cannot be loaded ({exc})", AekitWarning,
+                      stacklevel=2)
+        return None
 
 
 def _detector_sections(name, det, ev: Evaluation, fig_dir) -> list[Section]:
     written = detector_figures(ev.context["scores"], det.threshold_, ev.context["is_anomaly"], ev.context["data"],
                                Path(fig_dir))
+    if ev.context.get("explanations") is not None and len(ev.context["explanations"]):
+        written["explanations"] = explanation_bars(ev.context["explanations"], ev.context["explained_scores"],
+                                                   det.threshold_, Path(fig_dir) / "explanations.png")
     return [detector_section(name, det, ev.metrics, written)]
 
 
@@ -277,5 +363,5 @@ def require_encoder(est, what: str):
     return est
 
 
-__all__ = ["Evaluation", "KINDS", "PRESETS", "RunKind", "kind_of", "kind_of_preset", "labels_for", "load_estimator",
+__all__ = ["Evaluation", "baseline_training_split", "limit_rows", "KINDS", "PRESETS", "RunKind", "kind_of", "kind_of_preset", "labels_for", "load_estimator",
            "load_splits", "model_input", "recorded_source", "recorded_split", "recorded_splits", "require_encoder"]

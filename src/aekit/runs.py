@@ -11,7 +11,14 @@ A run folder (format 2) holds::
                         layer-wise pretraining, the pretrained stack (pretrained.safetensors)
     detector.json       a detector's threshold and parameters (+ train_scores.npy)
     report.html, *.png  the report and its figures
+    logs/               experiment tracking (``--log``, ``logger=``; aekit.train.tracking):
+                        tensorboard/ (event files), metrics.csv (one line per epoch: step +
+                        the history row), params.csv, final_metrics.csv, mlruns/ (MLflow's
+                        local file store) and mlflow-run.json (the MLflow run, continued on
+                        --resume); absent without a logger
     denoise/, scores/, classify/ ...   results of tasks run on the folder
+    tasks.json          where each task run on the folder wrote its results (also outside it),
+                        so that `aekit report` shows them
 
 Format 1 (aekit 0.1.0) is the same without `format_version`; the models' configs read its
 `extra` entries (see `aekit.models`). Every file is written atomically (temp file + rename),
@@ -44,6 +51,7 @@ WEIGHTS = "model.safetensors"
 METRICS = "metrics.json"
 HISTORY = "history.csv"
 REPORT = "report.html"
+TASKS = "tasks.json"  # where the tasks run on this folder wrote their results (for the report)
 CHECKPOINT_DIR = "checkpoint"
 LOCK = ".aekit.lock"
 UMASK = os.umask(0)  # the process's umask, read once (os.umask can only be read by setting it)
@@ -429,6 +437,32 @@ class RunRecord:
 
     def read_metrics(self) -> dict:
         return read_json(self.metrics_path) if self.metrics_path.exists() else {}
+
+    def record_task(self, task: str, folder: str | os.PathLike, **facts) -> None:
+        """Note that `task` (denoise, detect score, classify, search) wrote its results to `folder`,
+        so that `aekit report` shows them; a later run of the same task into the same folder
+        replaces the note. A folder that cannot be written (a shared, read-only run) only warns:
+        the task's own output is already written."""
+        folder = str(Path(folder).resolve())
+        entries = [e for e in self.recorded_tasks() if (e["task"], e["folder"]) != (task, folder)]
+        entries.append({"task": task, "folder": folder, **facts})
+        try:
+            write_json(self.path / TASKS, {"tasks": entries})
+        except RunFolderError as exc:
+            warnings.warn(f"the report will not list this {task} result: {exc}", AekitWarning, stacklevel=2)
+
+    def recorded_tasks(self) -> list[dict]:
+        """The task results noted by `record_task` whose folders still exist, oldest first."""
+        path = self.path / TASKS
+        if not path.exists():
+            return []
+        try:
+            entries = read_json(path).get("tasks", [])
+        except (ValueError, AttributeError, RunFolderError):
+            warnings.warn(f"{path} is not a task list written by aekit; ignored", AekitWarning, stacklevel=2)
+            return []
+        return [e for e in entries if isinstance(e, dict) and isinstance(e.get("task"), str)
+                and isinstance(e.get("folder"), str) and Path(e["folder"]).is_dir()]
 
     def update_metrics(self, **entries) -> dict:
         metrics = self.read_metrics()

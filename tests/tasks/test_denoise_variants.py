@@ -55,9 +55,9 @@ def test_denoising_training_corrupts_inputs_and_targets_clean(monkeypatch):
     seen = {}
     orig = m._terms
 
-    def spy(x_in, x_target):
+    def spy(x_in, x_target, *rest):  # rest: the observed-cells mask of tables (None here)
         seen["in"], seen["target"] = x_in, x_target
-        return orig(x_in, x_target)
+        return orig(x_in, x_target, *rest)
 
     monkeypatch.setattr(m, "_terms", spy)
     x = torch.rand(64, 16) + 0.1

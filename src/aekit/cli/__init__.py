@@ -32,6 +32,9 @@ def _register() -> None:
     from aekit.cli import search as _search  # noqa: F401
     from aekit.cli import generate as _generate  # noqa: F401
     from aekit.cli import classify as _classify  # noqa: F401
+    from aekit.cli import export as _export  # noqa: F401
+    from aekit.cli import compare as _compare  # noqa: F401
+    from aekit.cli import serve as _serve  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

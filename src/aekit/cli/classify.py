@@ -5,10 +5,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from aekit.cli import app, console
-from aekit.cli.core import DataDirOpt
+from aekit.cli.core import DataDirOpt, print_tables
 
 
 
@@ -37,8 +36,9 @@ def classify(
     """
     from aekit.errors import ConfigError
     from aekit.kinds import load_estimator, recorded_splits
-    from aekit.runs import write_json
-    from aekit.tasks.classify import METHODS, few_label_curve, parse_counts, plot_curve
+    from aekit.report.task_results import classify_table
+    from aekit.runs import RunRecord, write_json
+    from aekit.tasks.classify import few_label_curve, parse_counts, plot_curve
 
     counts = parse_counts(labels_per_class)
     mode = None if pseudo_labels.lower() == "none" else pseudo_labels.lower()
@@ -53,15 +53,6 @@ def classify(
     out = out or run / "classify"
     write_json(out / "classify.json", result)
     plot_curve(result, out / "classify.png")
-    t = Table(title=f"test accuracy on {result['data']} ({result['n_test']} samples), code size {result['code_size']}"
-                    f"{', encoder frozen' if freeze else ''}")
-    t.add_column("labels per class", justify="right")
-    shown = [m for m in METHODS if any(m in r for r in result["rows"])]
-    for m in shown:
-        t.add_column(m, justify="right")
-    for r in result["rows"]:
-        best = max(r[m] for m in shown)
-        t.add_row(str(r["labels_per_class"]),
-                  *[f"[bold]{r[m]:.3f}[/bold]" if r[m] == best else f"{r[m]:.3f}" for m in shown])
-    console.print(t)
+    RunRecord(run).record_task("classify", out)
+    print_tables([classify_table(result)])
     console.print(f"wrote [bold]{out / 'classify.json'}[/bold] and [bold]{out / 'classify.png'}[/bold]")

@@ -33,6 +33,10 @@ def fit(
     data_dir: DataDirOpt = None,
     train_size: Annotated[Optional[int], typer.Option("--train-size", help="Train on this many training samples (a seeded draw, before --normal-label), for a quick run.", metavar="N")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.", metavar="")] = False,
+    label_column: Annotated[Optional[str], typer.Option(help="Tables: the label (or id) column, left out of the model; 0 = normal when scoring.")] = None,
+    ignore_columns: Annotated[Optional[str], typer.Option(help="Tables: more columns to leave out (comma-separated names).")] = None,
+    datetime: Annotated[str, typer.Option(help="Tables: date/time columns are refused (refuse) or expanded into numbers (expand).")] = "refuse",
+    errors: Annotated[str, typer.Option(help="Tables: a cell that does not parse (text in a numeric column) is an error naming its row and column (raise), or missing (coerce).")] = "raise",
     **options,
 ) -> None:
     """Fit a detector on (normal) training data; the threshold comes from the validation split.
@@ -40,18 +44,41 @@ def fit(
     With --normal-label, only those labels are used for training and calibration. The threshold is
     the (1 − fpr) quantile of the validation split's scores, unless --contamination is given.
     Options not given keep the preset's settings.
+
+    A .csv or .parquet file is read as a table with pandas: numeric columns standardized,
+    categorical and boolean ones one-hot, missing cells imputed and left out of the loss; the
+    column encoding is stored in the run folder as table_encoder.json. 80 % of the rows train
+    (a seeded split; the detector holds out its calibration rows from them), 20 % are the test part.
     """
     from aekit.estimators import AutoEncoderDetector, detector_model
     from aekit.kinds import load_splits
     from aekit.runs import DataRecord, RunRecord
     from aekit.tasks.anomaly import normal_subset, parse_labels
+    from aekit.train.tracking import resolve_loggers, tracking_run
 
     if model not in PRESETS:
         raise ConfigError(f"unknown --model {model!r}; choose one of {', '.join(PRESETS)}")
     params = given_params(ESTIMATOR_OPTIONS, options, model)
+    loggers = resolve_loggers(params.pop("logger", None))  # one session: the model's epochs, then the threshold
+    if loggers:
+        params["logger"] = loggers
     non_negative_int(seed, "--seed")
     est = detector_model(model, random_state=seed, verbose=0 if quiet else 1, **params)
     est.check_params()
+    from aekit.tasks.table_anomaly import fit_table_detector, is_table_file, table_encoder_options
+
+    if is_table_file(data):
+        encoder = table_encoder_options(label_column, ignore_columns, datetime, errors)
+        det = AutoEncoderDetector(est, score=score, fpr=fpr, contamination=contamination, random_state=seed)
+        det, run, n = fit_table_detector(det, data, out, encoder=encoder, seed=seed, normal=parse_labels(normal_label),
+                                         overwrite=overwrite)
+        console.print(f"trained on {n} rows × {len(det.table_encoder_.encoded_columns_)} columns "
+                      f"({det.table_encoder_.n_features_out_} encoded values); threshold {det.threshold_:.4g} = "
+                      f"{det.threshold_source_}")
+        console.print(f"detector: [bold]{run}[/bold] (column encoding in table_encoder.json)")
+        return
+    if label_column is not None or ignore_columns is not None:
+        raise ConfigError("--label-column and --ignore-columns are for table files (.csv, .parquet)")
     record = RunRecord(out)
     record.check_writable(overwrite=overwrite)
     normal = parse_labels(normal_label)
@@ -61,8 +88,10 @@ def fit(
     with record.lock():
         if overwrite:
             record.clear()
-        det.fit(train.X, X_calib=None if contamination is not None else val.X)
-        run = det.save(out, data=DataRecord.of(data, data_dir, seed, train, normal_labels=normal).to_dict())
+        with tracking_run(loggers, record.path) as tracking:
+            det.fit(train.X, X_calib=None if contamination is not None else val.X)
+            run = det.save(out, data=DataRecord.of(data, data_dir, seed, train, normal_labels=normal).to_dict())
+            tracking.log_summary({"threshold": det.threshold_, "train_flagged_fraction": float(det.labels_.mean())})
     console.print(f"trained on {len(train)} samples; threshold {det.threshold_:.4g} = {det.threshold_source_}")
     console.print(f"flagged {int(det.labels_.sum())} of {len(train)} training samples; detector: [bold]{run}[/bold]")
 
@@ -73,27 +102,70 @@ def score(
     data: Annotated[Optional[str], typer.Option("--data", help="Data source to score (default: the run's).")] = None,
     split: Annotated[str, typer.Option(help="train, val, test, train+val or all.")] = "test",
     normal_label: Annotated[Optional[str], typer.Option(help="Labels that count as normal (default: the ones the detector was fitted on); the rest are anomalies for ROC-AUC and PR-AUC.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default RUN/scores).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default RUN/scores); for a table detector a .csv or .parquet file (default RUN/scores.parquet).")] = None,
     data_dir: DataDirOpt = None,
+    top: Annotated[int, typer.Option(help="Tables: columns named per row (the largest shares of its score).")] = 3,
+    chunk_rows: Annotated[int, typer.Option(help="Tables: rows read and scored at a time (memory does not grow with the file).")] = 50_000,
+    errors: Annotated[Optional[str], typer.Option(help="Tables: a cell that does not parse is an error (raise) or missing (coerce); default: as fitted.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="Images: score at most N samples of the split (a seeded draw), for a quick run.", metavar="N")] = None,
 ) -> None:
     """Score data with a detector: scores CSV, ROC-AUC / PR-AUC, histogram, most anomalous images.
 
     Writes scores.csv, metrics.json, score-histogram.png (threshold marked), roc.png when labels
     say which rows are anomalies, and most-anomalous.png for image data.
+
+    A detector fitted on a table streams a .csv or .parquet file (--data; default the training
+    file) in chunks and writes, per row, its score, the 0/1 label and its top columns to --out.
     """
     from aekit.estimators import AutoEncoderDetector
-    from aekit.kinds import recorded_split
+    from aekit.kinds import baseline_training_split, limit_rows, recorded_split
     from aekit.report.detector import detector_tables
     from aekit.runs import RunRecord
     from aekit.tasks.anomaly import parse_labels, score_split
+    from aekit.tasks.table_anomaly import score_table_file
 
     det = AutoEncoderDetector.load(run)
+    if det.table_encoder_ is not None:
+        source = data if data is not None else RunRecord(run).data_record().resolved_source()
+        m = score_table_file(det, source, out or run / "scores.parquet", top=top, chunksize=chunk_rows, errors=errors)
+        for notice in m["notices"]:
+            typer.secho(f"note: {notice}", err=True, fg="yellow")
+        console.print(f"scored {m['rows']} rows in {m['chunks']} chunk(s), {m['rows_per_second']:.0f} rows/s; "
+                      f"flagged {m['flagged']} ({m['flagged'] / max(m['rows'], 1):.1%}) above {det.threshold_:.4g}")
+        console.print(f"scores written to [bold]{m['out']}[/bold]")
+        return
     rec = RunRecord(run).data_record()
     normal = parse_labels(normal_label) if normal_label is not None else rec.extra.get("normal_labels")
-    ds = recorded_split(run, split, data, data_dir)
+    ds = limit_rows(recorded_split(run, split, data, data_dir), limit,
+                    notice=lambda s: console.print(f"[yellow]note:[/yellow] {s}"))
     out = out or run / "scores"
-    m = score_split(det, ds, out, normal)
+    train = baseline_training_split(run, data_dir) if split != "train" and normal is not None else None
+    m = score_split(det, ds, out, normal, train=train)
+    RunRecord(run).record_task("detect score", out)
     print_tables(detector_tables(m))
     if normal is None:
         console.print("[dim]no --normal-label: ROC-AUC needs to know which labels are normal[/dim]")
     console.print(f"scores.csv, metrics.json and figures written to [bold]{out}[/bold]")
+
+
+@detect_app.command("explain")
+def explain(
+    run: Annotated[Path, typer.Argument(help="A run folder written by `aekit detect fit` on a table.")],
+    data: Annotated[str, typer.Option("--data", help="A .csv or .parquet file with the training columns (matched by name).")],
+    out: Annotated[Path, typer.Option("--out", help="A .csv or .parquet file to write.")] = Path("explain.csv"),
+    top: Annotated[int, typer.Option(help="Columns per row, the largest shares first.")] = 5,
+    chunk_rows: Annotated[int, typer.Option(help="Rows read at a time.")] = 50_000,
+) -> None:
+    """Explain each row's anomaly score: the columns that made it, with their shares.
+
+    Writes one line per row and rank: row, rank, column, share (of the row's score; a row's
+    shares over all its columns sum to 1) and unseen (a category never seen in training).
+    """
+    from aekit.estimators import AutoEncoderDetector
+    from aekit.tasks.table_anomaly import explain_table_file
+
+    det = AutoEncoderDetector.load(run)
+    m = explain_table_file(det, data, out, top=top, chunksize=chunk_rows)
+    for notice in m["notices"]:
+        typer.secho(f"note: {notice}", err=True, fg="yellow")
+    console.print(f"explained {m['rows']} rows ({m['lines']} lines) → [bold]{m['out']}[/bold]")

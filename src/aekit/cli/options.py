@@ -5,7 +5,8 @@
 numpydoc entry, its type the entry's type, and which presets take it comes from the presets'
 estimator classes. Every flag defaults to "not given", so a preset's settings hold unless the
 user sets that option; an option the chosen preset's estimator does not take is refused with
-the presets that do take it. Nothing here knows about any one model family.
+the presets that do take it. A parameter whose type says "list of" is a repeatable flag. Nothing
+here knows about any one model family.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from aekit.errors import ConfigError
 from aekit.estimators.presets import PRESETS, estimator_classes
 
 # Parameters whose flag has another name, and parameters the train command sets itself.
-FLAG_NAMES = {"latent_dim": "latent"}
+FLAG_NAMES = {"latent_dim": "latent", "logger": "log"}
 NOT_FLAGS = {"verbose", "input_shape", "random_state"}
 
 
@@ -38,10 +39,17 @@ class EstimatorOption:
     def is_bool(self) -> bool:
         return self.type.split(",")[0].strip() == "bool"
 
+    @property
+    def is_list(self) -> bool:
+        """A repeatable flag: the parameter takes a list (of texts, on the command line)."""
+        return "list of" in self.type
+
     def convert(self, value):
-        """The CLI text (or bool) as the parameter's value."""
+        """The CLI text (or bool, or the texts of a repeated flag) as the parameter's value."""
         if value is None or self.is_bool:
             return value
+        if self.is_list:
+            return [str(v).strip() for v in value] or None
         kinds = self.type
         text = str(value).strip()
         if "tuple of" in kinds:
@@ -129,6 +137,10 @@ def typer_parameters(options: dict[str, EstimatorOption]) -> list[inspect.Parame
         if opt.is_bool:
             decl = typer.Option(f"--{opt.flag}/--no-{opt.flag}", help=opt.help, show_default=False, metavar="")
             annotation: Any = Annotated[Optional[bool], decl]
+        elif opt.is_list:
+            decl = typer.Option(f"--{opt.flag}", help=f"{opt.help} (repeatable)", show_default=False,
+                                metavar=metavar(opt.type))
+            annotation = Annotated[Optional[list[str]], decl]
         else:
             decl = typer.Option(f"--{opt.flag}", help=opt.help, show_default=False, metavar=metavar(opt.type))
             annotation = Annotated[Optional[str], decl]
@@ -154,7 +166,7 @@ def given_params(options: dict[str, EstimatorOption], values: dict, preset: str)
     cls_name = PRESETS[preset].estimator
     params = {}
     for name, value in values.items():
-        if value is None:
+        if value is None or (isinstance(value, (list, tuple)) and not value):  # a repeatable flag not given
             continue
         opt = options[name]
         if cls_name not in opt.classes:

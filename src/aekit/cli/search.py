@@ -29,6 +29,7 @@ def build(
     nprobe: Annotated[int, typer.Option(help="ivf: lists searched per query (default; query --nprobe overrides).")] = 16,
     hnsw_m: Annotated[int, typer.Option(help="hnsw: links per node.")] = 32,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing index folder.", metavar="")] = False,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="Index only the first N samples of the split, for a quick run.", metavar="N")] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Encode a collection with a run's encoder and write a FAISS index of the codes."""
@@ -38,7 +39,8 @@ def build(
 
     t0 = time.perf_counter()
     index = build_index(run, out, data, split=split, data_dir=data_dir, kind=kind, overwrite=overwrite,
-                        nlist=nlist, nprobe=nprobe, hnsw_m=hnsw_m)
+                        nlist=nlist, nprobe=nprobe, hnsw_m=hnsw_m, limit=limit,
+                        notice=lambda s: console.print(f"[yellow]note:[/yellow] {s}"))
     console.print(f"indexed {len(index)} codes of size {index.code_size} ({index.kind}) in "
                   f"{time.perf_counter() - t0:.1f} s: [bold]{out}[/bold]")
 
@@ -75,6 +77,7 @@ def query(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Print the nearest neighbours of query images and write a query / results grid PNG."""
+    from aekit.runs import RunRecord
     from aekit.tasks.search import query_index
 
     res = query_index(index, images=[str(p) for p in image] if image else None, source=data, split=split,
@@ -93,6 +96,9 @@ def query(
         console.print(t)
     if "precision_at_k" in res:
         console.print(f"precision@{res['k']} by label: {res['precision_at_k']:.3f}")
+    if res.get("run") and RunRecord(res["run"]).exists():
+        RunRecord(res["run"]).record_task("search", index, k=res["k"], precision_at_k=res.get("precision_at_k"),
+                                          grid=str(Path(res["grid"]).resolve()) if res.get("grid") else None)
     if "grid" in res:
         console.print(f"grid: [bold]{res['grid']}[/bold]")
 

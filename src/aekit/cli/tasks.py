@@ -5,12 +5,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
-
 from aekit.cli import app, console
-from aekit.cli.core import DataDirOpt
+from aekit.cli.core import DataDirOpt, LimitOpt, print_tables
 from aekit.errors import ConfigError
-
 
 
 @app.command()
@@ -21,6 +18,7 @@ def denoise(
     input: Annotated[Optional[Path], typer.Option("--input", help="Denoise one image file instead of a data split.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (split mode) or image file (--input mode).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the corruption.")] = 0,
+    limit: LimitOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Denoise a test split (or one image) with a trained model, beside PCA.
@@ -33,7 +31,9 @@ def denoise(
     from aekit.data.noise import parse_noise
     from aekit.tasks.denoise import default_noise, denoise_image, denoise_split, save_denoise_outputs
 
-    from aekit.kinds import load_estimator, recorded_splits
+    from aekit.kinds import limit_rows, load_estimator, recorded_splits
+    from aekit.report.task_results import denoise_table
+    from aekit.runs import RunRecord
 
     est = load_estimator(run)
     if input is not None:
@@ -44,23 +44,18 @@ def denoise(
         return
     spec = parse_noise(noise) if noise else default_noise(est)
     train_ds, val_ds, test_ds = recorded_splits(run, data, data_dir)
+    test_ds = limit_rows(test_ds, limit, "--limit", notice=lambda s: console.print(f"[yellow]note:[/yellow] {s}"))
     if not test_ds.is_image:
         console.print("[yellow]note: not image data; SSIM is not computed[/yellow]")
-    metrics, arrays = denoise_split(est, train_ds, val_ds, test_ds, spec, seed=seed)
+    with console.status(f"denoising {len(test_ds)} test samples beside PCA (choosing PCA's size on validation)…"):
+        metrics, arrays = denoise_split(est, train_ds, val_ds, test_ds, spec, seed=seed)
     out = out or run / "denoise"
+    metrics["noise"] = str(spec)
     grid = save_denoise_outputs(out, metrics, arrays, test_ds.value_range)
-    t = Table(title=f"denoising {test_ds.name} test split ({len(test_ds)} images), noise {spec}")
-    t.add_column("method")
-    t.add_column("PSNR (dB)", justify="right")
-    t.add_column("SSIM", justify="right")
-    rows = [("noisy input", metrics["noisy"])]
-    if "pca_same_size" in metrics:
-        rows.append((f"PCA-{metrics['pca_same_size']['n_components']} (same size as the code)", metrics["pca_same_size"]))
-    rows.append((f"PCA-{metrics['pca_tuned']['n_components']} (best on validation)", metrics["pca_tuned"]))
-    rows.append(("autoencoder", metrics["model"]))
-    for name, m in rows:
-        t.add_row(name, f"{m['psnr']:.2f}", f"{m['ssim']:.3f}" if "ssim" in m else "—")
-    console.print(t)
+    RunRecord(run).record_task("denoise", out, noise=str(spec))
+    table = denoise_table({**metrics, "warnings": []},
+                          title=f"denoising {test_ds.name} test split ({len(test_ds)} images), noise {spec}")
+    print_tables([table])
     for w in metrics["warnings"]:
         console.print(f"[red]warning:[/red] {w}")
-    console.print(f"arrays, metrics and [bold]{grid}[/bold] written to {out}")
+    console.print(f"arrays, metrics and [bold]{grid}[/bold] written to {out}; `aekit report {run}` shows them")

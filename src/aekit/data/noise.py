@@ -95,7 +95,7 @@ def _check_nu(nu: float, kind: str) -> float:
 
 
 def gaussian(x, sigma: float, *, value_range=(0.0, 1.0), clip: bool = True, rng=None):
-    """x + σ·N(0, 1), then clipped to `value_range` when `clip` (as the seeds' Keras example).
+    """x + σ·N(0, 1), then clipped to `value_range` when `clip` (as the Keras blog's denoising example).
 
     Parameters
     ----------

@@ -17,6 +17,7 @@ from aekit.models.autoencoder import AutoEncoderModel, ModelConfig, check_latent
 from aekit.models.losses import parse_sparsity
 from aekit.estimators.base import (CodeTransformer, check_finite, store_params,
                                    with_training_parameters)
+from aekit.estimators.tabular import observed_mean
 from aekit.runs import RunRecord, atomic_write_bytes
 from aekit.train.checkpoint import load_state_checked
 from aekit.train.pretrain import PretrainConfig, check_pretrain, pretrain
@@ -108,6 +109,7 @@ class AutoEncoder(CodeTransformer):
 
     _kind = "autoencoder"
     _model_class = AutoEncoderModel
+    _accepts_tables = True
     _n_train_rows: int | None = None  # set while fitting: what epochs/batch_size "auto" are resolved from
 
     def __init__(
@@ -156,7 +158,9 @@ class AutoEncoder(CodeTransformer):
             latent_dim=None if self.latent_dim is None else int(self.latent_dim),
             activation=self.activation, code_activation=code_act, output_activation=out_act,
             tied=bool(self.tied), loss=loss, noise=self.noise, sparsity=self.sparsity,
-            standardize=not unit, value_range=(0.0, 1.0) if unit else (lo, hi),
+            # a table's encoding already put its columns on one scale (standard units, one-hot 0/1)
+            standardize=not unit and getattr(self, "table_encoder_", None) is None,
+            value_range=(0.0, 1.0) if unit else (lo, hi),
         )
         check_latent_size(config)
         pre_cfg = self._pretrain_config()
@@ -195,14 +199,21 @@ class AutoEncoder(CodeTransformer):
             write_pretrained(model, saved, history, pre_cfg.method)
         return history, False, "finetune"
 
-    def fit(self, X, y=None, *, X_val=None, run_dir=None, resume: bool = False):
-        """Train on X (N×D or N×C×H×W); y is ignored.
+    def fit(self, X, y=None, *, X_val=None, run_dir=None, resume: bool = False, table_encoder=None):
+        """Train on X (N×D or N×C×H×W, or a pandas DataFrame); y is ignored.
 
         A fraction `validation_fraction` is held out for early stopping unless X_val is given.
         With `run_dir`, checkpoints go to run_dir/checkpoint and `resume=True` continues from the
         last one (after pretraining: from the pretrained stack).
+
+        A DataFrame is a table: a `TableEncoder` (with the options of `table_encoder`, an unfitted
+        one, if given) is learned on it and kept as ``table_encoder_`` (saved as
+        table_encoder.json); numeric columns are standardized, categorical and boolean ones
+        one-hot, missing cells imputed with an indicator. The loss counts only observed cells
+        (layer-wise pretraining, if any, sees the imputed values). Later, DataFrames are encoded
+        by column name; numeric arrays are taken as already encoded.
         """
-        return super().fit(X, None, X_val=X_val, run_dir=run_dir, resume=resume)
+        return super().fit(X, None, X_val=X_val, run_dir=run_dir, resume=resume, table_encoder=table_encoder)
 
     # -- using the model -------------------------------------------------------------------------
     def transform(self, X) -> np.ndarray:
@@ -222,18 +233,24 @@ class AutoEncoder(CodeTransformer):
         return out.reshape(len(out), -1) if self.input_ndim_ == 2 else out
 
     def reconstruct(self, X) -> np.ndarray:
-        """decoder(encoder(X)), in X's shape (N×D or N×C×H×W)."""
+        """decoder(encoder(X)), in X's shape (N×D or N×C×H×W); for a table, the reconstruction of
+        its encoded features (N × ``table_encoder_.n_features_out_``)."""
         check_is_fitted(self, "model_")
         shape = np.shape(X)
         X = self._validate(X, reset=False)
-        return self._batches(X, self.model_).reshape(shape)
+        out = self._batches(X, self.model_)
+        return out.reshape(X.shape) if getattr(self, "table_encoder_", None) is not None else out.reshape(shape)
 
     def reconstruction_error(self, X) -> np.ndarray:
-        """Mean squared error per value, for each sample (N,)."""
+        """Mean squared error per value, for each sample (N,); for a table, the mean over its
+        observed (not missing) encoded values."""
         check_is_fitted(self, "model_")
-        X = self._validate(X, reset=False)
+        X, observed = self._validate_masked(X)
         R = self._batches(X, self.model_).reshape(len(X), -1)
-        return ((X.astype(np.float64) - R) ** 2).mean(1)
+        sq = (X.astype(np.float64) - R) ** 2
+        if observed is None:
+            return sq.mean(1)
+        return observed_mean(np.where(observed, sq, 0.0), observed)
 
     def score(self, X, y=None) -> float:
         """Negative mean reconstruction error (mean squared error per value): higher is better."""

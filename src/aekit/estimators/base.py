@@ -24,9 +24,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError
 from aekit.estimators.sizing import AUTO, auto_training_size
+from aekit.estimators.tabular import fit_table_encoder, is_table, load_table_encoder, save_table_encoder
 from aekit.models.autoencoder import ModelConfig
 from aekit.runs import RunRecord
 from aekit.train.checkpoint import CHECKPOINT_FILE, check_state, checkpoint_train_config, load_state_checked
+from aekit.train.callbacks import use_callbacks
+from aekit.train.tracking import resolve_loggers, tracking_run
 from aekit.train.trainer import TrainConfig, Trainer, evaluate
 
 
@@ -51,8 +54,10 @@ def as_tensor(X: np.ndarray) -> torch.Tensor:
 TRAINING_PARAMETERS = {
     "epochs": AUTO, "batch_size": AUTO, "optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "lr_schedule": None,
     "grad_clip": None, "validation_fraction": 0.1, "early_stopping": True, "patience": AUTO, "random_state": None,
-    "device": "cpu", "verbose": 0, "max_seconds": None,
+    "device": "cpu", "verbose": 0, "max_seconds": None, "logger": None,
 }
+# Parameters that say where results are reported, not what is learned: not stored in config.json.
+NOT_STORED = ("logger",)
 TRAINING_DOC = """\
     epochs : int or "auto", default="auto"
         Maximum training epochs (early stopping may end sooner); "auto": enough for 20,000
@@ -85,6 +90,12 @@ TRAINING_DOC = """\
         1 shows a progress bar.
     max_seconds : float or None, default=None
         Training-time budget: training stops after the epoch in which it is reached.
+    logger : str, TrackingLogger, list of those, or None, default=None
+        Experiment tracking: "tensorboard", "mlflow", "csv" ("mlflow:URI" for a tracking server,
+        "tensorboard:DIR" / "csv:DIR" for another folder), a logger object of
+        `aekit.train.tracking` (e.g. ``MLflowLogger(tracking_uri=..., experiment=...)``) or a
+        list of those. Each epoch's losses and learning rate and the config are logged, inside
+        the run folder by default; logging does not change training.
 """
 
 
@@ -185,6 +196,9 @@ class BaseAutoEncoder(BaseEstimator):
     _model_class: typing.ClassVar[type]
     # Constructor arguments stored in old run folders that this class no longer takes, with a note.
     _tuple_params: typing.ClassVar[tuple[str, ...]] = ("hidden", "input_shape")
+    # Whether fit takes a DataFrame as a table (`aekit.estimators.tabular`): the family's model
+    # accepts an `observed` mask in its loss terms. Other families read DataFrames as arrays.
+    _accepts_tables: typing.ClassVar[bool] = False
 
     @classmethod
     def from_preset(cls, name: str, **params):
@@ -197,7 +211,10 @@ class BaseAutoEncoder(BaseEstimator):
     # -- input handling ---------------------------------------------------------------------
     def _validate(self, X, reset: bool) -> np.ndarray:
         """Checked float array, always N×D: image batches N×C×H×W are flattened here so that
-        `n_features_in_` counts values (and 2-D rows of the same size are accepted later)."""
+        `n_features_in_` counts values (and 2-D rows of the same size are accepted later). An
+        estimator fitted on a table encodes DataFrames by column name."""
+        if not reset and is_table(X) and getattr(self, "table_encoder_", None) is not None:
+            X = self.table_encoder_.transform(X).X
         if hasattr(X, "ndim") and getattr(X, "ndim", 0) == 4:
             image_shape = tuple(int(s) for s in X.shape[1:])
             X = np.asarray(X).reshape(X.shape[0], -1)
@@ -220,6 +237,14 @@ class BaseAutoEncoder(BaseEstimator):
                 f"X has samples of shape {image_shape}, the model was fitted on {tuple(self.model_config_.input_shape)}"
             )
         return X
+
+    def _validate_masked(self, X) -> tuple[np.ndarray, np.ndarray | None]:
+        """Checked rows and, for a DataFrame given to an estimator fitted on a table, the observed
+        mask of the encoded values (None otherwise: every value counts)."""
+        if is_table(X) and getattr(self, "table_encoder_", None) is not None:
+            X, observed = self.table_encoder_.transform(X)
+            return self._validate(X, reset=False), observed
+        return self._validate(X, reset=False), None
 
     def _validate_val(self, X_val, X) -> np.ndarray:
         X_val = np.asarray(X_val, dtype=np.float32)
@@ -282,6 +307,7 @@ class BaseAutoEncoder(BaseEstimator):
         """Check the options that need no data (training options, option strings, the seed), so that
         a command can refuse them before it loads data or touches a run folder; `fit` checks the rest."""
         self._train_config(resolve_seed(self.random_state))
+        resolve_loggers(getattr(self, "logger", None))
         for name in ("noise", "sparsity"):
             if getattr(self, name, None) is not None:
                 from aekit.data.noise import parse_noise
@@ -303,13 +329,26 @@ class BaseAutoEncoder(BaseEstimator):
         check_resume_options(path, cfg)
 
     # -- the fit template -----------------------------------------------------------------------
-    def fit(self, X, y=None, *, X_val=None, y_val=None, run_dir=None, resume: bool = False):
-        """Train on X (N×D or N×C×H×W).
+    def fit(self, X, y=None, *, X_val=None, y_val=None, run_dir=None, resume: bool = False, table_encoder=None):
+        """Train on X (N×D or N×C×H×W, or a DataFrame for a family that takes tables).
 
         A fraction `validation_fraction` is held out for early stopping unless X_val is given.
         With `run_dir`, checkpoints go to run_dir/checkpoint and `resume=True` continues from the
         last one. Families that train on labels (a conditional VAE) take y (and y_val with X_val).
+        A DataFrame is encoded by a `TableEncoder` learned on it (`table_encoder`: an unfitted one
+        whose options to use), and the loss counts only its observed cells.
         """
+        observed = obs_val = None
+        if is_table(X) and self._accepts_tables:
+            self.table_encoder_, (X, observed) = fit_table_encoder(X, table_encoder)
+            if X_val is not None:
+                if not is_table(X_val):
+                    raise DataError("X is a table (a DataFrame), so X_val must be one too")
+                X_val, obs_val = self.table_encoder_.transform(X_val)
+        elif table_encoder is not None:
+            raise ConfigError("table_encoder is for tables: pass X as a pandas DataFrame")
+        else:
+            self.__dict__.pop("table_encoder_", None)  # a refit on arrays forgets an earlier table
         X = self._validate(X, reset=True)
         n = X.shape[0]
         if n < 2:
@@ -318,9 +357,15 @@ class BaseAutoEncoder(BaseEstimator):
         seed = resolve_seed(self.random_state)
         config = self._resolve_config(X, y)
         self.model_config_ = config
-        X_train, y_train, X_val, y_val = self._hold_out(X, y, X_val, y_val, seed)
+        if observed is None:
+            X_train, y_train, X_val, y_val = self._hold_out(X, y, X_val, y_val, seed)
+            masks = None
+        else:  # the mask is held out with its rows, as labels are (a family that takes tables has none)
+            X_train, obs_train, X_val, obs_val = self._hold_out(X, observed, X_val, obs_val, seed)
+            y_train = y_val = None
+            masks = (obs_train, obs_val)
         X_train, X_val = self._training_arrays(X_train, y_train, X_val, y_val, seed)
-        self._fit_model(config, X_train, X_val, seed, run_dir, resume)
+        self._fit_model(config, X_train, X_val, seed, run_dir, resume, observed=masks)
         self.input_ndim_ = 2 if self._fit_image_shape is None else 4
         del self._fit_image_shape
         return self
@@ -352,15 +397,21 @@ class BaseAutoEncoder(BaseEstimator):
             return self._model_class(config)
 
     def _fit_model(self, config: ModelConfig, X_train: np.ndarray, X_val: np.ndarray | None, seed: int,
-                   run_dir, resume: bool) -> None:
-        """Build the model, pretrain if the family does, train; set the fitted attributes."""
+                   run_dir, resume: bool, observed: tuple | None = None) -> None:
+        """Build the model, pretrain if the family does, train; set the fitted attributes.
+        `observed`: the (training, validation) masks of a table's observed cells."""
         self._n_train_rows = len(X_train)  # what "auto" training sizes are resolved from
+        loggers = resolve_loggers(getattr(self, "logger", None))
         try:
-            self._train_model(config, X_train, X_val, seed, run_dir, resume)
+            # The loggers see every stage, pretraining too; a session `aekit train` opened stays open.
+            with tracking_run(loggers, run_dir, resume=resume) as tracking, use_callbacks(*loggers):
+                tracking.log_params({"estimator": type(self).__name__, "params": self._stored_params(),
+                                     "model": config.to_dict(), "train": self._train_config(seed).to_dict()})
+                self._train_model(config, X_train, X_val, seed, run_dir, resume, observed)
         finally:
             del self._n_train_rows
 
-    def _train_model(self, config, X_train, X_val, seed, run_dir, resume) -> None:
+    def _train_model(self, config, X_train, X_val, seed, run_dir, resume, observed=None) -> None:
         train_cfg = self._train_config(seed)
         if train_cfg.batch_size > len(X_train):
             warnings.warn(f"batch_size={train_cfg.batch_size} is larger than the {len(X_train)} training samples; "
@@ -375,7 +426,10 @@ class BaseAutoEncoder(BaseEstimator):
             self.check_resume(run.path)
         prior, resume, stage = self._pretrain(model, Xt, Xv, train_cfg, run, resume)
         trainer = Trainer(train_cfg, checkpoint_dir=run.checkpoint_dir if run else None, stage=stage)
-        history = trainer.fit(model, Xt, Xv, resume=resume, history=prior)
+        masks = {} if observed is None else {
+            "observed": torch.from_numpy(np.asarray(observed[0], dtype=bool)),
+            "observed_val": None if Xv is None else torch.from_numpy(np.asarray(observed[1], dtype=bool))}
+        history = trainer.fit(model, Xt, Xv, resume=resume, history=prior, **masks)
         self.model_ = model.eval()
         self.train_config_ = train_cfg
         self.history_ = history
@@ -393,13 +447,17 @@ class BaseAutoEncoder(BaseEstimator):
         return evaluate(self.model_, as_tensor(X))
 
     # -- run folders ----------------------------------------------------------------------------
+    def _stored_params(self) -> dict:
+        """The constructor arguments config.json records, as JSON values (not where logs go)."""
+        return json_params({k: v for k, v in self.get_params().items() if k not in NOT_STORED})
+
     def run_config(self, data: dict | None = None) -> dict:
         """The config.json of this fitted estimator's run folder."""
         check_is_fitted(self, "model_")
         return {
             "kind": self._kind,
             "estimator": type(self).__name__,
-            "params": json_params(self.get_params()),
+            "params": self._stored_params(),
             "model": self.model_config_.to_dict(),
             "train": self.train_config_.to_dict(),
             "fitted": self._fitted_record(),
@@ -413,8 +471,47 @@ class BaseAutoEncoder(BaseEstimator):
     def save(self, path, *, data: dict | None = None, metrics: dict | None = None) -> Path:
         """Write a run folder: config.json, model.safetensors, history.csv (+ metrics.json)."""
         check_is_fitted(self, "model_")
-        return RunRecord(path).save(self.run_config(data), self.model_.state_dict(), metrics=metrics,
-                                    history=self.history_)
+        run = RunRecord(path).save(self.run_config(data), self.model_.state_dict(), metrics=metrics,
+                                   history=self.history_)
+        save_table_encoder(self, run)  # table_encoder.json, for an estimator fitted on a table
+        return run
+
+    def export(self, path, format: str = "onnx", part: str | None = None, *, opset: int | None = None,
+               metadata: dict | None = None) -> Path:
+        """Write one forward path of the fitted model as an ONNX or TorchScript file, with the
+        preprocessing inside and JSON metadata beside it (`aekit.estimators.export`).
+
+        Parameters
+        ----------
+        path : str or Path
+            The file to write; the metadata goes to ``path + ".json"``.
+        format : {"onnx", "torchscript"}, default "onnx"
+        part : {"encoder", "decoder", "autoencoder"} ("colorizer" for a Colorizer) or None
+            None: the encoder (a Colorizer's colorizer).
+        opset : int or None
+            ONNX opset (default 18).
+        metadata : dict or None
+            Extra entries for the metadata.
+
+        Returns
+        -------
+        Path
+            The written file.
+
+        Examples
+        --------
+        >>> import numpy as np, tempfile, os, torch
+        >>> from aekit import AutoEncoder
+        >>> X = np.random.default_rng(0).random((32, 6)).astype(np.float32)
+        >>> ae = AutoEncoder(hidden=(4,), latent_dim=2, epochs=1, random_state=0).fit(X)
+        >>> path = ae.export(os.path.join(tempfile.mkdtemp(), "ae.pt"), "torchscript", part="autoencoder")
+        >>> recon = torch.jit.load(path)(torch.from_numpy(X)).detach().numpy()
+        >>> bool(np.abs(recon - ae.reconstruct(X)).max() < 1e-4)
+        True
+        """
+        from aekit.estimators.export import export_estimator
+
+        return export_estimator(self, path, format, part, opset=opset, metadata=metadata)
 
     @classmethod
     def _params_from_config(cls, params: dict) -> dict:
@@ -445,6 +542,9 @@ class BaseAutoEncoder(BaseEstimator):
         est.best_epoch_ = int(fitted.get("best_epoch", 0))
         est.n_epochs_ = int(fitted.get("n_epochs", len(est.history_)))
         est._restore_fitted(fitted, model_config)
+        encoder = load_table_encoder(run.path)
+        if encoder is not None:
+            est.table_encoder_ = encoder
         return est
 
     def _restore_fitted(self, fitted: dict, model_config: ModelConfig) -> None:

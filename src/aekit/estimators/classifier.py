@@ -1,4 +1,5 @@
-"""Unsupervised pretraining, then supervised fine-tuning with few labels (the seeds' recipe).
+"""Unsupervised pretraining, then supervised fine-tuning with few labels (Hinton & Salakhutdinov 2006;
+Erhan et al. 2010).
 
 `AutoEncoderClassifier` fits an autoencoder on every row of X (labelled or not), puts a softmax
 layer on its encoder and trains that on the labelled rows: end to end (fine-tuning) or with the
@@ -7,7 +8,7 @@ encoder frozen. Rows labelled -1 are unlabelled, as in scikit-learn's semi-super
 With few labels, fine-tuning alone uses the unlabelled rows only through the pretrained encoder,
 and on the digits that did not beat logistic regression on the raw pixels (benchmarks/RESULTS.md).
 So by default (`pseudo_labels="auto"`) a semi-supervised step follows: label spreading (Zhou et
-al. 2004) over the k-nearest-neighbour graph of the pretrained codes — the seeds' image search,
+al. 2004) over the k-nearest-neighbour graph of the pretrained codes — the image search of `aekit index`,
 used to pass labels to similar images — gives every unlabelled row a class distribution; then
 curriculum pseudo-labelling (Cascante-Bonilla et al. 2021): in round r of R, the most confident
 r/R of the unlabelled rows, balanced over the predicted classes so that no class swamps the

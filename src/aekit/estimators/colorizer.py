@@ -231,11 +231,18 @@ class Colorizer(BaseAutoEncoder):
             raise ConfigError("this Colorizer is not fitted yet: call fit first (or Colorizer.load)")
 
     @torch.inference_mode()
-    def predict_ab(self, L: np.ndarray) -> np.ndarray:
-        """Scaled L (H×W) → scaled ab (2×H×W)."""
+    def predict_ab(self, L: np.ndarray, *, full_strength: bool = False) -> np.ndarray:
+        """Scaled L (H×W) → scaled ab (2×H×W); `full_strength`: the network's colour with gain 1
+        instead of the calibrated gain (for comparison)."""
         self._check_fitted()
         t = torch.from_numpy(np.ascontiguousarray(L, np.float32))[None, None].to(self.device)
-        return self.model_.predict_ab(t)[0].cpu().numpy()
+        gain = self.model_.ab_gain
+        try:
+            if full_strength:
+                self.model_.ab_gain = 1.0
+            return self.model_.predict_ab(t)[0].cpu().numpy()
+        finally:
+            self.model_.ab_gain = gain
 
     def colorize(self, image: np.ndarray) -> tuple[np.ndarray, bool]:
         """RGB (H×W×3 float in [0, 1]) of a grey or colour image of any size, and whether the input
@@ -258,11 +265,16 @@ class Colorizer(BaseAutoEncoder):
             name = names[i] if names is not None else f"photo {i}"
             per.append({"name": name, "height": int(L.shape[0]), "width": int(L.shape[1]),
                         "psnr_model": psnr_rgb(col, orig), "psnr_grey": psnr_rgb(grey, orig)})
+            if self.model_.ab_gain != 1.0:  # what the calibration changed: the network's own colour beside it
+                per[-1]["psnr_full_strength"] = psnr_rgb(lab_scaled_to_rgb(L, self.predict_ab(L, full_strength=True)), orig)
             rows.append((grey, col, orig))
-        out = {"n_photos": len(per), "max_side": side,
-               "psnr_model": float(np.mean([r["psnr_model"] for r in per])) if per else float("nan"),
-               "psnr_grey": float(np.mean([r["psnr_grey"] for r in per])) if per else float("nan"),
+        out = {"n_photos": len(per), "max_side": side, "ab_gain": float(self.model_.ab_gain),
                "photos": per}
+        for key in ("psnr_model", "psnr_grey", "psnr_full_strength"):
+            if per and key in per[0]:
+                out[key] = float(np.mean([r[key] for r in per]))
+        out.setdefault("psnr_model", float("nan"))
+        out.setdefault("psnr_grey", float("nan"))
         self.last_images_ = rows
         return out
 

@@ -52,9 +52,10 @@ def estimator_classes() -> dict[str, type]:
     """The estimator classes a run folder or preset may name (an allow-list: nothing else is looked up)."""
     from aekit.estimators.autoencoder import AutoEncoder
     from aekit.estimators.colorizer import Colorizer
+    from aekit.estimators.robust import RobustAutoEncoder
     from aekit.estimators.vae import VariationalAutoEncoder
 
-    return {c.__name__: c for c in (AutoEncoder, VariationalAutoEncoder, Colorizer)}
+    return {c.__name__: c for c in (AutoEncoder, VariationalAutoEncoder, Colorizer, RobustAutoEncoder)}
 
 
 def preset_class(name: str) -> type:

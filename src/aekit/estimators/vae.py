@@ -24,6 +24,19 @@ def is_binary(X: np.ndarray) -> bool:
     return bool(np.all((X == 0) | (X == 1)))
 
 
+def bernoulli_binarize(X: np.ndarray, seed: int) -> np.ndarray:
+    """Bernoulli-sample grey levels in [0, 1] into 0/1 with `seed` (the binarization the VAE's
+    training and likelihoods use).
+
+    Examples
+    --------
+    >>> bernoulli_binarize(np.array([[0.0, 1.0, 0.5]]), 0)[0, :2]
+    array([0., 1.], dtype=float32)
+    """
+    rng = np.random.default_rng(seed)
+    return (rng.random(X.shape, dtype=np.float32) < X).astype(np.float32)
+
+
 @with_training_parameters
 class VariationalAutoEncoder(CodeTransformer):
     """A variational autoencoder as a scikit-learn transformer.
@@ -165,9 +178,9 @@ class VariationalAutoEncoder(CodeTransformer):
         # static: the training set once; the validation set always once (a fixed binarization,
         # so the validation loss is the bound on one binary data set).
         if self.model_config_.binarize == "static":
-            X_train = self._binarize_np(X_train, seed)
+            X_train = bernoulli_binarize(X_train, seed)
         if X_val is not None and self.model_config_.binarize is not None:
-            X_val = self._binarize_np(X_val, seed + 1)
+            X_val = bernoulli_binarize(X_val, seed + 1)
         return (self._with_labels(X_train, y_train),
                 None if X_val is None else self._with_labels(X_val, y_val))
 
@@ -211,9 +224,6 @@ class VariationalAutoEncoder(CodeTransformer):
             raise ConfigError("this is a conditional VAE: pass the labels y as well")
         return np.concatenate([np.asarray(X, np.float32).reshape(len(X), -1), self._onehot(y, len(X))], 1)
 
-    def _binarize_np(self, X: np.ndarray, seed: int) -> np.ndarray:
-        rng = np.random.default_rng(seed)
-        return (rng.random(X.shape, dtype=np.float32) < X).astype(np.float32)
 
     def fit_transform(self, X, y=None, **fit_params):
         return self.fit(X, y, **fit_params).transform(X, y if self.conditional else None)
@@ -267,7 +277,7 @@ class VariationalAutoEncoder(CodeTransformer):
         if binarize:
             if config.likelihood != "bernoulli":
                 raise ConfigError("binarize is for the Bernoulli likelihood")
-            X = self._binarize_np(X, seed)
+            X = bernoulli_binarize(X, seed)
         elif config.likelihood == "bernoulli" and not is_binary(X):
             warnings.warn(
                 f"{what} of grey-level data under the Bernoulli likelihood is not a true log-likelihood "
@@ -338,4 +348,4 @@ class VariationalAutoEncoder(CodeTransformer):
         return self._shape_out(self._batches(self._with_labels(Z.astype(np.float32), yz), self.model_.decode))
 
 
-__all__ = ["VariationalAutoEncoder", "is_binary"]
+__all__ = ["VariationalAutoEncoder", "bernoulli_binarize", "is_binary"]

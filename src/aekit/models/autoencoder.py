@@ -80,7 +80,7 @@ class ModelConfig:
     input_shape: tuple[int, ...]
     arch: str = "mlp"
     hidden: tuple[int, ...] = (256, 64)
-    latent_dim: int | None = 2  # conv only: None = no dense bottleneck (the seeds' Keras model)
+    latent_dim: int | None = 2  # conv only: None = no dense bottleneck (the Keras blog's denoiser)
     activation: str = "relu"
     code_activation: str = "linear"
     output_activation: str = "sigmoid"
@@ -298,36 +298,41 @@ class AutoEncoderModel(nn.Module):
         return self.output_activation(logits).reshape(x.shape)
 
     # -- what the trainer optimizes -----------------------------------------------------------
-    def _terms(self, x_in: torch.Tensor, x_target: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _terms(self, x_in: torch.Tensor, x_target: torch.Tensor,
+               observed: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         code = self.encoder(self._to_model(x_in))
         logits = self.decoder(code)
         output = self.output_activation(logits)
         target = self._to_model(x_target)
         lo, hi = self.config.value_range
         recon = reconstruction_loss(
-            self.config.loss, logits, output, target, self.config.image_shape, data_range=(hi - lo) or 1.0
+            self.config.loss, logits, output, target, self.config.image_shape, data_range=(hi - lo) or 1.0,
+            mask=observed,
         )
         terms = {"loss": recon, "recon": recon}
         if self.sparsity is not None:
-            # The seeds' objective is E = Σᵢ(xᵢ−yᵢ)² + β·Σⱼ KL(ρ‖ρ̂ⱼ), with the error summed over the
+            # The sparse objective (Ng's CS294A notes) is E = Σᵢ(xᵢ−yᵢ)² + β·Σⱼ KL(ρ‖ρ̂ⱼ), with the error summed over the
             # D inputs; our reconstruction losses are means per value, so the penalty is divided by
-            # D to keep that balance (β means what it means in the seeds and in UFLDL).
+            # D to keep that balance (β means what it means in Ng's notes and UFLDL).
             penalty = self.sparsity.penalty(code)
             terms["sparsity"] = penalty
             terms["loss"] = recon + penalty / self.config.n_features
         return terms
 
-    def training_terms(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    def training_terms(self, x: torch.Tensor, generator: torch.Generator | None = None,
+                       observed: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Loss terms for one batch; with noise, the input is corrupted afresh and the target is
-        the clean x (the seeds' denoising loss L(x, g(f(x̃))))."""
+        the clean x (Vincent et al.'s denoising loss L(x, g(f(x̃)))). `observed` (bool, x's shape)
+        restricts the reconstruction loss to the observed values (a table's missing cells)."""
         x_in = x
         if self.noise is not None:
             x_in = self.noise(x, rng=generator, value_range=self.config.value_range)
-        return self._terms(x_in, x)
+        return self._terms(x_in, x, observed)
 
-    def validation_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Loss terms for one batch without noise: "loss", "recon" (and "sparsity" with a penalty)."""
-        return self._terms(x, x)
+    def validation_terms(self, x: torch.Tensor, observed: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Loss terms for one batch without noise: "loss", "recon" (and "sparsity" with a penalty);
+        `observed` as in `training_terms`."""
+        return self._terms(x, x, observed)
 
 
 def check_latent_size(config: ModelConfig) -> None:

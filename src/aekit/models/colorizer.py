@@ -1,7 +1,7 @@
 """Colorization as a configuration of the convolutional autoencoder.
 
 The model sees the lightness L of an image (CIE Lab, scaled to [0, 1]) and predicts its two
-colour channels a, b (scaled by 1/AB_SCALE to about [-1, 1]): the seeds' conv blocks (Conv 3×3
+colour channels a, b (scaled by 1/AB_SCALE to about [-1, 1]): the Keras denoiser's conv blocks (Conv 3×3
 + ReLU + MaxPool, mirrored with up-sampling), with a 2-channel last layer and no dense
 bottleneck, so it is fully convolutional and colorizes images of any size.
 

@@ -1,4 +1,4 @@
-"""Reconstruction losses and code penalties (the seeds' formulas)."""
+"""Reconstruction losses and code penalties (the textbook formulas)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,11 +24,12 @@ def reconstruction_loss(
     target: torch.Tensor,
     image_shape: tuple[int, ...] | None = None,
     data_range: float = 1.0,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean reconstruction loss over the batch.
 
     mse: mean squared error per value. bce: binary cross-entropy per value, computed from the
-    logits (the seeds' −Σ[x log y + (1−x) log(1−y)], averaged). ssim: 1 − SSIM per image
+    logits (−Σ[x log y + (1−x) log(1−y)], averaged). ssim: 1 − SSIM per image
     (`aekit.metrics.ssim_tensor`: 11×11 Gaussian window, σ = 1.5; on images under 11 pixels a
     side, a uniform window of the largest odd size that fits), averaged.
 
@@ -46,6 +47,10 @@ def reconstruction_loss(
         (C, H, W), needed by "ssim".
     data_range : float, default 1.0
         The value range of the data, for SSIM's constants.
+    mask : torch.Tensor or None, default None
+        Bool or 0/1, N×D: the values that count ("mse" and "bce"). The loss is then the mean
+        over the masked-in values of the batch, so a table's missing cells neither pull the
+        reconstruction towards their imputed value nor weigh on the loss (0 when none count).
 
     Returns
     -------
@@ -65,7 +70,20 @@ def reconstruction_loss(
     tensor(0.2500)
     >>> round(float(reconstruction_loss("bce", logits, torch.sigmoid(logits), target)), 4)   # log 2
     0.6931
+    >>> reconstruction_loss("mse", logits, torch.tensor([[0.0, 3.0]]), target, mask=torch.tensor([[True, False]]))
+    tensor(0.)
     """
+    if mask is not None:
+        if name == "ssim":
+            raise ConfigError("the ssim loss compares whole images and cannot skip masked values; use mse or bce")
+        if name == "mse":
+            per_value = (output - target) ** 2
+        elif name == "bce":
+            per_value = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        else:
+            raise ConfigError(f"unknown loss {name!r}; choose one of {', '.join(RECONSTRUCTION_LOSSES)}")
+        weight = mask.to(per_value.dtype).reshape(per_value.shape)
+        return (per_value * weight).sum() / weight.sum().clamp_min(1.0)
     if name == "mse":
         return F.mse_loss(output, target)
     if name == "bce":

@@ -1,7 +1,7 @@
 """PCA, the linear baseline every result is shown against.
 
-Two routes that agree to numerical precision: scikit-learn's PCA (SVD), and the seeds'
-derivation — the eigendecomposition Σ = Γ·D_λ·Γᵀ of the covariance matrix, projecting the
+Two routes that agree to numerical precision: scikit-learn's PCA (SVD), and the
+textbook derivation — the eigendecomposition Σ = Γ·D_λ·Γᵀ of the covariance matrix, projecting the
 centred data on the leading eigenvectors (PCA' = Γᵀ·(x − μ)).
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from aekit.errors import ConfigError, DataError
 
 
 class EigenPCA:
-    """PCA by eigendecomposition of the covariance matrix (the seeds' formula).
+    """PCA by eigendecomposition of the covariance matrix (the textbook formula).
 
     Σ = Γ·D_λ·Γᵀ; the codes are Γᵀ·(x − μ) on the leading eigenvectors. Components carry
     scikit-learn's sign convention, so they match `sklearn.decomposition.PCA` up to rounding.

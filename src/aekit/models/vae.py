@@ -1,6 +1,6 @@
 """The variational autoencoder: the code becomes a Gaussian posterior q(z|x) = N(μ, diag σ²).
 
-    ELBO(x) = −KL(q(z|x) ‖ N(0, I)) + E_q[log p(x|z)]           (the seeds, Kingma & Welling 2014)
+    ELBO(x) = −KL(q(z|x) ‖ N(0, I)) + E_q[log p(x|z)]           (Kingma & Welling 2014)
     KL      = −½ Σⱼ (1 + log σⱼ² − μⱼ² − σⱼ²)                   (closed form)
     z       = μ + σ·ε, ε ~ N(0, I)                               (reparameterization)
     log p(x|z) = Σᵢ [xᵢ log yᵢ + (1−xᵢ) log(1−yᵢ)]               (Bernoulli, from the logits)

@@ -1,4 +1,5 @@
-"""Convolutional encoder and decoder: by default the seeds' Keras denoiser.
+"""Convolutional encoder and decoder: by default the small Keras denoiser
+(Chollet, "Building Autoencoders in Keras", 2016).
 
     Conv 3×3 (32) + ReLU + MaxPool 2, twice          (encoder)
     Conv 3×3 (32) + ReLU + UpSampling 2, twice        (decoder)

@@ -1,6 +1,6 @@
 """Restricted Boltzmann machines, trained by contrastive divergence, for stacked-RBM pretraining.
 
-The course notes (seeds, ch. 5.1 "특징 추출 오토인코더") describe the recipe without formulas:
+The source tutorials (ch. 5.1, feature-extraction autoencoders) describe the recipe without formulas:
 train RBMs one layer at a time (점진적 RBM 학습, "stacked RBM"), copy the trained stack
 symmetrically into an autoencoder (encoder W, decoder Wᵀ) and fine-tune it with
 backpropagation. This module supplies the RBM half, following Hinton & Salakhutdinov,

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from aekit.report import figures
+from aekit.report.facts import facts_table
 from aekit.report.grid import save_image_rows
 from aekit.report.html import Section, Table
 
@@ -69,14 +70,30 @@ def colorizer_tables(m: dict) -> list[Table]:
     ...      "psnr_model": 25.5, "n_photos": 1, "max_side": 256}
     >>> colorizer_tables(m)[0].rows
     [['coffee', 24.0, 25.5], ['mean', 24.0, 25.5]]
+    >>> m.update(ab_gain=0.5, psnr_full_strength=26.0)
+    >>> m["photos"][0]["psnr_full_strength"] = 26.0
+    >>> colorizer_tables(m)[0].headers[2:]
+    ['colorized, the output (α = 0.50) (dB)', 'network at full strength (α = 1) (dB)']
     """
-    rows = [[p["name"], p["psnr_grey"], p["psnr_model"]] for p in m["photos"]]
-    rows.append(["mean", m["psnr_grey"], m["psnr_model"]])
+    full = "psnr_full_strength" in m
+    rows = [[p["name"], p["psnr_grey"], p["psnr_model"], *([p["psnr_full_strength"]] if full else [])]
+            for p in m["photos"]]
+    rows.append(["mean", m["psnr_grey"], m["psnr_model"], *([m["psnr_full_strength"]] if full else [])])
     where = "held-out" if m.get("held_out", True) else "training (no photo held out)"
-    return [Table(["photo", "grey input (dB)", "colorized (dB)"], rows,
-                  caption=f"Colorization PSNR (RGB) on {m['n_photos']} {where} photos, longer side ≤ {m['max_side']}; "
-                  "the grey input is the baseline a colorizer must beat.",
-                  title=f"colorization PSNR on {m['n_photos']} {where} photos")]
+    columns = ["photo", "grey input (dB)"]
+    columns += ([f"colorized, the output (α = {m['ab_gain']:.2f}) (dB)", "network at full strength (α = 1) (dB)"]
+                if full else ["colorized (dB)"])
+    caption = (f"Colorization PSNR (RGB) on {m['n_photos']} {where} photos, longer side ≤ {m['max_side']}; "
+               "the grey input is the baseline a colorizer must beat.")
+    if full:
+        better = m["psnr_full_strength"] > m["psnr_model"]
+        caption += (f" The output is the network's colour scaled by the gain α = {m['ab_gain']:.2f} fitted on photos "
+                    "set aside from training (how far its colour held on photos it never trained on); the last "
+                    "column is the network's own colour, for comparison"
+                    + (": here full strength would have done better, so the set-aside photos were not like these "
+                       "(a gain fitted on one or two photos reflects their colours; a larger validation set or "
+                       "--no-calibrate)." if better else "."))
+    return [Table(columns, rows, caption=caption, title=f"colorization PSNR on {m['n_photos']} {where} photos")]
 
 
 def colorizer_section(name: str, est, metrics: dict, fig_dir, slug: str) -> Section:
@@ -103,9 +120,11 @@ def colorizer_section(name: str, est, metrics: dict, fig_dir, slug: str) -> Sect
     fig_dir = Path(fig_dir)
     gain = est.model_config_.ab_gain
     sec = Section(name, text=[f"Fully convolutional L → ab model, blocks {list(est.model_config_.hidden)}; "
-                              f"trained {est.n_epochs_} epochs (best {est.best_epoch_}); colour confidence gain "
-                              f"α = {gain:.2f} fitted on photos set aside (the output is offset + α·network)."],
-                  tables=colorizer_tables(metrics))
+                              f"trained {est.n_epochs_} epochs (best {est.best_epoch_}); "
+                              + (f"colour confidence gain α = {gain:.2f} fitted on photos set aside (the output is "
+                                 "offset + α·network; the table shows the network's own colour beside it)."
+                                 if gain != 1.0 else "the output is the network's own colour (α = 1).")],
+                  tables=[facts_table(est, metrics), *colorizer_tables(metrics)])
     if getattr(est, "history_", None):
         sec.figures.append((figures.loss_curves(est.history_, fig_dir / f"{slug}-loss.png", name),
                             "Colour loss per epoch (solid: training, dashed: validation)."))

@@ -54,8 +54,25 @@ def save_figure(fig, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-def _as_images(X: np.ndarray, image_shape: tuple[int, ...] | None) -> np.ndarray | None:
-    """N×H×W or N×H×W×3 arrays for imshow, or None for non-image data."""
+def as_image_array(X: np.ndarray, image_shape: tuple[int, ...] | None) -> np.ndarray | None:
+    """N×H×W (grey) or N×H×W×3 arrays for drawing, or None for non-image data.
+
+    Parameters
+    ----------
+    X : ndarray
+        N×C×H×W images, or N×D rows of `image_shape` or of a square side.
+    image_shape : tuple of int or None
+        (C, H, W) of flat rows.
+
+    Returns
+    -------
+    ndarray or None
+
+    Examples
+    --------
+    >>> as_image_array(np.zeros((2, 64)), None).shape, as_image_array(np.zeros((2, 5)), None) is None
+    ((2, 8, 8), True)
+    """
     if X.ndim == 4:
         imgs = X
     elif image_shape is not None and len(image_shape) == 3:
@@ -66,6 +83,67 @@ def _as_images(X: np.ndarray, image_shape: tuple[int, ...] | None) -> np.ndarray
             return None
         imgs = X.reshape(len(X), 1, side, side)
     return imgs[:, 0] if imgs.shape[1] == 1 else np.moveaxis(imgs, 1, -1)
+
+
+def plain_loss_axes(ax, values) -> str:
+    """Epoch axis with whole-number ticks; loss axis with plain tick labels (no offset, no powers
+    of ten): logarithmic when the positive losses span a factor of 10 or more (then only the
+    decades are labelled), linear otherwise. Returns the scale used ("log" or "linear").
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    values : array-like
+        Every loss drawn on the axes (None and non-finite values are ignored).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> fig, ax = plt.subplots()
+    >>> plain_loss_axes(ax, [0.5, 0.04]), plain_loss_axes(ax, [32.1, 27.5]), plain_loss_axes(ax, [3.0, -1.0])
+    ('log', 'linear', 'linear')
+    >>> plt.close(fig)
+    """
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, ScalarFormatter
+
+    v = np.array([x for x in values if x is not None], dtype=np.float64)
+    v = v[np.isfinite(v)]
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    scale = "log" if len(v) and v.min() > 0 and v.max() / v.min() >= 10 else "linear"
+    ax.set_yscale(scale)
+    if scale == "log":
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    else:
+        plain = ScalarFormatter(useOffset=False)
+        plain.set_scientific(False)
+        ax.yaxis.set_major_formatter(plain)
+    return scale
+
+
+def _stage_curves(ax, history: list[dict], color=None, label: str = "") -> list[float]:
+    """Draw one history (stages one after another on the epoch axis); the losses drawn."""
+    stages = list(dict.fromkeys(str(r.get("stage", "train")) for r in history))
+    offset, drawn = 0, []
+    for i, stage in enumerate(stages):
+        rows = [r for r in history if str(r.get("stage", "train")) == stage]
+        x = np.arange(1, len(rows) + 1) + offset
+        c = color if color is not None else f"C{i}"
+        prefix = f"{label}{': ' if label else ''}{stage + ': ' if len(stages) > 1 else ''}"
+        marker = "o" if len(rows) < 5 else None  # a stage of one epoch is a point: a line alone would not show
+        loss = [r["loss"] for r in rows]
+        ax.plot(x, loss, color=c, marker=marker, label=f"{prefix}training")
+        drawn += loss
+        if rows and rows[0].get("val_loss") not in (None, ""):
+            val = [r.get("val_loss") for r in rows]
+            val = [np.nan if x_ in (None, "") else x_ for x_ in val]
+            ax.plot(x, val, color=c, ls="--", marker=marker, mfc="none", label=f"{prefix}validation")
+            drawn += val
+        offset += len(rows)
+    return drawn
 
 
 def loss_curves(history: list[dict], path: str | os.PathLike, title: str = "Training") -> Path:
@@ -92,26 +170,50 @@ def loss_curves(history: list[dict], path: str | os.PathLike, title: str = "Trai
     >>> loss_curves(history, Path(tempfile.mkdtemp()) / "loss.png").name
     'loss.png'
     """
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    stages = list(dict.fromkeys(str(r.get("stage", "train")) for r in history))
-    offset = 0
-    for i, stage in enumerate(stages):
-        rows = [r for r in history if str(r.get("stage", "train")) == stage]
-        x = np.arange(1, len(rows) + 1) + offset
-        color = f"C{i}"
-        prefix = f"{stage}: " if len(stages) > 1 else ""
-        marker = "o" if len(rows) < 5 else None  # a stage of one epoch is a point: a line alone would not show
-        ax.plot(x, [r["loss"] for r in rows], color=color, marker=marker, label=f"{prefix}training")
-        if rows and rows[0].get("val_loss") not in (None, ""):
-            ax.plot(x, [r["val_loss"] for r in rows], color=color, ls="--", marker=marker, mfc="none",
-                    label=f"{prefix}validation")
-        offset += len(rows)
+    fig, ax = plt.subplots(figsize=(7.0, 3.8))
+    plain_loss_axes(ax, _stage_curves(ax, history))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
-    ax.set_yscale("log")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def overlaid_loss_curves(histories: dict[str, list[dict]], path: str | os.PathLike,
+                         title: str = "Loss per epoch") -> Path:
+    """Several runs' loss curves on one plot, one colour per run (solid: training, dashed: validation).
+
+    Parameters
+    ----------
+    histories : dict of str to list of dict
+        Run label → its history rows (as `loss_curves` reads them); empty histories are skipped.
+    path : str or os.PathLike
+        The PNG file.
+    title : str, default "Loss per epoch"
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> h = {"a": [{"loss": 0.3, "val_loss": 0.4}, {"loss": 0.2, "val_loss": 0.3}], "b": [{"loss": 0.5}]}
+    >>> overlaid_loss_curves(h, Path(tempfile.mkdtemp()) / "loss.png").name
+    'loss.png'
+    """
+    fig, ax = plt.subplots(figsize=(8.0, 4.4))
+    drawn: list[float] = []
+    for i, (name, history) in enumerate(histories.items()):
+        if history:
+            drawn += _stage_curves(ax, history, color=f"C{i % 10}", label=display_name(name))
+    plain_loss_axes(ax, drawn)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return save_figure(fig, path)
 
 
@@ -151,7 +253,7 @@ def reconstruction_grid(
     >>> reconstruction_grid({"table": np.zeros((4, 5))}, "never.png") is None
     True
     """
-    panels = {k: _as_images(np.asarray(v)[:n], image_shape) for k, v in rows.items()}
+    panels = {k: as_image_array(np.asarray(v)[:n], image_shape) for k, v in rows.items()}
     if any(p is None for p in panels.values()):
         return None
     n = min(n, *(len(p) for p in panels.values()))
@@ -197,14 +299,37 @@ def to_2d(codes: np.ndarray) -> tuple[np.ndarray, str]:
     return PCA(2, svd_solver="full").fit_transform(codes), f"first 2 PCs of the {codes.shape[1]}-D code"
 
 
+SCATTER_MAX_POINTS = 10_000  # larger sets show a seeded random sample of this many (the title says so)
+
+
+def marker_style(n: int) -> tuple[float, float]:
+    """(marker area in points², alpha) for a scatter of n points: small sets get large opaque
+    markers; crowded ones smaller, more transparent markers, so that dense clusters show their
+    density instead of one solid blob.
+
+    Examples
+    --------
+    >>> marker_style(300), marker_style(10_000)
+    ((12.0, 0.85), (2.0, 0.3))
+    """
+    n = max(int(n), 1)
+    size = float(np.clip(3600.0 / n, 2.0, 12.0))
+    alpha = float(np.clip(np.sqrt(900.0 / n), 0.3, 0.85))
+    return round(size, 2), round(alpha, 2)
+
+
 def latent_scatter(
     panels: dict[str, np.ndarray],
     labels: np.ndarray | None,
     path: str | os.PathLike,
     classes: list[str] | None = None,
-    max_points: int = 5000,
+    max_points: int = SCATTER_MAX_POINTS,
 ) -> Path:
     """Side-by-side 2-D scatters (e.g. the autoencoder's code beside PCA's), coloured by label.
+
+    Markers shrink and grow transparent with the number of points (`marker_style`), so that
+    10,000 points stay readable; above `max_points` a seeded random sample is drawn, and each
+    panel's title says so.
 
     Parameters
     ----------
@@ -216,7 +341,7 @@ def latent_scatter(
         The PNG file.
     classes : list of str or None, default None
         Label names for the legend.
-    max_points : int, default 5000
+    max_points : int, default 10000
         Larger panels show a seeded random subset.
 
     Returns
@@ -231,25 +356,28 @@ def latent_scatter(
     'z.png'
     """
     k = len(panels)
-    fig, axes = plt.subplots(1, k, figsize=(4.4 * k, 4.0), squeeze=False)
+    fig, axes = plt.subplots(1, k, figsize=(max(6.0, 5.0 * k), 4.6), squeeze=False)
     rng = np.random.default_rng(0)
     for ax, (name, Z) in zip(axes[0], panels.items()):
         idx = np.arange(len(Z))
+        sampled = ""
         if len(idx) > max_points:
             idx = np.sort(rng.choice(len(idx), max_points, replace=False))
+            sampled = f"; a random {max_points:,} of {len(Z):,} points"
         Z2, how = to_2d(np.asarray(Z)[idx])
         c = None if labels is None else np.asarray(labels)[idx]
-        sc = ax.scatter(Z2[:, 0], Z2[:, 1], c=c, cmap="tab10", s=6, alpha=0.8, linewidths=0)
-        ax.set_title(f"{name}\n({how})", fontsize=9)
+        size, alpha = marker_style(len(idx))
+        sc = ax.scatter(Z2[:, 0], Z2[:, 1], c=c, cmap="tab10", s=size, alpha=alpha, linewidths=0)
+        ax.set_title(f"{name}\n({how}{sampled})", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
     if labels is not None:
-        handles = sc.legend_elements()[0]
+        handles = sc.legend_elements(alpha=1.0)[0]  # legend markers opaque, whatever the points' alpha
         values = np.unique(np.asarray(labels))
         names = [display_name(classes[int(v)]) if classes and int(v) < len(classes) else str(int(v)) for v in values]
         # the legend sits right of the panels, in room made for it (long class names included)
-        fig.subplots_adjust(right=0.84)
-        fig.legend(handles, names, loc="center left", bbox_to_anchor=(0.85, 0.5), fontsize=8, title="label")
+        fig.subplots_adjust(right=0.86)
+        fig.legend(handles, names, loc="center left", bbox_to_anchor=(0.87, 0.5), fontsize=8, title="label")
     return save_figure(fig, path)
 
 
@@ -272,7 +400,7 @@ def code_unit_activity(mean_activation: np.ndarray, rho: float, path: str | os.P
     pathlib.Path
     """
     k = len(mean_activation)
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.18 * k + 1.5), 3.0))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.18 * k + 1.5), 3.2))
     ax.bar(np.arange(k), mean_activation, color="C0", width=0.8, label="mean activation ρ̂ⱼ")
     ax.axhline(rho, color="C3", ls="--", label=f"target ρ = {rho:g}")
     ax.set_xlabel("code unit j")
@@ -298,7 +426,7 @@ def activation_histograms(codes: dict[str, np.ndarray], path: str | os.PathLike)
     pathlib.Path
     """
     k = len(codes)
-    fig, axes = plt.subplots(1, k, figsize=(4.0 * k, 3.0), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, k, figsize=(max(6.0, 4.2 * k), 3.2), squeeze=False, sharey=True)
     bins = np.linspace(0, 1, 41)
     for ax, (name, Z) in zip(axes[0], codes.items()):
         ax.hist(np.asarray(Z).ravel(), bins=bins, color="C0")
@@ -374,7 +502,7 @@ def roc_curves(scores: dict[str, np.ndarray], is_anomaly: np.ndarray, path: str 
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    fig, ax = plt.subplots(figsize=(6.0, 5.0))
     for name, s in scores.items():
         s = np.nan_to_num(np.asarray(s, dtype=np.float64), posinf=np.finfo(np.float64).max)
         fpr, tpr, _ = roc_curve(is_anomaly, s)

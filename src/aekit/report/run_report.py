@@ -11,6 +11,8 @@ from aekit.data import Dataset
 from aekit.models.losses import parse_sparsity
 from aekit.models.pca import fit_pca, pca_reconstruct
 from aekit.report import figures
+from aekit.report.facts import facts_table, pca_verdict
+from aekit.report.latent_map import latent_map_html
 from aekit.report.html import Section, Table, write_report
 from aekit.evaluation import evaluate_reconstruction, model_input
 
@@ -31,6 +33,9 @@ class ReportEntry:
         A paragraph under its heading; default: the layers and options of its config.
     slug : str, default ""
         File-name stem of its figures; default: made from `name`.
+    pca_reason : str or None, default None
+        Why it is not expected to beat PCA on clean reconstruction (the report's verdict says it
+        when it does not).
     """
 
     name: str
@@ -38,6 +43,7 @@ class ReportEntry:
     metrics: dict | None = None  # from evaluate_reconstruction; computed when None
     description: str = ""
     slug: str = ""  # file-name stem of its figures
+    pca_reason: str | None = None
 
 
 def error_table(entries: list[ReportEntry]) -> Table:
@@ -101,7 +107,8 @@ def _describe(est) -> str:
     return f"<code>{layers}</code> ({', '.join(extras)}); trained {getattr(est, 'n_epochs_', '?')} epochs, best epoch {getattr(est, 'best_epoch_', '?')}."
 
 
-def model_section(entry: ReportEntry, train: Dataset, test: Dataset, fig_dir: Path, slug: str) -> Section:
+def model_section(entry: ReportEntry, train: Dataset, test: Dataset, fig_dir: Path, slug: str,
+                  error_table_shown: bool = True) -> Section:
     """One model's section: its error table, loss curves, reconstructions beside PCA's, the
     code-unit activity of a KL-sparse code, and its latent space beside PCA's.
 
@@ -115,6 +122,8 @@ def model_section(entry: ReportEntry, train: Dataset, test: Dataset, fig_dir: Pa
         Where the PNG figures are written.
     slug : str
         File-name stem of the figures.
+    error_table_shown : bool, default True
+        False where the report's summary table already shows this model's errors.
 
     Returns
     -------
@@ -123,7 +132,9 @@ def model_section(entry: ReportEntry, train: Dataset, test: Dataset, fig_dir: Pa
     est = entry.estimator
     m = entry.metrics
     sec = Section(entry.name, text=[*warning_text(m.get("warnings", [])), entry.description or _describe(est)])
-    sec.tables.append(error_table([entry]))
+    sec.tables.append(facts_table(est, m))
+    if error_table_shown:
+        sec.tables.append(error_table([entry]))
     if getattr(est, "history_", None):
         sec.figures.append((figures.loss_curves(est.history_, fig_dir / f"{slug}-loss.png", entry.name),
                             "Loss per epoch (solid: training, dashed: validation)."))
@@ -153,6 +164,9 @@ def model_section(entry: ReportEntry, train: Dataset, test: Dataset, fig_dir: Pa
                                fig_dir / f"{slug}-latent.png", classes=test.classes),
         "Test set in the autoencoder's latent space beside PCA's first two components, coloured by label.",
     ))
+    sec.blocks.append(latent_map_html(f"LatentMap-{slug}", codes, labels=test.y, classes=test.classes, images=test.X,
+                                      image_shape=test.sample_shape if test.is_image else None,
+                                      value_range=test.value_range, title=f"{entry.name}: interactive latent map"))
     return sec
 
 
@@ -196,6 +210,7 @@ def build_report(
                               f"of shape {test.sample_shape}."])]
     for i, e in enumerate(entries):
         slug = e.slug or "-".join("".join(ch if ch.isalnum() else " " for ch in e.name.lower()).split()) or f"model{i}"
-        sections.append(model_section(e, train, test, fig_dir, slug))
+        sections.append(model_section(e, train, test, fig_dir, slug, error_table_shown=False))
     sections += extra_sections or []
-    return write_report(path, title, sections, intro=intro)
+    verdict = pca_verdict([(e.name, e.metrics["model_vs_pca"], e.pca_reason) for e in entries])
+    return write_report(path, title, sections, intro=(f"<p>{intro}</p>" if intro else "") + verdict)

@@ -18,6 +18,8 @@ from aekit.errors import ConfigError, DataError
 from aekit.evaluation import evaluate_vae, model_input
 from aekit.models.pca import fit_pca
 from aekit.report import figures
+from aekit.report.facts import facts_table
+from aekit.report.latent_map import latent_map_html
 from aekit.report.grid import save_image_grid
 from aekit.report.html import Section, Table
 
@@ -288,8 +290,16 @@ def likelihood_table(m: dict) -> Table:
     rows = [[f"ELBO ({m['n_test']} test samples)", m["elbo"]],
             [f"ELBO (the {m['n_ll']} samples below)", m["elbo_subset"]],
             [f"log p(x), importance-weighted, k = {m['k']} ({m['n_ll']} samples)", m["log_likelihood"]]]
-    return Table(["nats per sample", "value"], rows,
-                 caption=("ELBO ≤ log p(x); the k-sample estimate tightens with k. " + (m.get("note") or "")).strip())
+    baselines = m.get("likelihood_baselines") or {}
+    rows += [[f"baseline: exact log p(x) of {name}, fitted on the training data ({m['n_ll']} samples)", v]
+             for name, v in baselines.items()]
+    caption = "ELBO ≤ log p(x); the k-sample estimate tightens with k. "
+    if baselines:
+        best = max(baselines, key=baselines.get)
+        caption += ("The baselines are simple density models of the same data (higher is better): "
+                    + (f"the VAE's log p(x) is below that of {best}, so it has learned less about the data than that "
+                       "model. " if m["log_likelihood"] < baselines[best] else "the VAE's log p(x) is above them. "))
+    return Table(["nats per sample", "value"], rows, caption=(caption + (m.get("note") or "")).strip())
 
 
 def vae_section(name: str, est, train: Dataset, test: Dataset, fig_dir: Path, slug: str, metrics: dict | None = None,
@@ -321,7 +331,7 @@ def vae_section(name: str, est, train: Dataset, test: Dataset, fig_dir: Path, sl
     fig_dir = Path(fig_dir)
     m = metrics or evaluate_vae(est, train, test, k=200)
     sec = Section(name, text=[text] if text else [])
-    sec.tables.append(likelihood_table(m))
+    sec.tables += [facts_table(est, m), likelihood_table(m)]
     if getattr(est, "history_", None):
         sec.figures.append((figures.loss_curves(est.history_, fig_dir / f"{slug}-loss.png", name),
                             "Negative ELBO per sample in nats (solid: training objective, dashed: validation)."))
@@ -339,6 +349,10 @@ def vae_section(name: str, est, train: Dataset, test: Dataset, fig_dir: Path, sl
     if test.y is not None:
         sec.figures.append((latent_scatter(est, test, fig_dir / f"{slug}-latent.png", train),
                             "Test set: posterior means μ beside PCA's first two components, coloured by label."))
+    codes = est.transform(model_input(est, test), test.y if is_conditional(est) else None)
+    sec.blocks.append(latent_map_html(f"LatentMap-{slug}", codes, labels=test.y, classes=test.classes, images=test.X,
+                                      image_shape=test.sample_shape if test.is_image else None,
+                                      value_range=test.value_range, title=f"{name}: interactive map of the posterior means μ"))
     return sec
 
 

@@ -36,11 +36,13 @@ def normal_subset(ds: Dataset, normal: list[int] | None) -> Dataset:
     return ds.subset(np.flatnonzero(np.isin(ds.y, normal)))
 
 
-def score_split(det, ds: Dataset, out: Path, normal: list[int] | None, top: int = 32) -> dict:
-    """Score `ds`: scores.csv, metrics.json, histogram, ROC (with labels), most anomalous images."""
+def score_split(det, ds: Dataset, out: Path, normal: list[int] | None, top: int = 32, train: Dataset | None = None
+                ) -> dict:
+    """Score `ds`: scores.csv, metrics.json, histogram, ROC (with labels), most anomalous images; with the
+    detector's training split `train`, PCA and IsolationForest fitted on it beside the autoencoder."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    metrics, scores, is_anomaly = evaluate_detector(det, ds, normal)
+    metrics, scores, is_anomaly = evaluate_detector(det, ds, normal, train=train)
     pred = (scores > det.threshold_).astype(int)
     buf = io.StringIO()
     w = csv.writer(buf)

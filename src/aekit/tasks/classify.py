@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
+from aekit.report.task_results import CLASSIFY_METHODS
 from aekit.estimators.classifier import AutoEncoderClassifier, few_labels
 from aekit.data import Dataset
 from aekit.errors import ConfigError, DataError
 
 # result columns, in the order tables and plots show them
-METHODS = ("encoder + pseudo-labels", "encoder fine-tuned", "PCA + logistic regression", "raw + logistic regression")
+METHODS = CLASSIFY_METHODS
 
 
 def parse_counts(text: str) -> list[int]:

@@ -1,4 +1,5 @@
-"""Denoising with a trained model, beside PCA-projection denoising (the seeds' "noise reduction").
+"""Denoising with a trained model, beside PCA-projection denoising (noise reduction by
+projecting onto the leading components).
 
 PCA denoising keeps the leading principal components of the clean training data: the
 noisy image is projected on them and back, dropping what the components cannot express.

@@ -1,6 +1,6 @@
 """The image index: a trained run's encoder codes in a FAISS index (`aekit.ImageIndex`).
 
-The seeds' image search is "encode the collection, then find the nearest codes": an
+Image search by codes is "encode the collection, then find the nearest codes": an
 `ImageIndex` holds the codes of a collection (made by `AutoEncoder.load(run).transform`) in a
 FAISS index with each item's id, label and file path, and answers k-nearest-neighbour queries.
 

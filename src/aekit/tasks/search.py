@@ -10,6 +10,7 @@ from aekit.data.files import read_image
 from aekit.errors import AekitWarning, ConfigError, RunFolderError
 from aekit.metrics import precision_at_k
 from aekit.runs import read_json
+from aekit.specs import positive_int
 from aekit.tasks.index import GRID_MAX_RESULTS, MANIFEST, ImageIndex, fit_images, image_shape_of, run_weights_sha
 
 
@@ -35,6 +36,8 @@ def source_images(index: ImageIndex, positions: np.ndarray, data_dir=None):
                       data_dir=data_dir if data_dir is not None else src.get("data_dir"), seed=int(src.get("seed", 0)))
         except Exception:
             continue
+        if "limit" in src:  # built with --limit: the first `limit` samples
+            ds = ds.subset(np.arange(min(int(src["limit"]), len(ds))))
         if len(ds) != n:
             continue
         X = ds.X if ds.X.ndim == 4 else None
@@ -87,9 +90,10 @@ def _load_source(source: str, split: str, data_dir, seed: int):
 
 def build_index(run, out, source: str | None = None, *, split: str = "train", data_dir=None, seed: int | None = None,
                 kind: str = "auto", overwrite: bool = False, nlist: int | None = None, nprobe: int = 16,
-                hnsw_m: int = 32) -> ImageIndex:
+                hnsw_m: int = 32, limit: int | None = None, notice=None) -> ImageIndex:
     """Encode a data source's split with the run's encoder and write an index folder to `out`
-    (default source: the one the run was trained on)."""
+    (default source: the one the run was trained on); `limit`: only its first `limit` samples
+    (a limit above the split's size keeps them all, said through `notice`)."""
     out = Path(out)
     sha = run_weights_sha(run)
     if (out / MANIFEST).exists() and not overwrite:
@@ -107,6 +111,12 @@ def build_index(run, out, source: str | None = None, *, split: str = "train", da
 
     src, ddir, sd, _ = recorded_source(run, source, data_dir)
     ds, srec = _load_source(src, split, ddir, sd if seed is None else seed)
+    if limit is not None:
+        n = positive_int(limit, "--limit", "samples to index")
+        if n > len(ds) and notice is not None:
+            notice(f"--limit {n} is more than the {len(ds)} samples of {ds.name} {split}: indexing all of them")
+        if n < len(ds):
+            ds, srec = ds.subset(np.arange(n)), {**srec, "limit": n}
     index = ImageIndex.build(run, ds.X, labels=ds.y, paths=ds.paths, kind=kind, source=srec, nlist=nlist,
                              nprobe=nprobe, hnsw_m=hnsw_m)
     index.save(out)
@@ -166,7 +176,7 @@ def query_index(path, *, images: list | None = None, source: str | None = None, 
             r.append({"rank": rank, "id": int(index.ids[p]), "distance": float(d),
                       "label": None if lab < 0 else lab, "class": classes(int(p), lab), "path": index.paths[p]})
         rows.append({"query": names[qi], "neighbours": r})
-    result = {"notes": notes, "queries": rows, "k": int(pos.shape[1])}
+    result = {"notes": notes, "queries": rows, "k": int(pos.shape[1]), "run": index.run}
     if query_labels is not None and (index.labels >= 0).any():
         result["precision_at_k"] = precision_at_k(index.labels[np.clip(pos, 0, None)], query_labels)
     if grid is not None and Q is not None:

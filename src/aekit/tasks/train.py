@@ -2,25 +2,37 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from aekit.estimators import make_preset
 from aekit.kinds import kind_of_preset
 from aekit.report.html import write_report
 from aekit.runs import RunRecord
+from aekit.train.tracking import resolve_loggers, tracking_run
 
 
 def train_run(out: str | Path, source: str = "digits", *, preset: str = "ae", data_dir=None, data_seed: int = 0,
               label_column=None, resume: bool = False, overwrite: bool = False, report: bool = True,
-              eval_options: dict | None = None, train_size: int | None = None, **params):
+              eval_options: dict | None = None, train_size: int | None = None,
+              progress: Callable[[str], None] | None = None, **params):
     """Train preset `preset` on `source`, evaluate it on the test data beside its baselines, and
-    write the run folder (config, weights, history, metrics, report.html).
+    write the run folder (config, weights, history, metrics, report.html). With ``logger=`` (see
+    `aekit.train.tracking`), the loggers' session spans training, evaluation and the report: the
+    epochs, the config and data, the final metrics and the report's figures reach one run.
+
+    `progress` is told what each step after training is doing and how long it took (evaluation
+    and the report can take minutes on large data).
 
     Returns (estimator, metrics, run folder).
     """
+    say = progress or (lambda _: None)
     run = RunRecord(out)
     run.check_writable(resume=resume, overwrite=overwrite)
     kind = kind_of_preset(preset)
+    if params.get("logger") is not None:
+        params["logger"] = resolve_loggers(params["logger"])
+    loggers = params.get("logger") or []
     est = make_preset(preset, **params)
     est.check_params()  # before any data is loaded or the folder is touched
     if resume:
@@ -29,14 +41,25 @@ def train_run(out: str | Path, source: str = "digits", *, preset: str = "ae", da
     with run.lock():
         if overwrite and not resume:
             run.clear()  # an old report or checkpoint must not sit beside the new run
-        t0 = time.perf_counter()
-        est.fit(*[a for a in args if a is not None], **kwargs, run_dir=run.path, resume=resume)
-        seconds = time.perf_counter() - t0
-        ev = kind.evaluate(est, **eval_data, **(eval_options or {}))
-        metrics = {**ev.metrics, "train_seconds": seconds}
-        est.save(run.path, data=record.to_dict(), metrics=metrics)
-        if report:
-            write_report(run.report_path, f"aekit run {run.path.name}", kind.sections(preset, est, ev, run.path))
+        with tracking_run(loggers, run.path, resume=resume) as tracking:
+            tracking.log_params({"data": record.to_dict()})
+            t0 = time.perf_counter()
+            est.fit(*[a for a in args if a is not None], **kwargs, run_dir=run.path, resume=resume)
+            seconds = time.perf_counter() - t0
+            say(f"evaluating on the test split beside its baselines ({kind.title})…")
+            t1 = time.perf_counter()
+            ev = kind.evaluate(est, **eval_data, **(eval_options or {}))
+            metrics = {**ev.metrics, "train_seconds": seconds}
+            est.save(run.path, data=record.to_dict(), metrics=metrics)
+            tracking.log_summary(metrics)
+            say(f"evaluated in {time.perf_counter() - t1:.1f} s")
+            if report:
+                say("writing the report (figures, latent maps)…")
+                t1 = time.perf_counter()
+                sections = kind.sections(preset, est, ev, run.path)
+                write_report(run.report_path, f"aekit run {run.path.name}", sections)
+                tracking.log_figures(path for section in sections for path, _ in section.figures)
+                say(f"report written in {time.perf_counter() - t1:.1f} s")
     return est, metrics, run.path
 
 

@@ -23,6 +23,9 @@ given to the Trainer, those of an enclosing `use_callbacks` block, `Checkpoint` 
 folder, on rank 0) and `ProgressBar` (``progress``, on rank 0). So at the end of a stage the best
 weights are back before user callbacks and the final checkpoint see the model, and every row a
 callback extends is in the checkpoint written after it.
+
+The experiment-tracking loggers (TensorBoard, MLflow, CSV: aekit.train.tracking) are callbacks
+too; estimators install them for every stage with `use_callbacks`.
 """
 from __future__ import annotations
 
@@ -327,7 +330,7 @@ class ProgressBar(Callback):
         self._task = None
 
     def on_stage_start(self, trainer) -> None:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
@@ -335,6 +338,8 @@ class ProgressBar(Callback):
             TextColumn("epoch {task.fields[ep]}/{task.total:.0f}"),
             TextColumn("{task.fields[metrics]}"),
             TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
             transient=False,
         )
         self._progress.__enter__()
@@ -344,7 +349,10 @@ class ProgressBar(Callback):
     def on_batch_end(self, trainer, epoch: int, step: int, n_steps: int) -> None:
         # every ~2 % of a long epoch, so it shows progress; short epochs move at their end
         if self._progress is not None and n_steps >= 50 and step % max(1, n_steps // 50) == 0:
-            self._progress.update(self._task, completed=epoch - 1 + step / n_steps, ep=epoch)
+            sums, count = getattr(trainer, "epoch_sums", None), getattr(trainer, "epoch_count", 0)
+            running = f"  running {self.loss_label} {float(sums['loss']) / count:.4g}" if sums and count else ""
+            self._progress.update(self._task, completed=epoch - 1 + step / n_steps, ep=epoch,
+                                  metrics=f"batch {step}/{n_steps}{running}")
 
     def on_epoch_end(self, trainer, epoch: int, row: dict) -> None:
         if self._progress is None:

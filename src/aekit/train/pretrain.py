@@ -1,6 +1,6 @@
 """Layer-wise pretraining of a deep MLP autoencoder, then the caller fine-tunes it end to end.
 
-Two methods, both from the seeds (stacked autoencoders and the stacked-RBM figure 5.67):
+Two methods, both from the source tutorials (stacked autoencoders, Vincent et al. 2010; and stacked RBMs, Hinton & Salakhutdinov 2006):
 
 * ``greedy``: one shallow autoencoder per encoder layer, each trained on the codes of the layer
   below (Bengio et al. 2007; with noise it is Vincent et al.'s stacked denoising autoencoder).
@@ -129,7 +129,7 @@ class LayerAutoEncoder(nn.Module):
         if self.sparsity is not None:
             penalty = self.sparsity.penalty(code)
             terms["sparsity"] = penalty
-            terms["loss"] = recon + penalty / self.n_features  # as AutoEncoderModel: β keeps the seeds' meaning
+            terms["loss"] = recon + penalty / self.n_features  # as AutoEncoderModel: β keeps its usual meaning (Ng's notes)
         return terms
 
     def training_terms(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:

@@ -276,6 +276,7 @@ class Trainer(TrainingLoop):
         self.stopped_at_budget = False
         self.state: TrainState | None = None
         self.optimizer = self.scheduler = self.X_val = None
+        self.observed = self.observed_val = None
         self.rank, self.world_size = 0, 1
 
     @property
@@ -339,6 +340,8 @@ class Trainer(TrainingLoop):
         *,
         resume: bool = False,
         history: list[dict] | None = None,
+        observed: torch.Tensor | None = None,
+        observed_val: torch.Tensor | None = None,
     ) -> list[dict]:
         """Train `model` in place.
 
@@ -355,6 +358,10 @@ class Trainer(TrainingLoop):
             Continue from the checkpoint in `checkpoint_dir` (bit-identical to an uninterrupted run).
         history : list of dict, optional
             Rows of earlier stages, kept at the front of the history.
+        observed, observed_val : torch.Tensor, optional
+            Bool masks of X_train's and X_val's shape: the values the loss counts (a table's
+            observed cells). Each batch carries its rows' mask to the model's
+            ``training_terms(x, generator, observed=...)`` / ``validation_terms(x, observed=...)``.
 
         Returns
         -------
@@ -377,17 +384,21 @@ class Trainer(TrainingLoop):
         if torch.device(cfg.device).type == "cpu":
             torch.set_num_threads(cfg.num_threads or auto_threads(_unwrap(model), X_train[:1], cfg.batch_size))
         try:
-            return self._fit(model, X_train, X_val, resume=resume, history=history)
+            return self._fit(model, X_train, X_val, resume=resume, history=history, observed=observed,
+                             observed_val=observed_val)
         finally:
             torch.set_num_threads(previous_threads)
 
-    def _fit(self, model, X_train, X_val, *, resume, history) -> list[dict]:
+    def _fit(self, model, X_train, X_val, *, resume, history, observed=None, observed_val=None) -> list[dict]:
         cfg = self.config
         self.rank, self.world_size = _dist()
         core = _unwrap(model)
         device = torch.device(cfg.device)
         X_train = X_train.to(device=device, dtype=cfg.torch_dtype)
         X_val = None if X_val is None or len(X_val) == 0 else X_val.to(device=device, dtype=cfg.torch_dtype)
+        self.observed = None if observed is None else observed.to(device=device, dtype=torch.bool)
+        self.observed_val = None if observed_val is None or X_val is None else observed_val.to(device=device,
+                                                                                                 dtype=torch.bool)
         if X_train.shape[0] == 0:
             raise TrainingError("no training samples")
 
@@ -454,7 +465,10 @@ class Trainer(TrainingLoop):
         for step, start in enumerate(range(0, perm.shape[0], batch_size)):
             idx = perm[start : start + batch_size]
             xb = X_train.index_select(0, idx)
-            terms = core.training_terms(xb, generator)
+            if self.observed is None:
+                terms = core.training_terms(xb, generator)
+            else:
+                terms = core.training_terms(xb, generator, observed=self.observed.index_select(0, idx))
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             if cfg.grad_clip is not None:
@@ -465,11 +479,12 @@ class Trainer(TrainingLoop):
             for k, v in terms.items():  # accumulate on device: no host sync per step
                 d = v.detach() * m
                 sums[k] = sums[k] + d if k in sums else d
+            self.epoch_sums, self.epoch_count = sums, count  # the running means, for callbacks (read sparingly)
             callbacks.on_batch_end(self, epoch, step + 1, n_steps)
         row = self._reduce(sums, count, world)
         row["train_seconds"] = time.perf_counter() - t0  # the optimization alone, no validation
         if X_val is not None and math.isfinite(row["loss"]):
-            for k, v in evaluate(core, X_val, batch_size=max(batch_size, 1024)).items():
+            for k, v in evaluate(core, X_val, batch_size=max(batch_size, 1024), observed=self.observed_val).items():
                 row[f"val_{k}"] = v
         for key, what in (("loss", "training"), ("val_loss", "validation")):
             if key in row and not math.isfinite(row[key]):
@@ -523,10 +538,6 @@ class Trainer(TrainingLoop):
         return {k: float(vec[i]) / total for i, k in enumerate(keys)}
 
 
-# Temporary alias: estimators and tasks/colorize import the old private name until they switch
-# to aekit.train.checkpoint.load_state_checked.
-
-
 SMALL_STEP_MACS = 5e7
 
 
@@ -559,8 +570,10 @@ def auto_threads(model: nn.Module, x1: torch.Tensor, batch_size: int) -> int:
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, X: torch.Tensor, batch_size: int = 1024) -> dict[str, float]:
-    """Mean of each of `model`'s validation terms over X, in batches of `batch_size`, in eval mode.
+def evaluate(model: nn.Module, X: torch.Tensor, batch_size: int = 1024,
+             observed: torch.Tensor | None = None) -> dict[str, float]:
+    """Mean of each of `model`'s validation terms over X, in batches of `batch_size`, in eval mode;
+    with `observed` (a bool mask of X's shape), each batch's mask goes to ``validation_terms``.
 
     Examples
     --------
@@ -575,7 +588,9 @@ def evaluate(model: nn.Module, X: torch.Tensor, batch_size: int = 1024) -> dict[
     sums: dict[str, torch.Tensor] = {}
     for start in range(0, X.shape[0], batch_size):
         xb = X[start : start + batch_size]
-        for k, v in model.validation_terms(xb).items():
+        terms = (model.validation_terms(xb) if observed is None
+                 else model.validation_terms(xb, observed=observed[start : start + batch_size]))
+        for k, v in terms.items():
             d = v.detach().float() * xb.shape[0]
             sums[k] = sums[k] + d if k in sums else d
     model.train(was_training)

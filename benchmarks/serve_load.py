@@ -1,0 +1,254 @@
+"""Load test of `aekit serve` (loopback only, bounded): a detector of MNIST's input size (784
+features) behind the HTTP service, beside the same detector called in-process.
+
+The detector: `aekit detect fit`'s default model (AutoEncoder 784-64-32-8, the detector's
+DEFAULT_MODEL; --hidden/--latent for another size) trained for --epochs epochs on the first --train MNIST training images of digit 1
+(the real MNIST from --data-dir; --random trains on uniform random data of that shape instead).
+The service runs as `aekit serve RUN --log-level warning` in a subprocess on 127.0.0.1 (a free
+port), with --threads torch threads (OMP_NUM_THREADS), the in-process detector with as many.
+The client is this process: one keep-alive connection (http.client), request bodies serialized
+before the clock starts, one request at a time; latency = send to full answer.
+
+Measured, on MNIST test images:
+- batch 1: --requests-1 requests (default 10,000) of one image each, JSON;
+- batch 1,000: --requests-1000 requests (default 100) of 1,000 images, JSON and .npy bodies
+  (Content-Type application/x-npy: the same service without JSON parsing);
+- in-process: `det.decision_function` on the same batches.
+The batch-1,000 runs are interleaved in --blocks blocks (in-process, JSON, .npy, …) so that the
+shared machine's load hits every mode alike; ratios are of the same run.
+
+    .venv/bin/python benchmarks/serve_load.py --data-dir ../shared/data --json benchmarks/out/serve_load.json
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, write_json  # noqa: E402  (benchmarks/_common.py)
+
+START_TIMEOUT_S = 120
+REQUEST_TIMEOUT_S = 60
+
+
+def train_detector(args, out: Path):
+    """A detector of 784 features saved to `out`, and the test images (N × 784, float32)."""
+    import torch
+
+    from aekit import AutoEncoderDetector
+    from aekit.estimators import detector_model
+
+    torch.set_num_threads(args.threads)
+    if args.random:
+        rng = np.random.default_rng(0)
+        train, test = rng.random((args.train, 784), dtype=np.float32), rng.random((10_000, 784), dtype=np.float32)
+        source = "uniform random data, 784 features"
+    else:
+        from aekit.data import load
+
+        tr = load("mnist", split="train", data_dir=args.data_dir)
+        ones = tr.flat()[tr.y == 1][: args.train]
+        train, test = ones, load("mnist", split="test", data_dir=args.data_dir).flat()
+        source = f"MNIST digit 1, first {len(ones)} training images"
+    sizes = {} if args.hidden is None else {"hidden": tuple(int(h) for h in args.hidden.split(",")),
+                                            "latent_dim": args.latent}
+    det = AutoEncoderDetector(detector_model("ae", epochs=args.epochs, random_state=0, **sizes),
+                              random_state=0).fit(train)
+    det.save(out)
+    return det, np.ascontiguousarray(test, dtype=np.float32), source
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(run: Path, port: int, threads: int) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    cmd = [sys.executable, "-m", "aekit", "serve", str(run), "--host", "127.0.0.1", "--port", str(port),
+           "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"aekit serve exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"aekit serve did not answer /health within {START_TIMEOUT_S} s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def json_body(X: np.ndarray) -> bytes:
+    return json.dumps({"instances": X.tolist()}).encode()
+
+
+def npy_body(X: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, X)
+    return buf.getvalue()
+
+
+def post_all(port: int, bodies: list[bytes], content_type: str, rows: int) -> list[float]:
+    """Seconds per request, one at a time on a new keep-alive connection (uvicorn closes one idle
+    for 5 s); each answer checked."""
+    out = []
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
+    for body in bodies:
+        t0 = time.perf_counter()
+        conn.request("POST", "/score", body=body, headers={"Content-Type": content_type})
+        resp = conn.getresponse()
+        data = resp.read()
+        out.append(time.perf_counter() - t0)
+        if resp.status != 200:
+            raise RuntimeError(f"/score answered {resp.status}: {data[:300]!r}")
+        if len(json.loads(data)["scores"]) != rows:
+            raise RuntimeError("/score answered the wrong number of scores")
+    conn.close()
+    return out
+
+
+def post_concurrent(port: int, bodies: list[bytes], content_type: str, rows: int, clients: int
+                    ) -> tuple[list[float], float]:
+    """(seconds per request, wall seconds) of `clients` keep-alive connections in threads, each
+    sending its share of `bodies` one at a time: the service's throughput under concurrent load."""
+    import threading
+
+    shares = [bodies[i::clients] for i in range(clients)]
+    times: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[BaseException] = []
+
+    def client(i: int) -> None:
+        try:
+            times[i] = post_all(port, shares[i], content_type, rows)
+        except BaseException as exc:  # re-raised below: a failed client must not pass as fast
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=REQUEST_TIMEOUT_S * (len(bodies) + 1))
+    wall = time.perf_counter() - t0
+    if errors or any(t.is_alive() for t in threads):
+        raise RuntimeError(f"a client failed: {errors[:1]}")
+    return [x for ts in times for x in ts], wall
+
+
+def in_process(det, batches: list[np.ndarray]) -> list[float]:
+    out = []
+    for X in batches:
+        t0 = time.perf_counter()
+        det.decision_function(X)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def summary(times: list[float], rows: int, wall: float | None = None) -> dict:
+    """Latency percentiles and rows/s (over the requests' summed time, or the wall time of
+    concurrent clients)."""
+    t = np.asarray(times)
+    return {"requests": len(t), "rows_per_request": rows, "p50_ms": float(np.percentile(t, 50) * 1e3),
+            "p99_ms": float(np.percentile(t, 99) * 1e3),
+            "rows_per_s": float(rows * len(t) / (t.sum() if wall is None else wall))}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    p.add_argument("--random", action="store_true", help="train on random data of MNIST's shape, not MNIST")
+    p.add_argument("--train", type=int, default=6000, help="training images")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--hidden", default=None, help="hidden sizes, e.g. 1000,500,250 (default: the detector's 64,32)")
+    p.add_argument("--latent", type=int, default=30, help="code size with --hidden")
+    p.add_argument("--threads", type=int, default=1, help="torch threads of the server and of the in-process runs")
+    p.add_argument("--requests-1", type=int, default=10_000)
+    p.add_argument("--requests-1000", type=int, default=100)
+    p.add_argument("--blocks", type=int, default=5, help="interleaved blocks of the batch-1,000 runs")
+    p.add_argument("--clients", type=int, default=2, help="concurrent connections of the batch-1,000 .npy and JSON "
+                                                          "throughput runs (besides one connection)")
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "det"
+        t0 = time.perf_counter()
+        det, test, source = train_detector(args, run)
+        print(f"detector trained on {source} in {time.perf_counter() - t0:.1f} s; threshold {det.threshold_:.4g}")
+        port = free_port()
+        proc = start_server(run, port, args.threads)
+        try:
+            rng = np.random.default_rng(0)
+            # batch 1,000, interleaved blocks: in-process, JSON, .npy
+            idx = [rng.choice(len(test), 1000, replace=False) for _ in range(args.requests_1000)]
+            big = [test[i] for i in idx]
+            big_json, big_npy = [json_body(X) for X in big], [npy_body(X) for X in big]
+            post_all(port, big_json[:2], "application/json", 1000)  # warm-up
+            in_process(det, big[:2])
+            many = f"{args.clients} clients"
+            names = ["in-process", "service, JSON", "service, .npy", f"service, JSON, {many}", f"service, .npy, {many}"]
+            times: dict[str, list[float]] = {k: [] for k in names}
+            walls = dict.fromkeys(names[3:], 0.0)
+            for b in range(args.blocks):
+                sl = slice(b * len(big) // args.blocks, (b + 1) * len(big) // args.blocks)
+                times["in-process"] += in_process(det, big[sl])
+                times["service, JSON"] += post_all(port, big_json[sl], "application/json", 1000)
+                times["service, .npy"] += post_all(port, big_npy[sl], "application/x-npy", 1000)
+                for name, bodies, ctype in ((names[3], big_json, "application/json"),
+                                            (names[4], big_npy, "application/x-npy")):
+                    ts, wall = post_concurrent(port, bodies[sl], ctype, 1000, args.clients)
+                    times[name] += ts
+                    walls[name] += wall
+            results = {f"{k}, batch 1000": summary(v, 1000, walls.get(k)) for k, v in times.items()}
+            # batch 1
+            one = test[rng.integers(0, len(test), args.requests_1)][:, None, :]
+            one_json = [json_body(X) for X in one]
+            results["in-process, batch 1"] = summary(in_process(det, list(one)), 1)
+            results["service, JSON, batch 1"] = summary(post_all(port, one_json, "application/json", 1), 1)
+        finally:
+            stop_server(proc)
+
+    base = {1: results["in-process, batch 1"]["rows_per_s"], 1000: results["in-process, batch 1000"]["rows_per_s"]}
+    print(f"\n{'mode':<40}{'requests':>9}{'p50 ms':>10}{'p99 ms':>10}{'rows/s':>12}{'÷ in-process':>14}")
+    for name, r in results.items():
+        r["vs_in_process"] = r["rows_per_s"] / base[r["rows_per_request"]]
+        print(f"{name:<40}{r['requests']:>9}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['rows_per_s']:>12.0f}"
+              f"{r['vs_in_process']:>13.1%}")
+    if args.json:
+        write_json(args.json, {"benchmark": "serve_load", "data": source, "epochs": args.epochs,
+                               "hidden": args.hidden or "64,32", "latent": args.latent if args.hidden else 8,
+                               "threads": args.threads, "clients": args.clients, "machine": machine(), "results": results,
+                               "command": " ".join([Path(sys.executable).name, *sys.argv])})
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

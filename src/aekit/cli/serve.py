@@ -1,0 +1,39 @@
+"""`aekit serve`: an HTTP scoring service over a run folder (FastAPI + uvicorn)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aekit.cli import app, console
+
+
+@app.command()
+def serve(
+    run: Annotated[Path, typer.Argument(help="A run folder of an autoencoder, a VAE or a detector.")],
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only; the service has no authentication).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8000,
+    max_batch: Annotated[int, typer.Option("--max-batch", help="Most instances (or generated samples) one request may hold; more are refused with 413.")] = 4096,
+    max_body_mb: Annotated[float, typer.Option("--max-body-mb", help="Largest request body in MiB; larger bodies are refused with 413 before they are read.")] = 64.0,
+    device: Annotated[str, typer.Option(help="Torch device of the model: cpu, cuda, cuda:N, mps.")] = "cpu",
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level: critical, error, warning, info (one line per request) or debug.")] = "info",
+) -> None:
+    """Serve a run folder over HTTP: POST /encode, /reconstruct, /score (detectors), /generate (VAEs).
+
+    JSON in and out: `{"instances": [[...], ...]}` (rows, or images in the trained shape), or a
+    .npy body with `Content-Type: application/x-npy` for large batches. GET /health, /metadata
+    (kind, input shape, threshold, versions, the weights' sha256, the model card) and /docs
+    (OpenAPI). A run folder whose weights were altered is refused. Ctrl-C stops taking connections
+    and lets requests in flight finish.
+    """
+    from aekit.tasks.serve import serve as run_serve
+
+    def ready(api) -> None:
+        model = api.state.model
+        where = f"http://{host}:{port}" if port else f"{host}, on a free port that uvicorn names below"
+        console.print(f"serving the {model.kind} [bold]{run}[/bold] on {where} "
+                      f"({', '.join('/' + e for e in model.endpoints)}; docs at /docs)")
+
+    run_serve(run, host=host, port=port, max_batch=max_batch, max_body_mb=max_body_mb, device=device,
+              log_level=log_level, on_ready=ready)

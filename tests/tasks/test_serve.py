@@ -1,0 +1,375 @@
+"""aekit serve: the FastAPI app over run folders (an AE on images, a VAE, detectors on rows and on a
+table), answers equal to the estimators' own, every refusal as JSON, and one real uvicorn server on
+127.0.0.1 queried, shut down with a request in flight, and stopped."""
+import io
+import json
+import socket
+import threading
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aekit import AutoEncoder, AutoEncoderDetector, VariationalAutoEncoder, __version__
+from aekit.errors import RunFolderError
+from aekit.runs import RunRecord
+from aekit.tasks.serve import create_app
+from aekit.tasks.serve_bodies import NPY
+
+with warnings.catch_warnings():  # starlette's TestClient warns that it will move to httpx2
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+TOL = dict(rtol=1e-5, atol=1e-6)  # float32 networks: the same numbers to float32 precision
+
+
+@pytest.fixture(scope="module")
+def images():
+    from sklearn.datasets import load_digits
+
+    return (load_digits().data[:300] / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
+
+
+@pytest.fixture(scope="module")
+def ae_run(tmp_path_factory, images):
+    est = AutoEncoder(hidden=(16,), latent_dim=3, epochs=2, random_state=0).fit(images)
+    return est.save(tmp_path_factory.mktemp("serve") / "ae"), est
+
+
+@pytest.fixture(scope="module")
+def vae_run(tmp_path_factory, images):
+    est = VariationalAutoEncoder(hidden=(16,), latent_dim=2, epochs=2, random_state=0).fit(images.reshape(300, -1))
+    return est.save(tmp_path_factory.mktemp("serve") / "vae"), est
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return np.random.default_rng(0).normal(size=(200, 12)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def det_run(tmp_path_factory, rows):
+    det = AutoEncoderDetector(AutoEncoder(hidden=(8,), latent_dim=2, epochs=2, random_state=0), random_state=0)
+    det.fit(rows)
+    return det.save(tmp_path_factory.mktemp("serve") / "det"), det
+
+
+@pytest.fixture(scope="module")
+def ae_client(ae_run):
+    return TestClient(create_app(ae_run[0], max_batch=50, max_body_mb=1))
+
+
+@pytest.fixture(scope="module")
+def det_client(det_run):
+    return TestClient(create_app(det_run[0]))
+
+
+def npy_bytes(a) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(a))
+    return buf.getvalue()
+
+
+def assert_error(r, status: int, *words: str) -> dict:
+    """A refusal: the status, a JSON body {"error", "status"}, and the words in its message."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    body = r.json()
+    assert body["status"] == status
+    for w in words:
+        assert w in body["error"], body["error"]
+    return body
+
+
+# -- answers equal the estimators' ---------------------------------------------------------------------
+def test_encode_and_reconstruct_equal_the_estimator_for_images_and_flat_rows(ae_client, ae_run, images):
+    _, est = ae_run
+    X = images[:7]
+    r = ae_client.post("/encode", json={"instances": X.tolist()})
+    assert r.status_code == 200
+    np.testing.assert_allclose(r.json()["codes"], est.transform(X), **TOL)
+    flat = ae_client.post("/encode", json={"instances": X.reshape(7, -1).tolist()}).json()["codes"]
+    np.testing.assert_allclose(flat, est.transform(X), **TOL)
+    rec = np.array(ae_client.post("/reconstruct", json={"instances": X.tolist()}).json()["reconstructions"])
+    assert rec.shape == (7, 1, 8, 8)  # in the instances' shape
+    np.testing.assert_allclose(rec, est.reconstruct(X), **TOL)
+
+
+def test_npy_bodies_and_npy_answers(ae_client, ae_run, images):
+    _, est = ae_run
+    X = images[:5]
+    r = ae_client.post("/encode", content=npy_bytes(X), headers={"content-type": NPY, "accept": NPY})
+    assert r.status_code == 200 and r.headers["content-type"] == NPY
+    np.testing.assert_allclose(np.load(io.BytesIO(r.content)), est.transform(X), **TOL)
+    r = ae_client.post("/encode", content=npy_bytes(X.astype(np.float64).reshape(5, -1)), headers={"content-type": NPY})
+    np.testing.assert_allclose(r.json()["codes"], est.transform(X), **TOL)
+
+
+def test_detector_scores_labels_and_threshold_equal_the_detector(det_client, det_run, rows):
+    _, det = det_run
+    X = np.vstack([rows[:20], rows[:3] * 6])  # three rows far from the data
+    body = det_client.post("/score", json={"instances": X.tolist()}).json()
+    np.testing.assert_allclose(body["scores"], det.decision_function(X), rtol=1e-5)
+    assert body["is_anomaly"] == det.predict(X).tolist() and sum(body["is_anomaly"][-3:]) == 3
+    assert body["threshold"] == pytest.approx(det.threshold_)
+    codes = det_client.post("/encode", json={"instances": X[:4].tolist()}).json()["codes"]
+    np.testing.assert_allclose(codes, det.estimator_.transform(X[:4]), **TOL)
+
+
+def test_vae_encode_and_generate_equal_the_estimator(vae_run, images):
+    run, est = vae_run
+    client = TestClient(create_app(run, max_batch=20))
+    X = images[:4].reshape(4, -1)
+    np.testing.assert_allclose(client.post("/encode", json={"instances": X.tolist()}).json()["codes"],
+                               est.transform(X), **TOL)
+    samples = client.post("/generate", json={"n": 6, "seed": 3}).json()["samples"]
+    np.testing.assert_allclose(samples, est.sample(6, random_state=3), **TOL)
+    assert_error(client.post("/generate", json={"n": 21}), 413, "21", "--max-batch")
+    assert_error(client.post("/generate", json={"n": "many"}), 422, '"n"')
+    assert_error(client.post("/generate", json={"n": 2, "seed": -1}), 422, '"seed"')
+    assert_error(client.post("/generate", json={"n": 2, "label": 3}), 422, "conditional")
+    assert_error(client.post("/score", json={"instances": X.tolist()}), 404, "/score", "/generate")
+
+
+def test_health_metadata_and_docs(det_client, det_run):
+    run, det = det_run
+    assert det_client.get("/health").json() == {"status": "ok", "kind": "detector"}
+    meta = det_client.get("/metadata").json()
+    config = RunRecord(run).read_config()
+    assert meta["kind"] == "detector" and meta["input_shape"] == [12] and meta["n_features"] == 12
+    assert meta["threshold"] == pytest.approx(det.threshold_) and meta["aekit_version"] == __version__
+    assert meta["weights_sha256"] == config["weights_sha256"] and len(meta["weights_sha256"]) == 64
+    assert meta["endpoints"] == ["/encode", "/reconstruct", "/score"] and meta["model_card"] is None
+    assert det_client.get("/docs").status_code == 200
+    paths = det_client.get("/openapi.json").json()["paths"]
+    assert {"/score", "/encode", "/metadata"} <= set(paths) and "/generate" not in paths
+
+
+def test_metadata_points_to_the_model_card(tmp_path, rows):
+    ae = AutoEncoder(hidden=(4,), latent_dim=2, epochs=1, random_state=0).fit(rows)
+    run = ae.save(tmp_path / "ae")
+    (run / "MODEL_CARD.md").write_text("# card\n")
+    meta = TestClient(create_app(run)).get("/metadata").json()
+    assert meta["model_card"] == str((run / "MODEL_CARD.md").resolve())
+
+
+# -- tables: records by column name --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def table_run(tmp_path_factory):
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"size": rng.normal(size=150), "weight": rng.normal(size=150),
+                       "colour": rng.choice(["red", "blue"], 150)})
+    det = AutoEncoderDetector(AutoEncoder(hidden=(8,), latent_dim=2, epochs=2, random_state=0), random_state=0).fit(df)
+    return det.save(tmp_path_factory.mktemp("serve") / "table"), det, df
+
+
+def test_table_records_are_scored_by_column_name(table_run):
+    run, det, df = table_run
+    client = TestClient(create_app(run))
+    records = df[:5].to_dict(orient="records")
+    shuffled = [dict(reversed(list(r.items()))) for r in records]  # column order does not matter
+    body = client.post("/score", json={"instances": shuffled}).json()
+    np.testing.assert_allclose(body["scores"], det.decision_function(df[:5]), rtol=1e-5)
+    assert client.get("/metadata").json()["columns"] == ["size", "weight", "colour"]
+    assert_error(client.post("/score", json={"instances": [{**records[0], "height": 2.0}]}), 422,
+                 "unknown columns", "height")
+    assert_error(client.post("/score", json={"instances": [records[0], [1, 2, 3]]}), 422, "not a mix")
+    explained = client.post("/score?explain=true&top=2", json={"instances": records[:2]})
+    assert explained.status_code == 200 and explained.json()["explanations"]
+
+
+def test_records_for_a_model_not_fitted_on_a_table_are_refused(det_client):
+    assert_error(det_client.post("/score", json={"instances": [{"a": 1.0}]}), 422, "fitted on a table")
+
+
+def test_explain_without_an_explain_method_is_a_400(det_run, monkeypatch):
+    run, _ = det_run
+    client = TestClient(create_app(run))
+    monkeypatch.delattr(AutoEncoderDetector, "explain", raising=False)
+    r = client.post("/score?explain=true", json={"instances": [[0.0] * 12]})
+    assert_error(r, 400, "tabular detector")
+    assert_error(client.post("/score?explain=true&top=0", json={"instances": [[0.0] * 12]}), 422, "top")
+
+
+# -- bad input: JSON errors, and the service stays up ---------------------------------------------------
+@pytest.mark.parametrize("body, status, words", [
+    (b'{"instances": [[0.1, 0.2', 400, ("malformed JSON",)),
+    (b"\xff\xfe", 400, ("malformed JSON",)),
+    (b"[1, 2]", 400, ("JSON object",)),
+    (b'{"rows": []}', 422, ('"instances"',)),
+    (b'{"instances": []}', 422, ("non-empty",)),
+    (b'{"instances": [[1, 2], [3]]}', 422, ("equally shaped",)),
+    (b'{"instances": [["a", "b"]]}', 422, ("numbers",)),
+    (b'{"instances": [[1, 2, 3]]}', 422, ("rows of 64 values", "[1, 8, 8]", "[1, 3]")),
+    (b'{"instances": [0.5, 0.5]}', 422, ("wrap one instance",)),
+    (b'{"instances": [[' + b"NaN, " * 63 + b"1]]}", 422, ("NaN",)),
+    (b'{"instances": [[' + b"null, " * 63 + b"1]]}", 422, ("null",)),
+])
+def test_malformed_and_wrong_bodies_get_json_errors(ae_client, body, status, words):
+    assert_error(ae_client.post("/encode", content=body, headers={"content-type": "application/json"}), status, *words)
+    assert ae_client.get("/health").status_code == 200  # and the service stays up
+
+
+def test_bad_npy_bodies(ae_client):
+    hdr = {"content-type": NPY}
+    assert_error(ae_client.post("/encode", content=b"\x93NUMPY garbage", headers=hdr), 400, ".npy")
+    truncated = npy_bytes(np.zeros((4, 64), np.float32))[:-8]
+    assert_error(ae_client.post("/encode", content=truncated, headers=hdr), 400, "shape (4, 64)")
+    # a header that claims a huge array is refused from the bytes sent, before any allocation
+    huge = npy_bytes(np.zeros((1, 64), np.float32)).replace(b"(1, 64)", b"(10000000000, 64)")
+    assert_error(ae_client.post("/encode", content=huge, headers=hdr), 400, "holds")
+    strings = npy_bytes(np.array([["a"] * 64]))
+    assert_error(ae_client.post("/encode", content=strings, headers=hdr), 422, "numbers")
+
+
+def test_too_many_rows_and_too_large_bodies_are_413(ae_client):
+    assert_error(ae_client.post("/encode", json={"instances": [[0.0] * 64] * 51}), 413, "51", "--max-batch")
+    assert_error(ae_client.post("/encode", content=npy_bytes(np.zeros((51, 64), np.float32)),
+                                headers={"content-type": NPY}), 413, "--max-batch")
+    big = b'{"instances": [[' + b"0.0, " * 300_000 + b"0.0]]}"  # 1.5 MB against a 1 MiB limit
+    assert_error(ae_client.post("/encode", content=big, headers={"content-type": "application/json"}), 413,
+                 "--max-body-mb")
+
+    def chunks():  # no Content-Length: counted as it arrives
+        for _ in range(30):
+            yield b" " * 65536
+
+    assert_error(ae_client.post("/encode", content=chunks()), 413, "--max-body-mb")
+    assert ae_client.get("/health").status_code == 200
+
+
+def test_unknown_endpoints_and_kinds_without_them_are_json_404(ae_client):
+    assert_error(ae_client.post("/score", json={"instances": [[0.0] * 64]}), 404, "/encode", "/reconstruct")
+    assert_error(ae_client.post("/generate", json={"n": 2}), 404)
+    assert_error(ae_client.get("/nowhere"), 404)
+
+
+def test_an_unexpected_failure_is_a_json_500_and_the_service_stays_up(ae_run, monkeypatch):
+    client = TestClient(create_app(ae_run[0]), raise_server_exceptions=False)
+    model = client.app.state.model
+    monkeypatch.setattr(model, "encode", lambda X, y=None: 1 / 0)
+    assert_error(client.post("/encode", json={"instances": [[0.0] * 64]}), 500, "ZeroDivisionError")
+    assert client.post("/reconstruct", json={"instances": [[0.0] * 64]}).status_code == 200
+
+
+def test_altered_weights_refuse_to_start(tmp_path, rows):
+    run = AutoEncoder(hidden=(4,), latent_dim=2, epochs=1, random_state=0).fit(rows).save(tmp_path / "ae")
+    weights = RunRecord(run).weights_path
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    with pytest.raises(RunFolderError, match="altered"):
+        create_app(run)
+
+
+def test_the_cli_refuses_altered_weights_with_one_line_and_exit_2(tmp_path, rows, capsys):
+    from support import run_cli
+
+    run = AutoEncoder(hidden=(4,), latent_dim=2, epochs=1, random_state=0).fit(rows).save(tmp_path / "ae")
+    RunRecord(run).weights_path.write_bytes(b"not the weights")
+    code, _, err = run_cli(["serve", run, "--port", "0"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "altered" in err
+    for option, value in (("--max-batch", "0"), ("--max-body-mb", "-1"), ("--port", "70000"), ("--log-level", "loud")):
+        code, _, err = run_cli(["serve", run, option, value], capsys)
+        assert code == 2 and option in err and err.count("\n") == 1
+
+
+def test_concurrent_requests_get_their_own_answers(det_client, det_run, rows):
+    _, det = det_run
+    expected = det.decision_function(rows)
+    results, errors = {}, []
+
+    def ask(i):
+        try:
+            X = rows[i * 10:(i + 1) * 10]
+            results[i] = det_client.post("/score", json={"instances": X.tolist()}).json()["scores"]
+        except Exception as exc:  # collected: an assertion in a thread would be lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors
+    for i in range(8):
+        np.testing.assert_allclose(results[i], expected[i * 10:(i + 1) * 10], rtol=1e-5)
+
+
+# -- a real server ---------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_real_uvicorn_server_answers_refuses_a_100mb_body_and_shuts_down_gracefully(det_run, rows):
+    import httpx
+    import uvicorn
+
+    run, det = det_run
+    app = create_app(run, max_body_mb=8)
+    model = app.state.model
+    slow_started = threading.Event()
+    fast_score = model.score
+
+    def slow_score(X, *args):  # a request that is in flight when the shutdown begins
+        if len(X) == 2:
+            slow_started.set()
+            time.sleep(1.0)
+        return fast_score(X, *args)
+
+    model.score = slow_score
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=10))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+            time.sleep(0.05)
+        with httpx.Client(base_url=url, timeout=10) as client:
+            assert client.get("/health").json()["status"] == "ok"
+            body = client.post("/score", json={"instances": rows[:5].tolist()}).json()
+            np.testing.assert_allclose(body["scores"], det.decision_function(rows[:5]), rtol=1e-5)
+            assert client.post("/score", content=b"{oops").json()["status"] == 400
+
+        # a declared 100 MB body: refused from its headers, without the server waiting for it
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 104857600\r\n\r\n{\"instances\": [[")
+            reply = b""
+            while b"--max-body-mb" not in reply:  # headers and body may come in separate packets
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+            reply = reply.decode("latin-1")
+        assert reply.startswith("HTTP/1.1 413") and "--max-body-mb" in reply
+
+        in_flight = {}
+
+        def slow_request():
+            with httpx.Client(base_url=url, timeout=10) as client:
+                in_flight["r"] = client.post("/score", json={"instances": rows[:2].tolist()})
+
+        t = threading.Thread(target=slow_request)
+        t.start()
+        assert slow_started.wait(10)
+        server.should_exit = True  # what Ctrl-C / SIGTERM does
+        t.join(timeout=15)
+        assert in_flight["r"].status_code == 200 and len(in_flight["r"].json()["scores"]) == 2  # it completed
+        thread.join(timeout=15)
+        assert not thread.is_alive()
+        with pytest.raises(httpx.ConnectError):  # after shutdown: a clean refusal, not a hang
+            httpx.get(f"{url}/health", timeout=2)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
