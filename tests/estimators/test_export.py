@@ -227,16 +227,6 @@ def test_a_stochastic_detector_score_is_refused_but_its_model_exports(tmp_path):
     assert (tmp_path / "d.pt").exists()
 
 
-def test_a_model_fitted_on_a_table_is_refused(tmp_path):
-    import pandas as pd
-
-    rng = np.random.default_rng(0)
-    df = pd.DataFrame({"a": rng.normal(size=80), "b": rng.choice(["x", "y"], 80)})
-    ae = AutoEncoder(hidden=(4,), latent_dim=1, epochs=1, random_state=0).fit(df)
-    with pytest.raises(ConfigError, match="fitted on a table cannot be exported: its column encoding"):
-        ae.export(tmp_path / "t.onnx")
-
-
 @pytest.mark.parametrize("opset", [99, 17, 0, "18", 18.0, True])
 def test_an_opset_out_of_range_is_refused_before_any_work(models, tmp_path, opset):
     with pytest.raises(ConfigError, match=f"ONNX opset {opset!r} cannot be exported: .*knows opsets up to"):

@@ -12,7 +12,8 @@ What cannot be inside (the 8-bit image scaling and the CIE Lab conversion done b
 estimator sees the data) is written beside the file as JSON metadata (`<file>.json`, also
 embedded: ONNX metadata_props "aekit", TorchScript extra file "aekit.json") with the input and
 output names, shapes and dtypes, the threshold, the kind, the aekit version and the weights'
-sha256.
+sha256. A model fitted on a table exports on the encoded table, the column encoding's state in
+the metadata (`aekit.estimators.export_table`).
 
 ONNX goes through torch's dynamo exporter (the TorchScript-based one is deprecated) with a
 dynamic batch axis; convolutional models export for their trained image size, a colorizer for
@@ -187,6 +188,8 @@ class GraphSpec:
                      for i, d in enumerate(spec.shape)]
             if spec.dtype == "int64":
                 out.append(torch.randint(0, int(self.notes["n_classes"]), shape, generator=g))
+            elif spec.dtype == "bool":  # observed cells of a table: most, not all
+                out.append(torch.rand(shape, generator=g) < 0.8)
             elif spec.name == "z":
                 out.append(torch.randn(shape, generator=g))
             else:
@@ -271,10 +274,12 @@ def graph_spec(est, part: str | None = None) -> GraphSpec:
                           f"{kind} has no threshold: export encoder, decoder or autoencoder")
     inner = est.estimator_ if kind == "detector" else est
     check_is_fitted(inner, "model_")
-    if getattr(inner, "table_encoder_", None) is not None:
-        raise ConfigError(f"part {part!r} of a model fitted on a table cannot be exported: its column encoding "
-                          "(one-hot categories, missing indicators, a score over the observed cells) runs outside the "
-                          "network and is not in the graph")
+    if getattr(inner, "table_encoder_", None) is not None:  # the graph takes the encoded table
+        from aekit.estimators import export_table
+        from aekit.estimators.detector import IMPUTE_PASSES
+
+        return (export_table.table_detector_spec(est, _model(inner), IMPUTE_PASSES) if part == "detector"
+                else export_table.table_network_spec(inner, part, _model(inner)))
     return _detector_spec(est) if part == "detector" else _network_spec(inner, part)
 
 
