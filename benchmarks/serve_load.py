@@ -4,8 +4,10 @@ features) behind the HTTP service, beside the same detector called in-process.
 The detector: `aekit detect fit`'s default model (AutoEncoder 784-64-32-8, the detector's
 DEFAULT_MODEL; --hidden/--latent for another size) trained for --epochs epochs on the first --train MNIST training images of digit 1
 (the real MNIST from --data-dir; --random trains on uniform random data of that shape instead).
-The service runs as `aekit serve RUN --log-level warning` in a subprocess on 127.0.0.1 (a free
-port), with --threads torch threads (OMP_NUM_THREADS), the in-process detector with as many.
+The service runs as `aekit serve RUN --log-level warning --http H --loop L` in a subprocess on
+127.0.0.1 (a free port), with --threads torch threads (OMP_NUM_THREADS), the in-process detector
+with as many (--http auto --loop auto: httptools and uvloop when installed; --http h11 --loop
+asyncio: uvicorn's pure-Python stack).
 The client is this process: one keep-alive connection (http.client), request bodies serialized
 before the clock starts, one request at a time; latency = send to full answer.
 
@@ -13,9 +15,12 @@ Measured, on MNIST test images:
 - batch 1: --requests-1 requests (default 10,000) of one image each, JSON;
 - batch 1,000: --requests-1000 requests (default 100) of 1,000 images, JSON and .npy bodies
   (Content-Type application/x-npy: the same service without JSON parsing);
-- in-process: `det.decision_function` on the same batches.
+- in-process: `det.decision_function` on the same batches (the call the service makes).
 The batch-1,000 runs are interleaved in --blocks blocks (in-process, JSON, .npy, …) so that the
-shared machine's load hits every mode alike; ratios are of the same run.
+shared machine's load hits every mode alike; ratios are of the same run. Besides wall-clock
+figures, each mode's CPU time per request is recorded (the server process's, from /proc on
+Linux; the in-process call's): on a loaded machine it separates the service's own work from
+waiting for a core.
 
     .venv/bin/python benchmarks/serve_load.py --data-dir ../shared/data --json benchmarks/out/serve_load.json
 """
@@ -76,10 +81,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(run: Path, port: int, threads: int) -> subprocess.Popen:
+def start_server(run: Path, port: int, threads: int, http_impl: str = "auto", loop: str = "auto") -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     cmd = [sys.executable, "-m", "aekit", "serve", str(run), "--host", "127.0.0.1", "--port", str(port),
-           "--log-level", "warning"]
+           "--log-level", "warning", "--http", http_impl, "--loop", loop]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -104,6 +109,31 @@ def stop_server(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) a process has used so far; None where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds spent per mode: the server process's (pid) or this process's (pid None)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float | None] = {}
+
+    def measure(self, name: str, pid: int | None, fn):
+        now = (lambda: time.process_time()) if pid is None else (lambda: process_cpu_s(pid))
+        c0 = now()
+        out = fn()
+        c1 = now()
+        prev = self.seconds.get(name, 0.0)
+        self.seconds[name] = None if None in (c0, c1, prev) else prev + (c1 - c0)
+        return out
 
 
 def json_body(X: np.ndarray) -> bytes:
@@ -172,13 +202,22 @@ def in_process(det, batches: list[np.ndarray]) -> list[float]:
     return out
 
 
-def summary(times: list[float], rows: int, wall: float | None = None) -> dict:
-    """Latency percentiles and rows/s (over the requests' summed time, or the wall time of
-    concurrent clients)."""
+def summary(times: list[float], rows: int, wall: float | None = None, cpu_s: float | None = None) -> dict:
+    """Latency percentiles, rows/s (over the requests' summed time, or the wall time of
+    concurrent clients) and CPU milliseconds per request."""
     t = np.asarray(times)
     return {"requests": len(t), "rows_per_request": rows, "p50_ms": float(np.percentile(t, 50) * 1e3),
             "p99_ms": float(np.percentile(t, 99) * 1e3),
-            "rows_per_s": float(rows * len(t) / (t.sum() if wall is None else wall))}
+            "rows_per_s": float(rows * len(t) / (t.sum() if wall is None else wall)),
+            "cpu_ms_per_request": None if cpu_s is None else float(cpu_s * 1e3 / len(t))}
+
+
+def stack() -> str:
+    """What uvicorn's "auto" picks in this environment (the server runs in the same one)."""
+    import importlib.util
+
+    have = {m: importlib.util.find_spec(m) is not None for m in ("httptools", "uvloop")}
+    return (f"auto = {'httptools' if have['httptools'] else 'h11'} + {'uvloop' if have['uvloop'] else 'asyncio'}")
 
 
 def main() -> None:
@@ -192,7 +231,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads of the server and of the in-process runs")
     p.add_argument("--requests-1", type=int, default=10_000)
     p.add_argument("--requests-1000", type=int, default=100)
-    p.add_argument("--blocks", type=int, default=5, help="interleaved blocks of the batch-1,000 runs")
+    p.add_argument("--blocks", type=int, default=10, help="interleaved blocks of the batch-1,000 runs")
+    p.add_argument("--http", default="auto", help="the server's HTTP parser (aekit serve --http)")
+    p.add_argument("--loop", default="auto", help="the server's event loop (aekit serve --loop)")
     p.add_argument("--clients", type=int, default=2, help="concurrent connections of the batch-1,000 .npy and JSON "
                                                           "throughput runs (besides one connection)")
     p.add_argument("--json", type=Path, default=None)
@@ -204,7 +245,8 @@ def main() -> None:
         det, test, source = train_detector(args, run)
         print(f"detector trained on {source} in {time.perf_counter() - t0:.1f} s; threshold {det.threshold_:.4g}")
         port = free_port()
-        proc = start_server(run, port, args.threads)
+        proc = start_server(run, port, args.threads, args.http, args.loop)
+        cpu = CpuMeter()
         try:
             rng = np.random.default_rng(0)
             # batch 1,000, interleaved blocks: in-process, JSON, .npy
@@ -219,33 +261,41 @@ def main() -> None:
             walls = dict.fromkeys(names[3:], 0.0)
             for b in range(args.blocks):
                 sl = slice(b * len(big) // args.blocks, (b + 1) * len(big) // args.blocks)
-                times["in-process"] += in_process(det, big[sl])
-                times["service, JSON"] += post_all(port, big_json[sl], "application/json", 1000)
-                times["service, .npy"] += post_all(port, big_npy[sl], "application/x-npy", 1000)
+                times["in-process"] += cpu.measure("in-process", None, lambda: in_process(det, big[sl]))
+                times["service, JSON"] += cpu.measure("service, JSON", proc.pid, lambda: post_all(
+                    port, big_json[sl], "application/json", 1000))
+                times["service, .npy"] += cpu.measure("service, .npy", proc.pid, lambda: post_all(
+                    port, big_npy[sl], "application/x-npy", 1000))
                 for name, bodies, ctype in ((names[3], big_json, "application/json"),
                                             (names[4], big_npy, "application/x-npy")):
-                    ts, wall = post_concurrent(port, bodies[sl], ctype, 1000, args.clients)
+                    ts, wall = cpu.measure(name, proc.pid, lambda: post_concurrent(
+                        port, bodies[sl], ctype, 1000, args.clients))
                     times[name] += ts
                     walls[name] += wall
-            results = {f"{k}, batch 1000": summary(v, 1000, walls.get(k)) for k, v in times.items()}
+            results = {f"{k}, batch 1000": summary(v, 1000, walls.get(k), cpu.seconds[k]) for k, v in times.items()}
             # batch 1
             one = test[rng.integers(0, len(test), args.requests_1)][:, None, :]
             one_json = [json_body(X) for X in one]
-            results["in-process, batch 1"] = summary(in_process(det, list(one)), 1)
-            results["service, JSON, batch 1"] = summary(post_all(port, one_json, "application/json", 1), 1)
+            ts = cpu.measure("in-process 1", None, lambda: in_process(det, list(one)))
+            results["in-process, batch 1"] = summary(ts, 1, cpu_s=cpu.seconds["in-process 1"])
+            ts = cpu.measure("service 1", proc.pid, lambda: post_all(port, one_json, "application/json", 1))
+            results["service, JSON, batch 1"] = summary(ts, 1, cpu_s=cpu.seconds["service 1"])
         finally:
             stop_server(proc)
 
     base = {1: results["in-process, batch 1"]["rows_per_s"], 1000: results["in-process, batch 1000"]["rows_per_s"]}
-    print(f"\n{'mode':<40}{'requests':>9}{'p50 ms':>10}{'p99 ms':>10}{'rows/s':>12}{'÷ in-process':>14}")
+    print(f"\nserver: --http {args.http} --loop {args.loop} ({stack()}); load average {os.getloadavg()[0]:.1f}")
+    print(f"{'mode':<40}{'requests':>9}{'p50 ms':>10}{'p99 ms':>10}{'rows/s':>12}{'÷ in-process':>14}{'CPU ms/req':>12}")
     for name, r in results.items():
         r["vs_in_process"] = r["rows_per_s"] / base[r["rows_per_request"]]
+        cpu_ms = "-" if r["cpu_ms_per_request"] is None else f"{r['cpu_ms_per_request']:.2f}"
         print(f"{name:<40}{r['requests']:>9}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['rows_per_s']:>12.0f}"
-              f"{r['vs_in_process']:>13.1%}")
+              f"{r['vs_in_process']:>13.1%}{cpu_ms:>12}")
     if args.json:
         write_json(args.json, {"benchmark": "serve_load", "data": source, "epochs": args.epochs,
                                "hidden": args.hidden or "64,32", "latent": args.latent if args.hidden else 8,
-                               "threads": args.threads, "clients": args.clients, "machine": machine(), "results": results,
+                               "threads": args.threads, "clients": args.clients, "http": args.http, "loop": args.loop,
+                               "server_stack": stack(), "machine": machine(), "results": results,
                                "command": " ".join([Path(sys.executable).name, *sys.argv])})
         print(f"wrote {args.json}")
 

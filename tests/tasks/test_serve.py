@@ -16,7 +16,7 @@ from aekit import AutoEncoder, AutoEncoderDetector, VariationalAutoEncoder, __ve
 from aekit.errors import RunFolderError
 from aekit.runs import RunRecord
 from aekit.tasks.serve import create_app
-from aekit.tasks.serve_bodies import NPY
+from aekit.tasks.serve_bodies import NPY, Limits, RequestError, fast_rows, instances_array, json_bytes, parse_json
 
 with warnings.catch_warnings():  # starlette's TestClient warns that it will move to httpx2
     warnings.simplefilter("ignore")
@@ -157,6 +157,70 @@ def test_metadata_points_to_the_model_card(tmp_path, rows):
     assert meta["model_card"] == str((run / "MODEL_CARD.md").resolve())
 
 
+# -- the JSON fast path: plain rows parsed in C, everything else as before ----------------------------
+@pytest.mark.parametrize("dumps", [
+    lambda X: json.dumps({"instances": X.tolist()}),                           # Python's ", " separators
+    lambda X: json.dumps({"instances": X.tolist()}, separators=(",", ":")),    # compact (httpx, JS)
+    lambda X: '  { "instances" : [ [' + "],[".join(",".join(f"{v:.3e}" for v in r) for r in X) + "] ] }\n",
+])
+def test_fast_rows_read_exactly_what_json_reads(rows, dumps):
+    X = np.vstack([rows[:30], -rows[:2] * 1e-7, np.round(rows[:2] * 1e6)])  # exponents, negatives, integers
+    body = dumps(X).encode()
+    fast = fast_rows(bytearray(body), Limits())
+    assert fast is not None and fast.dtype == np.float32
+    np.testing.assert_array_equal(fast, instances_array(parse_json(body), Limits()))
+    one = fast_rows(b'{"instances": [[7]]}', Limits())
+    assert one.shape == (1, 1) and one[0, 0] == 7
+
+
+@pytest.mark.parametrize("body", [
+    b'{"instances": [[1, 2], [3]]}',                   # ragged
+    b'{"instances": [[]]}', b'{"instances": [[ ]]}',   # no numbers
+    b'{"instances": [[1, 2], [], [3, 4]]}',            # an empty row (np.loadtxt would skip it)
+    b'{"instances": [[1, 2], [ ], [3, 4]]}',
+    b'{"instances": [[[1, 2]], [[3, 4]]]}',            # images
+    b'{"instances": [[1, 2]], "labels": [[0]]}',       # another key
+    b'{"instances": [[1, 2]], "instances": [[3, 4]]}',
+    b'{"instances": [[1,\n 2], [3,\n 4]]}',            # newlines inside rows
+    b'{"instances": [[NaN, 2]]}', b'{"instances": [[null, 2]]}', b'{"instances": [[Infinity, 2]]}',
+    b'{"instances": [[1e999, 2]]}', b'{"instances": [["1", 2]]}', b'{"instances": [[1, 2]]} x',
+    b'{"instances": [[1, 2]]', '{"instances": [[\u0661, 2]]}'.encode(), b'{"instances": [[1,, 2]]}',
+])
+def test_fast_rows_leave_every_other_body_to_the_general_path(body):
+    assert fast_rows(body, Limits()) is None
+
+
+def test_fast_rows_count_rows_against_the_batch_limit_before_parsing():
+    body = b'{"instances": [' + b", ".join([b"[1, 2]"] * 4) + b"]}"
+    assert fast_rows(body, Limits(max_batch=4)).shape == (4, 2)
+    with pytest.raises(RequestError) as info:
+        fast_rows(body, Limits(max_batch=3))
+    assert info.value.status == 413 and "4 instances" in info.value.message
+
+
+def test_pretty_printed_and_compact_bodies_get_the_same_scores(det_client, det_run, rows):
+    _, det = det_run
+    X = rows[:6]
+    for body in (json.dumps({"instances": X.tolist()}, indent=2), json.dumps({"instances": X.tolist()})):
+        r = det_client.post("/score", content=body.encode(), headers={"content-type": "application/json"})
+        np.testing.assert_allclose(r.json()["scores"], det.decision_function(X), rtol=1e-5)
+    assert_error(det_client.post("/score", content=b'{"instances": [[1, 2], [3]]}'), 422, "equally shaped")
+
+
+def test_answers_are_the_same_json_with_and_without_orjson(monkeypatch):
+    pytest.importorskip("orjson")
+    grid = np.arange(12.0).reshape(3, 4)
+    values = {"scores": np.array([0.25, np.nan, np.inf, 1e-7]), "labels": np.array([1, 0, 1, 0]),
+              "codes": grid[:, ::2].astype(np.float32),  # not contiguous, float32
+              "threshold": np.float64(0.5), "explanations": pd.DataFrame({"row": [0], "column": ["size"]})}
+    fast = json.loads(json_bytes(values))
+    monkeypatch.setitem(__import__("sys").modules, "orjson", None)  # as if orjson were not installed
+    plain = json.loads(json_bytes(values))
+    assert fast == plain
+    assert fast["scores"] == [0.25, None, None, 1e-7] and fast["codes"] == grid[:, ::2].tolist()
+    assert fast["explanations"] == [{"row": 0, "column": "size"}]
+
+
 # -- tables: records by column name --------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def table_run(tmp_path_factory):
@@ -273,9 +337,19 @@ def test_the_cli_refuses_altered_weights_with_one_line_and_exit_2(tmp_path, rows
     RunRecord(run).weights_path.write_bytes(b"not the weights")
     code, _, err = run_cli(["serve", run, "--port", "0"], capsys)
     assert code == 2 and err.count("\n") == 1 and "altered" in err
-    for option, value in (("--max-batch", "0"), ("--max-body-mb", "-1"), ("--port", "70000"), ("--log-level", "loud")):
+    for option, value in (("--max-batch", "0"), ("--max-body-mb", "-1"), ("--port", "70000"), ("--log-level", "loud"),
+                          ("--http", "fast"), ("--loop", "trio")):
         code, _, err = run_cli(["serve", run, option, value], capsys)
         assert code == 2 and option in err and err.count("\n") == 1
+
+
+def test_asking_for_a_c_server_part_that_is_not_installed_is_a_config_error(det_run, monkeypatch):
+    from aekit.errors import ConfigError
+    from aekit.tasks.serve import serve
+
+    monkeypatch.setitem(__import__("sys").modules, "uvloop", None)  # as if uvloop were not installed
+    with pytest.raises(ConfigError, match="--loop uvloop needs uvloop"):
+        serve(det_run[0], port=0, loop="uvloop")
 
 
 def test_concurrent_requests_get_their_own_answers(det_client, det_run, rows):
@@ -307,9 +381,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_a_real_uvicorn_server_answers_refuses_a_100mb_body_and_shuts_down_gracefully(det_run, rows):
+@pytest.mark.parametrize("http, loop", [("httptools", "uvloop"), ("h11", "asyncio")])  # C and pure Python
+def test_a_real_uvicorn_server_answers_refuses_a_100mb_body_and_shuts_down_gracefully(det_run, rows, http, loop):
     import httpx
     import uvicorn
+
+    if http == "httptools":
+        pytest.importorskip("httptools")
+        pytest.importorskip("uvloop")
 
     run, det = det_run
     app = create_app(run, max_body_mb=8)
@@ -325,8 +404,8 @@ def test_a_real_uvicorn_server_answers_refuses_a_100mb_body_and_shuts_down_grace
 
     model.score = slow_score
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           timeout_graceful_shutdown=10))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", http=http,
+                                           loop=loop, timeout_graceful_shutdown=10))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

@@ -18,11 +18,14 @@ def serve(
     max_body_mb: Annotated[float, typer.Option("--max-body-mb", help="Largest request body in MiB; larger bodies are refused with 413 before they are read.")] = 64.0,
     device: Annotated[str, typer.Option(help="Torch device of the model: cpu, cuda, cuda:N, mps.")] = "cpu",
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level: critical, error, warning, info (one line per request) or debug.")] = "info",
+    http: Annotated[str, typer.Option(help="uvicorn's HTTP parser: auto (httptools when installed, else h11), httptools or h11.")] = "auto",
+    loop: Annotated[str, typer.Option(help="uvicorn's event loop: auto (uvloop when installed, else asyncio), uvloop or asyncio.")] = "auto",
 ) -> None:
     """Serve a run folder over HTTP: POST /encode, /reconstruct, /score (detectors), /generate (VAEs).
 
     JSON in and out: `{"instances": [[...], ...]}` (rows, or images in the trained shape), or a
-    .npy body with `Content-Type: application/x-npy` for large batches. GET /health, /metadata
+    .npy body with `Content-Type: application/x-npy` for large batches (a JSON body of plain rows
+    is parsed in C; .npy needs no parsing at all). GET /health, /metadata
     (kind, input shape, threshold, versions, the weights' sha256, the model card) and /docs
     (OpenAPI). A run folder whose weights were altered is refused. Ctrl-C stops taking connections
     and lets requests in flight finish.
@@ -36,4 +39,4 @@ def serve(
                       f"({', '.join('/' + e for e in model.endpoints)}; docs at /docs)")
 
     run_serve(run, host=host, port=port, max_batch=max_batch, max_body_mb=max_body_mb, device=device,
-              log_level=log_level, on_ready=ready)
+              log_level=log_level, http=http, loop=loop, on_ready=ready)

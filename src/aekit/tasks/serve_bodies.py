@@ -105,6 +105,10 @@ def parse_json(body: bytes) -> dict:
     return obj
 
 
+# magic, version and length (≤ 12 bytes), then a header NumPy reads up to 10,000 bytes of
+_NPY_HEADER_BYTES = 12 + 10_000
+
+
 def parse_npy(body: bytes) -> np.ndarray:
     """A numeric array from .npy bytes; the header's shape is checked against the bytes sent before
     anything is allocated (a header cannot make the service reserve memory it was not sent).
@@ -119,7 +123,7 @@ def parse_npy(body: bytes) -> np.ndarray:
     ...
     aekit.tasks.serve_bodies.RequestError: the body is not a .npy array (Content-Type application/x-npy): ...
     """
-    f = io.BytesIO(body)
+    f = io.BytesIO(bytes(memoryview(body)[:_NPY_HEADER_BYTES]))  # the header only: no copy of the data
     fmt = np.lib.format
     try:
         version = fmt.read_magic(f)
@@ -174,7 +178,7 @@ def fast_rows(body: bytes, limits: Limits) -> np.ndarray | None:
     if tail is None or tail.start() < head.end():
         return None
     text = body[head.end():tail.start()]
-    if b"\n" in text or b"\r" in text:  # a newline would end a row early: the general path
+    if not text.strip() or b"\n" in text or b"\r" in text:  # empty; a newline would end a row early
         return None
     text = text.replace(b"], [", b"\n")
     if b"[" in text or b"]" in text:
@@ -231,6 +235,22 @@ def check_rows(n: int, limits: Limits) -> None:
                                 "(--max-batch): send them in several requests")
 
 
+def json_bytes(values: dict) -> bytes:
+    """An answer as JSON bytes, non-finite floats as null: orjson when installed (it writes NumPy
+    arrays in C: ≈ 20× faster than ``json.dumps`` of their lists), else ``json``; the same values.
+
+    Examples
+    --------
+    >>> json.loads(json_bytes({"scores": np.array([0.5, np.nan]), "labels": np.array([1, 0])}))
+    {'scores': [0.5, None], 'labels': [1, 0]}
+    """
+    try:
+        import orjson
+    except ImportError:
+        return json.dumps(jsonable(values), separators=(",", ":"), allow_nan=False).encode()
+    return orjson.dumps(values, default=jsonable, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
 def jsonable(value):
     """Arrays, numpy scalars, DataFrames and nested containers as JSON values; non-finite floats
     become null (JSON has no NaN or infinity).
@@ -258,4 +278,4 @@ def jsonable(value):
 
 
 __all__ = ["DEFAULT_MAX_BATCH", "DEFAULT_MAX_BODY_MB", "Limits", "NPY", "RequestError", "check_content_length",
-           "check_rows", "fast_rows", "instances_array", "instances_list", "jsonable", "parse_json", "parse_npy"]
+           "check_rows", "fast_rows", "instances_array", "instances_list", "json_bytes", "jsonable", "parse_json", "parse_npy"]
