@@ -23,7 +23,7 @@ app.add_typer(detect_app, name="detect")
 def fit(
     data: DataOpt = "digits",
     out: Annotated[Path, typer.Option("--out", help="Run folder to write (the model + detector.json).")] = Path("runs/detector"),
-    model: Annotated[str, typer.Option("--model", help="Preset of the model inside: an autoencoder or a VAE preset (ae: a 64-32 network with an 8-value code unless --hidden/--latent say otherwise).")] = "ae",
+    model: Annotated[str, typer.Option("--model", help="Preset of the model inside: an autoencoder or a VAE preset (ae: for images a 64-32 network with an 8-value code; for a table file the robust table default: 64-32, a code of ⌈√D⌉, winsorized training rows, 1,000 updates; --hidden/--latent etc. override).")] = "ae",
     normal_label: Annotated[Optional[str], typer.Option(help="Train only on these labels (comma-separated); the rest count as anomalies when scoring.")] = None,
     score: Annotated[str, typer.Option(help="mse, max, ssim (images), elbo or loglik (VAE).")] = "mse",
     fpr: Annotated[float, typer.Option(help="Target false-positive rate of the threshold, set on the validation split.")] = 0.01,
@@ -63,11 +63,12 @@ def fit(
     if loggers:
         params["logger"] = loggers
     non_negative_int(seed, "--seed")
-    est = detector_model(model, random_state=seed, verbose=0 if quiet else 1, **params)
-    est.check_params()
     from aekit.tasks.table_anomaly import fit_table_detector, is_table_file, table_encoder_options
 
-    if is_table_file(data):
+    table = is_table_file(data)
+    est = detector_model(model, table=table, random_state=seed, verbose=0 if quiet else 1, **params)
+    est.check_params()
+    if table:
         encoder = table_encoder_options(label_column, ignore_columns, datetime, errors)
         det = AutoEncoderDetector(est, score=score, fpr=fpr, contamination=contamination, random_state=seed)
         det, run, n = fit_table_detector(det, data, out, encoder=encoder, seed=seed, normal=parse_labels(normal_label),
@@ -123,7 +124,10 @@ def score(
     from aekit.runs import RunRecord
     from aekit.tasks.anomaly import parse_labels, score_split
     from aekit.tasks.table_anomaly import score_table_file
+    from aekit.train.distributed import is_writer
 
+    if not is_writer():  # under torchrun, rank 0 scores and writes the one output
+        return
     det = AutoEncoderDetector.load(run)
     if det.table_encoder_ is not None:
         source = data if data is not None else RunRecord(run).data_record().resolved_source()

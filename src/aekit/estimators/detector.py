@@ -58,14 +58,19 @@ def _default_estimator(random_state, images: bool = False):
     return RobustAutoEncoder(**DEFAULT_TABLE_MODEL, random_state=random_state)
 
 
-def detector_model(preset: str = "ae", **params):
+def detector_model(preset: str = "ae", *, table: bool = False, **params):
     """The model a detector holds: an autoencoder or VAE preset, with `params` overriding it; the
-    plain preset "ae" gets DEFAULT_MODEL's sizes unless `params` give them."""
+    plain preset "ae" gets DEFAULT_MODEL's sizes unless `params` give them, or for a `table` the
+    default table model (`DEFAULT_TABLE_MODEL`, a RobustAutoEncoder) with `params` overriding it."""
     from aekit.estimators.presets import PRESETS, make_preset, preset_class
 
     if preset_class(preset).__name__ not in ("AutoEncoder", "VariationalAutoEncoder"):
         raise ConfigError(f"a detector holds an autoencoder or a VAE, not --model {preset}; choose one of "
                           + ", ".join(p for p, spec in PRESETS.items() if spec.estimator != "Colorizer"))
+    if preset == "ae" and table:
+        from aekit.estimators.robust import RobustAutoEncoder
+
+        return RobustAutoEncoder(**{**DEFAULT_TABLE_MODEL, **params})
     if preset == "ae":
         params = {**DEFAULT_MODEL, **params}
     return make_preset(preset, **params)
@@ -436,7 +441,10 @@ class AutoEncoderDetector(BaseEstimator):
             raise RunFolderError(f"{run.path}: no {DETECTOR_FILE}; this run folder holds no detector "
                                  "(train one with `aekit detect fit`)")
         meta = run.read_json(DETECTOR_FILE)
+        from aekit.estimators.robust import RobustAutoEncoder
+
         allowed = {k: v for k, v in estimator_classes().items() if k != "Colorizer"}
+        allowed[RobustAutoEncoder.__name__] = RobustAutoEncoder  # the default for tables (not a preset)
         name = meta.get("estimator", "AutoEncoder") if isinstance(meta, dict) else None
         if name not in allowed:
             raise RunFolderError(f"{meta_path}: unknown estimator {name!r}; a detector holds one of {', '.join(allowed)}")

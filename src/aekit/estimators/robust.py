@@ -22,6 +22,7 @@ The measurements behind the choice, and what did not help, are in benchmarks/RES
 """
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import replace
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from aekit.errors import ConfigError
 from aekit.estimators.autoencoder import AutoEncoder
-from aekit.estimators.base import store_params, with_training_parameters
+from aekit.estimators.base import TRAINING_DOC
 from aekit.estimators.sizing import AUTO
 from aekit.specs import finite_number, positive_int
 
@@ -86,7 +87,6 @@ def winsorize_bounds(X: np.ndarray, iqrs: float) -> tuple[np.ndarray, np.ndarray
     return np.where(keep, med - iqrs * spread, -np.inf), np.where(keep, med + iqrs * spread, np.inf)
 
 
-@with_training_parameters
 class RobustAutoEncoder(AutoEncoder):
     """An AutoEncoder that keeps the outliers in its training data from being learned.
 
@@ -121,11 +121,16 @@ class RobustAutoEncoder(AutoEncoder):
     (3, 4)
     """
 
-    def __init__(self, hidden=(64, 32), latent_dim="auto", *, winsorize=3.0, updates=1000, activation="relu",
-                 code_activation="auto", output_activation="auto", tied=False, loss="auto", noise=None,
-                 sparsity=None, arch="mlp", input_shape=None, pretrain=None, pretrain_epochs="auto",
-                 pretrain_lr=None, cd_k=1, persistent_cd=False, **training):
-        store_params(self, locals())
+    def __init__(self, hidden=(64, 32), latent_dim="auto", *, winsorize=3.0, updates=1000, **params):
+        # every AutoEncoder parameter, with AutoEncoder's defaults (the signature below lists them
+        # for scikit-learn's get_params, so this class follows AutoEncoder when it gains one)
+        defaults = {name: p.default for name, p in inspect.signature(AutoEncoder).parameters.items()}
+        unknown = sorted(set(params) - set(defaults))
+        if unknown:
+            raise TypeError(f"RobustAutoEncoder.__init__() got an unexpected keyword argument {unknown[0]!r}")
+        for name, default in defaults.items():
+            setattr(self, name, params.get(name, default))
+        self.hidden, self.latent_dim, self.winsorize, self.updates = hidden, latent_dim, winsorize, updates
 
     def _resolve_config(self, X: np.ndarray, y=None):
         if self.winsorize is not None:
@@ -158,6 +163,22 @@ class RobustAutoEncoder(AutoEncoder):
         steps_per_epoch = math.ceil(rows / max(1, min(cfg.batch_size, rows)))
         epochs = max(1, math.ceil(int(self.updates) / steps_per_epoch))
         return replace(cfg, epochs=epochs)
+
+
+def _robust_signature() -> inspect.Signature:
+    """AutoEncoder's signature with this class's defaults and its two parameters."""
+    own = {"hidden": (64, 32), "latent_dim": AUTO}
+    params = [p.replace(default=own[p.name]) if p.name in own else p
+              for p in inspect.signature(AutoEncoder).parameters.values()]
+    extra = [inspect.Parameter("winsorize", inspect.Parameter.KEYWORD_ONLY, default=3.0),
+             inspect.Parameter("updates", inspect.Parameter.KEYWORD_ONLY, default=1000)]
+    n_positional = sum(p.kind == inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)
+    return inspect.Signature([inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+                              *params[:n_positional], *extra, *params[n_positional:]])
+
+
+RobustAutoEncoder.__init__.__signature__ = _robust_signature()
+RobustAutoEncoder.__doc__ = RobustAutoEncoder.__doc__.replace("    {training_parameters}\n", TRAINING_DOC)
 
 
 __all__ = ["RobustAutoEncoder", "auto_latent_dim", "winsorize_bounds"]
