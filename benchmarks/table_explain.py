@@ -24,7 +24,7 @@ from test_detector_tables import plant, planted_table  # noqa: E402  (the table 
 
 from aekit import AutoEncoder, AutoEncoderDetector  # noqa: E402
 
-MODELS = {"default (64-32, code 8, auto epochs)": lambda: None,
+MODELS = {"default (the table default: RobustAutoEncoder)": lambda: None,
           "small (32, code 3, 60 epochs)": lambda: AutoEncoder(hidden=(32,), latent_dim=3, epochs=60, batch_size=64)}
 
 
