@@ -159,7 +159,9 @@ def _recon_data(est, source, data_dir, seed, label_column, train_size=None) -> t
     kwargs = {"X_val": val.X if len(val) else None}
     if isinstance(est, VariationalAutoEncoder):
         kwargs["y_val"] = y_val
-    record = DataRecord.of(source, data_dir, seed, train, label_column,
+    # a folder of WAV files: its rate and windows, which `aekit denoise --input` cuts a file with
+    signal = {k: train.meta[k] for k in ("sample_rate", "window", "hop") if k in train.meta}
+    record = DataRecord.of(source, data_dir, seed, train, label_column, **signal,
                            **({"train_size": int(train_size)} if train_size is not None else {}))
     return (train.X, y), kwargs, record, {"splits": {"train": train, "test": test}}
 

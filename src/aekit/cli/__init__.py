@@ -4,10 +4,22 @@ from __future__ import annotations
 import sys
 
 import typer
+import typer.core
 
 from rich.console import Console
 
 from aekit.errors import AekitError
+
+# Typer shows every flag's type; for the --help flag that is a bare "<bool>", which says nothing:
+# show no type for it (the other flags set their own metavar).
+_display_type_rich = typer.core.TyperOption.display_type_rich
+
+
+def _help_without_type(self, ctx):
+    return None if self.is_flag and self.name == "help" else _display_type_rich(self, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _help_without_type
 
 # One console for every command: soft wrap, so that long paths are not broken at 80 columns when
 # the output is not a terminal (a pipe, a log file).
@@ -39,9 +51,12 @@ def _register() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: aekit errors are printed as one line, without a traceback."""
+    from aekit.train.distributed import distributed_session
+
     _register()
     try:
-        app(args=argv)
+        with distributed_session():  # under torchrun: join its process group (nothing otherwise)
+            app(args=argv)
     except AekitError as exc:
         typer.secho(f"error: {exc}", err=True, fg="red")
         sys.exit(2)

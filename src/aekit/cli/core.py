@@ -60,6 +60,7 @@ def train(
     """
     from aekit.kinds import kind_of_preset
     from aekit.tasks.train import train_run
+    from aekit.train.distributed import is_writer
 
     if model not in PRESETS:
         raise ConfigError(f"unknown --model {model!r}; choose one of {', '.join(PRESETS)}")
@@ -74,6 +75,8 @@ def train(
                                   label_column=label_column, resume=resume, overwrite=overwrite,
                                   train_size=train_size, random_state=seed, verbose=0 if quiet else 1,
                                   progress=None if quiet else (lambda s: console.print(f"[dim]{s}[/dim]")), **params)
+    if not is_writer():  # under torchrun, rank 0 reports
+        return
     print_tables(kind.tables(metrics))
     console.print(f"trained {est.n_epochs_} epochs (best {est.best_epoch_}) in {metrics['train_seconds']:.1f} s; "
                   f"run folder: [bold]{run}[/bold]; report: [bold]{run / 'report.html'}[/bold]")
@@ -116,15 +119,19 @@ def encode(
     split: Annotated[str, typer.Option(help="train, val, test, train+val or all.")] = "test",
     out: Annotated[Path, typer.Option("--out", help="Where to write the codes (.npy, N × latent).")] = Path("codes.npy"),
     data_dir: DataDirOpt = None,
+    device: Annotated[str, typer.Option(help="Torch device: auto, cpu, cuda, cuda:N, mps.")] = "cpu",
 ) -> None:
-    """Write the encoder's codes of a data split to a .npy file."""
+    """Write the encoder's codes of a data split to a .npy file (under torchrun: rank 0 does it)."""
     import io
 
     from aekit.kinds import labels_for, load_estimator, model_input, recorded_split, require_encoder
     from aekit.runs import atomic_write_bytes, check_output_file
+    from aekit.train.distributed import is_writer
 
+    if not is_writer():  # under torchrun, rank 0 encodes and writes the one output
+        return
     check_output_file(out)
-    est = require_encoder(load_estimator(run), "aekit encode")
+    est = require_encoder(load_estimator(run, device=device), "aekit encode")
     ds = recorded_split(run, split, data, data_dir)
     y = labels_for(est, ds)
     codes = est.transform(model_input(est, ds), *([] if y is None else [y]))
@@ -178,8 +185,8 @@ def demo(
 ) -> None:
     """Train the autoencoder family on the digits; one report beside PCA.
 
-    About two minutes on 2 CPU cores (the models train with the data-size defaults, two at a time); prints
-    where the report is.
+    About a minute and a quarter on 2 idle CPU cores (the models train with the data-size defaults, one
+    process per core); prints where the report is.
     """
     from aekit.tasks.demo import run_demo
 

@@ -56,6 +56,11 @@ def fit(
     from aekit.tasks.anomaly import normal_subset, parse_labels
     from aekit.train.tracking import resolve_loggers, tracking_run
 
+    from aekit.train.distributed import rank_and_world
+
+    if rank_and_world()[1] > 1:  # every rank would write the folder: refused rather than racing for its lock
+        raise ConfigError("aekit detect fit does not run under torchrun yet: run it as one process "
+                          "(torchrun works for aekit train, encode and detect score)")
     if model not in PRESETS:
         raise ConfigError(f"unknown --model {model!r}; choose one of {', '.join(PRESETS)}")
     params = given_params(ESTIMATOR_OPTIONS, options, model)
@@ -109,6 +114,7 @@ def score(
     chunk_rows: Annotated[int, typer.Option(help="Tables: rows read and scored at a time (memory does not grow with the file).")] = 50_000,
     errors: Annotated[Optional[str], typer.Option(help="Tables: a cell that does not parse is an error (raise) or missing (coerce); default: as fitted.")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Images: score at most N samples of the split (a seeded draw), for a quick run.", metavar="N")] = None,
+    device: Annotated[str, typer.Option(help="Torch device: auto, cpu, cuda, cuda:N, mps.")] = "cpu",
 ) -> None:
     """Score data with a detector: scores CSV, ROC-AUC / PR-AUC, histogram, most anomalous images.
 
@@ -128,7 +134,7 @@ def score(
 
     if not is_writer():  # under torchrun, rank 0 scores and writes the one output
         return
-    det = AutoEncoderDetector.load(run)
+    det = AutoEncoderDetector.load(run, device=device)
     if det.table_encoder_ is not None:
         source = data if data is not None else RunRecord(run).data_record().resolved_source()
         m = score_table_file(det, source, out or run / "scores.parquet", top=top, chunksize=chunk_rows, errors=errors)

@@ -30,6 +30,7 @@ def build(
     hnsw_m: Annotated[int, typer.Option(help="hnsw: links per node.")] = 32,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing index folder.", metavar="")] = False,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Index only the first N samples of the split, for a quick run.", metavar="N")] = None,
+    colour: Annotated[str, typer.Option("--colour", help="keep: search by the colour images; drop: by their luminance (a run trained on grey images, or grey repeated in 3 channels for a colour run), so that colour does not decide the neighbours. Queries are treated the same way.", metavar="keep|drop")] = "keep",
     data_dir: DataDirOpt = None,
 ) -> None:
     """Encode a collection with a run's encoder and write a FAISS index of the codes."""
@@ -39,9 +40,9 @@ def build(
 
     t0 = time.perf_counter()
     index = build_index(run, out, data, split=split, data_dir=data_dir, kind=kind, overwrite=overwrite,
-                        nlist=nlist, nprobe=nprobe, hnsw_m=hnsw_m, limit=limit,
+                        nlist=nlist, nprobe=nprobe, hnsw_m=hnsw_m, limit=limit, colour=colour,
                         notice=lambda s: console.print(f"[yellow]note:[/yellow] {s}"))
-    console.print(f"indexed {len(index)} codes of size {index.code_size} ({index.kind}) in "
+    console.print(f"indexed {len(index)} codes of size {index.code_size} ({index.kind}, colour {index.colour}) in "
                   f"{time.perf_counter() - t0:.1f} s: [bold]{out}[/bold]")
 
 

@@ -15,8 +15,8 @@ def denoise(
     run: Annotated[Path, typer.Argument(help="A run folder (a denoising model: --model dae or conv-dae).")],
     data: Annotated[Optional[str], typer.Option("--data", help="Data source whose test split is corrupted and denoised (default: the run's).")] = None,
     noise: Annotated[Optional[str], typer.Option(help="gaussian:σ, masking:ν or salt-pepper:ν (default: the model's training noise, else gaussian:0.5).")] = None,
-    input: Annotated[Optional[Path], typer.Option("--input", help="Denoise one image file instead of a data split.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (split mode) or image file (--input mode).")] = None,
+    input: Annotated[Optional[Path], typer.Option("--input", help="Denoise one image or WAV file (any length) instead of a data split.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (split mode), or image / WAV file (--input mode).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the corruption.")] = 0,
     limit: LimitOpt = None,
     data_dir: DataDirOpt = None,
@@ -36,6 +36,16 @@ def denoise(
     from aekit.runs import RunRecord
 
     est = load_estimator(run)
+    if input is not None and input.suffix.lower() in (".wav", ".wave"):
+        from aekit.tasks.signals import denoise_wav, recorded_signal_options
+
+        if out is None:
+            raise ConfigError("--input needs --out FILE.wav for the denoised signal")
+        info = denoise_wav(est, input, out, **recorded_signal_options(run),
+                           notice=lambda s: console.print(f"[yellow]note:[/yellow] {s}"))
+        console.print(f"denoised {input} ({info['samples']} samples at {info['rate']} Hz, {info['windows']} windows) "
+                      f"→ [bold]{info['out']}[/bold]")
+        return
     if input is not None:
         if out is None:
             raise ConfigError("--input needs --out FILE.png for the denoised image")

@@ -109,6 +109,20 @@ def _resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
+def resample(signal: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """A C×T (or T) signal resampled from `rate_in` to `rate_out` Hz (`scipy.signal.resample_poly`,
+    as `read_wav` does), float32.
+
+    Examples
+    --------
+    >>> resample(np.zeros((1, 800)), 8000, 16000).shape
+    (1, 1600)
+    """
+    rate_in, rate_out = _check_rate(rate_in, "rate_in"), _check_rate(rate_out, "rate_out")
+    return _resample(np.asarray(signal), rate_in, rate_out) if rate_in != rate_out else \
+        np.asarray(signal, dtype=np.float32)
+
+
 class _Read(NamedTuple):
     signal: np.ndarray  # C×T at `rate`
     rate: int
@@ -370,4 +384,108 @@ def write_wav(path: str | os.PathLike, signal: np.ndarray, rate: int, *, sample_
         raise
 
 
-__all__ = ["SAMPLE_FORMATS", "WAV_SUFFIXES", "WavFolder", "read_wav", "read_wav_folder", "write_wav"]
+# ----------------------------------------------------------------------------------------
+# a folder of WAV files as a data source: windows as training samples
+# ----------------------------------------------------------------------------------------
+DEFAULT_WINDOW = 1024
+MIN_GROUPS_TO_SPLIT = 5  # fewer files than this are split by window, not by file
+
+
+def holds_wav_files(folder: str | os.PathLike) -> bool:
+    """Whether a folder (or its visible sub-folders) holds a WAV file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> holds_wav_files(root)
+    False
+    >>> write_wav(root / "a.wav", np.zeros(10), 8000)
+    >>> holds_wav_files(root)
+    True
+    """
+    folder = Path(folder)
+    return any(p.suffix.lower() in WAV_SUFFIXES and p.is_file()
+               and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+               for p in folder.rglob("*"))
+
+
+def load_wav_windows(folder: str | os.PathLike, name: str | None = None, *, window: int = DEFAULT_WINDOW,
+                     hop: int | None = None, rate: int | None = None, mono: bool = True):
+    """A folder of WAV files as a `Dataset` of windows: N×C×`window` float32 samples.
+
+    Every file is cut into windows of `window` samples every `hop` (`aekit.data.windows.frame`;
+    the last window of a file is zero-padded). Files shorter than one window are left out with
+    an `AekitWarning`. `load` splits such a data set by file, not by window (windows of one
+    recording overlap, so a window split would test on what was trained on), when the folder
+    holds at least 5 files; ``meta["groups"]`` holds each window's file index for that.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        The folder (`read_wav_folder`: sorted, hidden files skipped, sub-folders read).
+    name : str or None, default None
+        The data set's name (default: the folder's name).
+    window : int, default 1024
+        Samples per window (the model's input length).
+    hop : int or None, default None
+        Samples between window starts; None: window // 2.
+    rate : int or None, default None
+        Resample every file to this rate; None: the first file's rate (others are resampled to
+        it with a notice).
+    mono : bool, default True
+        Mix multichannel files down to mono (with a notice).
+
+    Returns
+    -------
+    Dataset
+        X of shape (N, C, window); ``value_range`` the observed (min, max); ``meta`` holds
+        "sample_rate", "window", "hop", "files" (names) and "groups".
+
+    Raises
+    ------
+    DataError
+        No WAV file, an unreadable one (named), or every file shorter than one window.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> write_wav(root / "a.wav", np.sin(np.arange(4000) / 10), 8000)
+    >>> ds = load_wav_windows(root, window=1000, hop=500)
+    >>> ds.X.shape, ds.meta["sample_rate"], ds.meta["groups"].tolist()
+    ((7, 1, 1000), 8000, [0, 0, 0, 0, 0, 0, 0])
+    """
+    from aekit.data.dataset import Dataset
+    from aekit.data.windows import frame
+
+    folder = Path(folder).expanduser()
+    for what, value in (("window", window), ("hop", hop)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+            raise ConfigError(f"{what} must be a whole number of samples >= 1, got {value!r}")
+    window = int(window)
+    hop = max(window // 2, 1) if hop is None else int(hop)
+    signals, names, sr = read_wav_folder(folder, rate, mono=mono)
+    frames, groups, short = [], [], []
+    for i, (x, n) in enumerate(zip(signals, names)):
+        if x.shape[-1] < window:
+            short.append(n)
+            continue
+        f = frame(x, window, hop)
+        frames.append(f)
+        groups.append(np.full(len(f), i))
+    if short:
+        if not frames:
+            longest = max(s.shape[-1] for s in signals)
+            raise DataError(f"{folder}: the window ({window} samples) is longer than every file "
+                            f"(the longest has {longest} samples at {sr} Hz); use a shorter window")
+        warnings.warn(f"{folder}: {len(short)} file(s) shorter than the window ({window} samples) left out, "
+                      f"e.g. {short[0]}", AekitWarning, stacklevel=2)
+    X = np.concatenate(frames).astype(np.float32, copy=False)
+    return Dataset(X=X, y=None, name=name or folder.name, value_range=(float(X.min()), float(X.max())),
+                   meta={"source": str(folder), "sample_rate": int(sr), "window": window, "hop": int(hop),
+                         "files": names, "groups": np.concatenate(groups)})
+
+
+__all__ = ["DEFAULT_WINDOW", "SAMPLE_FORMATS", "WAV_SUFFIXES", "WavFolder", "holds_wav_files", "load_wav_windows",
+           "read_wav", "read_wav_folder", "resample", "write_wav"]

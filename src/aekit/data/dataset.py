@@ -15,7 +15,8 @@ class Dataset:
     Parameters
     ----------
     X : ndarray
-        Shape (N, D) for tables, (N, C, H, W) for images; converted to float32.
+        Shape (N, D) for tables, (N, C, T) for signal windows, (N, C, H, W) for images;
+        converted to float32.
     y : ndarray or None
         Integer labels of shape (N,) (converted to int64), or None.
     name : str
@@ -59,8 +60,8 @@ class Dataset:
     def __post_init__(self) -> None:
         if self.X.dtype != np.float32:
             self.X = self.X.astype(np.float32)
-        if self.X.ndim not in (2, 4):
-            raise DataError(f"{self.name}: X must be N×D or N×C×H×W, got shape {self.X.shape}")
+        if self.X.ndim not in (2, 3, 4):
+            raise DataError(f"{self.name}: X must be N×D, N×C×T (signals) or N×C×H×W, got shape {self.X.shape}")
         if self.y is not None:
             self.y = np.asarray(self.y, dtype=np.int64)
             if self.y.shape != (self.X.shape[0],):

@@ -511,7 +511,8 @@ def load_path(
     Parameters
     ----------
     path : str or os.PathLike
-        A .npz, .npy or .csv file, an IDX file (by name or magic bytes), or a folder of images.
+        A .npz, .npy or .csv file, an IDX file (by name or magic bytes), a folder of images, or
+        a folder of WAV files (windows: `aekit.data.audio.load_wav_windows`).
     label_column : str or int or None, default None
         For CSV files, the label column.
     memory_budget : int, float, str or None, default None
@@ -552,6 +553,10 @@ def load_path(
 
 def _dispatch(path: Path, name: str, label_column, memory_budget) -> Dataset:
     if path.is_dir():
+        from aekit.data.audio import holds_wav_files, load_wav_windows
+
+        if holds_wav_files(path):
+            return load_wav_windows(path, name)
         return load_image_folder(path, name, memory_budget)
     suffix = path.suffix.lower()
     if suffix == ".npz":

@@ -16,6 +16,7 @@ from aekit.data.builtin import (
     load_digits_arrays,
     load_mnist_part,
 )
+from aekit.data.audio import MIN_GROUPS_TO_SPLIT
 from aekit.data.dataset import Dataset
 from aekit.data.files import load_path
 from aekit.errors import DataError
@@ -183,7 +184,8 @@ def load(
     Parameters
     ----------
     source : str or os.PathLike, default "digits"
-        A built-in name, or a file or folder (`aekit.data.files.load_path`).
+        A built-in name, or a file or folder (`aekit.data.files.load_path`); a folder of WAV
+        files gives N×C×T windows (`aekit.data.audio.load_wav_windows`), split by file.
     split : {"train", "val", "test", "train+val", "all"}, default "train"
         The part wanted.
     data_dir : str or os.PathLike or None, default None
@@ -242,7 +244,15 @@ def load(
                 )
             raise DataError(f"{p}: no such file or folder")
         full = load_path(p, label_column=label_column, memory_budget=memory_budget)
+    groups = full.meta.pop("groups", None)
     idx = split_indices(len(full), split, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
+    if groups is not None and split != "all" and len(np.unique(groups)) >= MIN_GROUPS_TO_SPLIT:
+        # windows of one recording overlap: split by recording, so no test window was trained on
+        files = np.unique(groups)
+        keep = files[split_indices(len(files), split, seed=seed, val_fraction=val_fraction,
+                                   test_fraction=test_fraction)]
+        idx = np.flatnonzero(np.isin(groups, keep))
+        full.meta["split_by"] = "file"
     if len(idx) == 0:
         raise DataError(
             f"{full.name}: split {split!r} is empty ({len(full)} samples, val_fraction={val_fraction}, "

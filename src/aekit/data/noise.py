@@ -275,21 +275,187 @@ class Noise:
 
 
 NOISE_FORMS = {"gaussian": ("SIGMA",), "masking": ("NU",), "salt-pepper": ("NU",)}
+FILE_PREFIX = "file:"
+SNR_FORMS = {"snr": (("DB",), ("LOW_DB", "HIGH_DB"))}
+COLORS = ("white", "pink", "brown")
 
 
-def parse_noise(spec: "str | Noise | None") -> Noise | None:
-    """Parse "gaussian:0.5", "masking:0.25", "salt-pepper:0.2" (or salt_pepper); None / "" /
-    "none" give None. Raises ConfigError for an unknown kind, a missing or non-numeric level,
-    σ < 0 or ν outside [0, 1].
+def colored_noise(color: str, shape, rng=None) -> np.ndarray:
+    """Gaussian noise with a 1/f^β power spectrum along the last axis, scaled to unit variance.
+
+    "white" (β = 0), "pink" (β = 1, equal power per octave) and "brown" (β = 2, a random walk's
+    spectrum): white noise shaped in the frequency domain by f^(−β/2), the zero frequency left
+    out so that the result has zero mean.
 
     Parameters
     ----------
-    spec : str, Noise or None
+    color : {"white", "pink", "brown"}
+    shape : int or tuple of int
+        Output shape; the spectrum is shaped along the last axis (at least 2 samples).
+    rng : None, int or numpy.random.Generator, default None
+
+    Returns
+    -------
+    np.ndarray
+        float32 of `shape`, each last-axis row with mean 0 and variance 1.
+
+    Examples
+    --------
+    >>> x = colored_noise("pink", (4, 4096), rng=0)
+    >>> x.shape, bool(np.allclose(x.std(axis=-1), 1.0, atol=1e-4))
+    ((4, 4096), True)
+    >>> spectrum = np.abs(np.fft.rfft(colored_noise("brown", 8192, rng=0))) ** 2
+    >>> bool(spectrum[1:50].mean() > 100 * spectrum[-500:].mean())   # power falls with frequency
+    True
+    """
+    exponents = {"white": 0.0, "pink": 1.0, "brown": 2.0}
+    if color not in exponents:
+        raise ConfigError(f"unknown noise colour {color!r}; choose one of {', '.join(COLORS)}")
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(v) for v in shape)
+    if not shape or shape[-1] < 2:
+        raise ConfigError(f"colored noise needs at least 2 samples along the last axis, got shape {shape}")
+    n = shape[-1]
+    spectrum = np.fft.rfft(_np_rng(rng).standard_normal(shape), axis=-1)
+    f = np.fft.rfftfreq(n)
+    gain = np.zeros_like(f)
+    gain[1:] = f[1:] ** (-exponents[color] / 2)
+    x = np.fft.irfft(spectrum * gain, n=n, axis=-1)
+    x -= x.mean(axis=-1, keepdims=True)
+    return (x / np.maximum(x.std(axis=-1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+class FileNoise:
+    """Additive noise cut from a folder of noise recordings (WAV), at a chosen signal-to-noise ratio.
+
+    Each sample (a row, read as one signal) gets a segment of the recordings (joined end to end,
+    a random start per sample) scaled so that 10·log10(P_signal / P_noise) is the SNR, in dB;
+    with a range, each sample's SNR is drawn uniformly in [low, high]. P_signal is the mean power
+    of the samples corrupted together (a batch), not of each sample alone: a window of silence
+    gets noise as it does in a noisy recording, where the SNR is that of the whole utterance.
+
+    The recordings are read on first use (`aekit.data.audio.read_wav_folder`, mono, at the
+    first file's rate: record the noise at the data's sample rate), so a run folder whose model
+    was trained with file noise loads where the folder is missing; the values are not clipped.
+
+    Parameters
+    ----------
+    folder : str
+        The folder of WAV recordings.
+    snr_db : float
+        The SNR in dB (the low end with `snr_high_db`).
+    snr_high_db : float or None, default None
+        The high end of a range of SNRs.
+
+    Raises
+    ------
+    ConfigError
+        An SNR range with low > high.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from aekit.data.audio import write_wav
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_wav(folder / "hum.wav", 0.3 * colored_noise("brown", 8000, rng=0), 8000)
+    >>> noise = parse_noise(f"file:{folder}:snr=10")
+    >>> x = np.sin(np.linspace(0, 200, 2 * 1000)).reshape(2, 1000).astype(np.float32)
+    >>> noisy = noise(x, rng=0)
+    >>> snr = 10 * np.log10((x ** 2).mean() / ((noisy - x) ** 2).mean())
+    >>> round(float(snr), 1), str(noise) == f"file:{folder}:snr=10"
+    (10.0, True)
+    """
+
+    kind = "file"
+
+    def __init__(self, folder: str, snr_db: float, snr_high_db: float | None = None):
+        self.folder = str(folder)
+        self.snr_db = float(snr_db)
+        self.snr_high_db = None if snr_high_db is None else float(snr_high_db)
+        if self.snr_high_db is not None and self.snr_high_db < self.snr_db:
+            raise ConfigError(f"noise {self}: the SNR range's low end exceeds its high end")
+        self._bank: np.ndarray | None = None
+
+    def bank(self) -> np.ndarray:
+        """The recordings joined end to end (float32, 1-D), read on first use."""
+        if self._bank is None:
+            from aekit.data.audio import read_wav_folder
+
+            signals = read_wav_folder(self.folder).signals
+            joined = np.concatenate([s[0] for s in signals])
+            if not np.any(joined):
+                raise ConfigError(f"noise {self}: the recordings in {self.folder} are silent")
+            self._bank = joined
+        return self._bank
+
+    def _draw(self, n: int, length: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        bank = self.bank()
+        if len(bank) < length + 1:  # short recordings are looped
+            bank = np.tile(bank, -(-(length + 1) // len(bank)))
+        starts = rng.integers(0, len(bank) - length, size=n)
+        segments = bank[starts[:, None] + np.arange(length)]
+        hi = self.snr_db if self.snr_high_db is None else self.snr_high_db
+        snr = rng.uniform(self.snr_db, hi, size=n) if hi > self.snr_db else np.full(n, self.snr_db)
+        return segments.astype(np.float64), snr
+
+    def _scaled(self, x2d: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        segments, snr = self._draw(len(x2d), x2d.shape[1], rng)
+        p_signal = float(np.mean(np.square(x2d, dtype=np.float64)))
+        p_noise = np.maximum(np.mean(segments**2, axis=1), 1e-20)
+        return segments * np.sqrt(p_signal * 10.0 ** (-snr / 10) / p_noise)[:, None]
+
+    def __call__(self, x, rng=None, value_range=None):
+        if _torch_tensor(x):
+            import torch
+
+            x = _float_torch(x)
+            gen = _torch_gen(rng, "cpu")
+            seed = int(torch.randint(0, 2**62, (1,), generator=gen).item()) if gen is not None else None
+            flat = x.detach().reshape(len(x), -1).cpu().numpy()
+            noise = self._scaled(flat, np.random.default_rng(seed))
+            return x + torch.from_numpy(noise).to(device=x.device, dtype=x.dtype).reshape(x.shape)
+        x = _float_np(x)
+        flat = x.reshape(len(x), -1)
+        return (x + self._scaled(flat, _np_rng(rng)).reshape(x.shape)).astype(x.dtype, copy=False)
+
+    def __str__(self) -> str:
+        snr = _level_str(self.snr_db) + ("" if self.snr_high_db is None else f":{_level_str(self.snr_high_db)}")
+        return f"{FILE_PREFIX}{self.folder}:snr={snr}"
+
+    def __repr__(self) -> str:
+        return f"FileNoise({str(self)!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, FileNoise) and str(other) == str(self)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+
+def _parse_file_noise(text: str) -> FileNoise:
+    """``file:FOLDER:snr=DB`` or ``file:FOLDER:snr=LOW:HIGH`` (the folder may hold colons)."""
+    body = text[len(FILE_PREFIX):]
+    folder, sep, snr = body.rpartition(":snr=")
+    if not sep or not folder.strip():
+        raise ConfigError(f"noise {text!r} needs file:FOLDER:snr=DB (or file:FOLDER:snr=LOW_DB:HIGH_DB)")
+    _, values = parse_spec(f"snr:{snr}", "noise", SNR_FORMS)
+    return FileNoise(folder.strip(), *values)
+
+
+def parse_noise(spec: "str | Noise | FileNoise | None") -> "Noise | FileNoise | None":
+    """Parse "gaussian:0.5", "masking:0.25", "salt-pepper:0.2" (or salt_pepper), or additive noise
+    from recordings, "file:FOLDER:snr=DB" (or "file:FOLDER:snr=LOW_DB:HIGH_DB", `FileNoise`);
+    None / "" / "none" give None. Raises ConfigError for an unknown kind, a missing or
+    non-numeric level, σ < 0 or ν outside [0, 1].
+
+    Parameters
+    ----------
+    spec : str, Noise, FileNoise or None
         "KIND:LEVEL" (kinds and aliases as `Noise` takes them); a Noise is returned as it is.
 
     Returns
     -------
-    Noise or None
+    Noise, FileNoise or None
 
     Examples
     --------
@@ -298,10 +464,13 @@ def parse_noise(spec: "str | Noise | None") -> Noise | None:
     >>> str(parse_noise("salt_pepper:0.2"))
     'salt-pepper:0.2'
     """
-    if spec is None or isinstance(spec, Noise):
+    if spec is None or isinstance(spec, (Noise, FileNoise)):
         return spec
+    if isinstance(spec, str) and spec.strip().lower().startswith(FILE_PREFIX):
+        return _parse_file_noise(spec.strip())
     parsed = parse_spec(spec, "noise", NOISE_FORMS, aliases={k: v for k, v in _ALIASES.items() if k != v})
     return None if parsed is None else Noise(parsed[0], parsed[1][0])
 
 
-__all__ = ["KINDS", "Noise", "gaussian", "masking", "parse_noise", "salt_pepper"]
+__all__ = ["COLORS", "KINDS", "FileNoise", "Noise", "colored_noise", "gaussian", "masking", "parse_noise",
+           "salt_pepper"]

@@ -53,13 +53,19 @@ class AutoEncoder(CodeTransformer):
     loss : str, default="auto"
         Reconstruction loss: mse, bce (data in [0, 1]) or ssim (images); "auto" is mse.
     noise : str or None, default=None
-        Denoising training: gaussian:σ, masking:ν or salt-pepper:ν.
+        Denoising training: gaussian:σ, masking:ν, salt-pepper:ν, or file:FOLDER:snr=DB (additive
+        noise from the folder's WAV recordings at that SNR; snr=LOW:HIGH draws it per sample).
     sparsity : str or None, default=None
         Code penalty: kl:ρ:β (KL(ρ‖ρ̂)·β) or l1:λ.
     arch : str, default="mlp"
-        Blocks: mlp, or conv (convolution + max-pooling blocks, mirrored with up-sampling).
+        Blocks: mlp, conv (convolution + max-pooling blocks, mirrored with up-sampling), or
+        conv1d (strided 1-D convolutions with residual blocks, for N×C×T signals; flat rows are
+        one channel), or resnet (strided convolutions with GroupNorm residual blocks, for colour
+        images; `hidden` are the stages' channels).
+    blocks : int, default=2
+        resnet: residual blocks per stage.
     input_shape : tuple of int or None, default=None
-        (C, H, W) of flat image rows; inferred from 4-D X.
+        (C, H, W) of flat image rows, (C, T) of flat signal rows; inferred from 4-D or 3-D X.
     {training_parameters}
     pretrain : str or None, default=None
         Layer-wise pretraining before fine-tuning: greedy (one shallow autoencoder per layer,
@@ -125,6 +131,7 @@ class AutoEncoder(CodeTransformer):
         noise=None,
         sparsity=None,
         arch="mlp",
+        blocks=2,
         input_shape=None,
         pretrain=None,
         pretrain_epochs="auto",
@@ -154,7 +161,7 @@ class AutoEncoder(CodeTransformer):
             code_act = "sigmoid" if sparsity is not None and sparsity.kind == "kl" else "linear"
         hidden = (self.hidden,) if isinstance(self.hidden, int) else tuple(self.hidden)
         config = ModelConfig(
-            input_shape=input_shape, arch=self.arch, hidden=hidden,
+            input_shape=input_shape, arch=self.arch, hidden=hidden, blocks=self.blocks,
             latent_dim=None if self.latent_dim is None else int(self.latent_dim),
             activation=self.activation, code_activation=code_act, output_activation=out_act,
             tied=bool(self.tied), loss=loss, noise=self.noise, sparsity=self.sparsity,

@@ -29,6 +29,8 @@ from aekit.models.autoencoder import ModelConfig
 from aekit.runs import RunRecord
 from aekit.train.checkpoint import CHECKPOINT_FILE, check_state, checkpoint_train_config, load_state_checked
 from aekit.train.callbacks import use_callbacks
+from aekit.train.distributed import is_writer
+from aekit.train.precision import check_device, to_device
 from aekit.train.tracking import resolve_loggers, tracking_run
 from aekit.train.trainer import TrainConfig, Trainer, evaluate
 
@@ -54,7 +56,7 @@ def as_tensor(X: np.ndarray) -> torch.Tensor:
 TRAINING_PARAMETERS = {
     "epochs": AUTO, "batch_size": AUTO, "optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "lr_schedule": None,
     "grad_clip": None, "validation_fraction": 0.1, "early_stopping": True, "patience": AUTO, "random_state": None,
-    "device": "cpu", "verbose": 0, "max_seconds": None, "logger": None,
+    "device": "cpu", "precision": "32", "verbose": 0, "max_seconds": None, "logger": None,
 }
 # Parameters that say where results are reported, not what is learned: not stored in config.json.
 NOT_STORED = ("logger",)
@@ -85,7 +87,11 @@ TRAINING_DOC = """\
     random_state : int, RandomState or None, default=None
         Seed for initialization, shuffling, noise and sampling (CPU runs are reproducible).
     device : str, default="cpu"
-        Torch device: cpu, cuda, cuda:N, mps.
+        Torch device: auto (CUDA when present, else cpu), cpu, cuda, cuda:N, mps. Under torchrun
+        "cuda" and "auto" mean the process's own GPU (cuda:LOCAL_RANK).
+    precision : str, default="32"
+        32, bf16-mixed (autocast in bfloat16; CPU and recent GPUs) or 16-mixed (autocast in
+        float16 with loss scaling; GPU only). Weights and the optimizer stay float32.
     verbose : int, default=0
         1 shows a progress bar.
     max_seconds : float or None, default=None
@@ -134,7 +140,7 @@ def batched(fn, X: np.ndarray, device, batch_size: int = 2048) -> np.ndarray:
     outs = []
     with torch.inference_mode():
         for s in range(0, len(X), batch_size):
-            xb = torch.from_numpy(np.array(X[s : s + batch_size], dtype=np.float32)).to(device)
+            xb = to_device(torch.from_numpy(np.array(X[s : s + batch_size], dtype=np.float32)), device)
             outs.append(fn(xb).float().cpu().numpy())
     return np.concatenate(outs) if outs else np.empty((0,), np.float32)
 
@@ -215,7 +221,7 @@ class BaseAutoEncoder(BaseEstimator):
         estimator fitted on a table encodes DataFrames by column name."""
         if not reset and is_table(X) and getattr(self, "table_encoder_", None) is not None:
             X = self.table_encoder_.transform(X).X
-        if hasattr(X, "ndim") and getattr(X, "ndim", 0) == 4:
+        if hasattr(X, "ndim") and getattr(X, "ndim", 0) in (3, 4):  # N×C×T signals, N×C×H×W images
             image_shape = tuple(int(s) for s in X.shape[1:])
             X = np.asarray(X).reshape(X.shape[0], -1)
         else:
@@ -248,7 +254,7 @@ class BaseAutoEncoder(BaseEstimator):
 
     def _validate_val(self, X_val, X) -> np.ndarray:
         X_val = np.asarray(X_val, dtype=np.float32)
-        X_val = X_val.reshape(len(X_val), -1) if X_val.ndim == 4 else X_val
+        X_val = X_val.reshape(len(X_val), -1) if X_val.ndim in (3, 4) else X_val
         if X_val.ndim != 2 or X_val.shape[1] != X.shape[1]:
             raise DataError(f"X_val has samples of shape {X_val.shape[1:]}, X has {X.shape[1:]}")
         check_finite(X_val, "X_val")
@@ -267,6 +273,8 @@ class BaseAutoEncoder(BaseEstimator):
             if int(np.prod(shape)) != X.shape[1]:
                 raise ConfigError(f"input_shape={shape} holds {int(np.prod(shape))} values but X has {X.shape[1]} features")
             return shape
+        if getattr(self, "arch", "mlp") == "conv1d":
+            return (1, X.shape[1])  # flat rows for a 1-D conv model: one channel of D samples
         if getattr(self, "arch", "mlp") == "conv":
             # Flat rows for a conv model: square grey images when the size allows, else 1×1×D strips.
             side = int(round(np.sqrt(X.shape[1])))
@@ -298,7 +306,8 @@ class BaseAutoEncoder(BaseEstimator):
             epochs=epochs, batch_size=batch_size, optimizer=getattr(self, "optimizer", "adam"),
             lr=self.lr, weight_decay=self.weight_decay, lr_schedule=getattr(self, "lr_schedule", None),
             grad_clip=getattr(self, "grad_clip", None), early_stopping=bool(self.early_stopping),
-            patience=patience, seed=seed, device=self.device, progress=bool(self.verbose),
+            patience=patience, seed=seed, device=self.device, precision=getattr(self, "precision", "32"),
+            progress=bool(self.verbose),
             max_seconds=getattr(self, "max_seconds", None), num_threads=getattr(self, "num_threads", None),
         )
 
@@ -366,7 +375,7 @@ class BaseAutoEncoder(BaseEstimator):
             masks = (obs_train, obs_val)
         X_train, X_val = self._training_arrays(X_train, y_train, X_val, y_val, seed)
         self._fit_model(config, X_train, X_val, seed, run_dir, resume, observed=masks)
-        self.input_ndim_ = 2 if self._fit_image_shape is None else 4
+        self.input_ndim_ = 2 if self._fit_image_shape is None else 1 + len(self._fit_image_shape)
         del self._fit_image_shape
         return self
 
@@ -420,9 +429,9 @@ class BaseAutoEncoder(BaseEstimator):
         Xt, Xv = as_tensor(X_train), None if X_val is None or not len(X_val) else as_tensor(X_val)
         if getattr(config, "standardize", False):
             model.set_standardization(Xt[:, : config.n_features])
-        model.to(self.device)
+        model.to(train_cfg.device)  # "auto" and, under torchrun, "cuda" resolved to this process's device
         run = RunRecord(run_dir) if run_dir else None
-        if resume and run is not None:
+        if resume and run is not None and is_writer():  # under torchrun rank 0 reads the checkpoint
             self.check_resume(run.path)
         prior, resume, stage = self._pretrain(model, Xt, Xv, train_cfg, run, resume)
         trainer = Trainer(train_cfg, checkpoint_dir=run.checkpoint_dir if run else None, stage=stage)
@@ -533,8 +542,8 @@ class BaseAutoEncoder(BaseEstimator):
         check_state(probe, state, run.weights_path)  # the weights' shapes, before building the model
         model = cls._model_class(model_config)
         load_state_checked(model, state, run.weights_path)
-        est.device = device
-        est.model_ = model.to(device).eval()
+        est.device = str(check_device(device))
+        est.model_ = model.to(est.device).eval()
         est.model_config_ = model_config
         est.train_config_ = TrainConfig.from_dict(config.get("train", {}))
         est.history_ = run.history()

@@ -34,6 +34,7 @@ from torch import nn
 from aekit.errors import AekitWarning, ConfigError, DataError
 from aekit.estimators.autoencoder import AutoEncoder
 from aekit.estimators.base import as_tensor, batched, check_finite, resolve_seed, store_params
+from aekit.train.precision import resolve_device
 from aekit.train.trainer import TrainConfig, Trainer
 
 UNLABELLED = -1
@@ -263,7 +264,7 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
                                           self.n_neighbors_for(len(X)), len(classes))[~labelled]
             steps = int(self.epochs) * math.ceil(len(X_lab) / self._batch(len(X_lab)))
             for r in range(1, rounds + 1):
-                proba = _predict_proba(net, X_unl, self.device)
+                proba = _predict_proba(net, X_unl, resolve_device(self.device))
                 if spread is not None:  # the neighbour graph's labels, and the classifier's as it improves
                     proba = spread if r == 1 else (spread + proba) / 2
                 pick = _confident_balanced(proba, r / rounds, len(classes))
@@ -305,12 +306,13 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
 
     def _initial_net(self, codes: np.ndarray, seed: int) -> EncoderClassifierNet:
         ae = self.autoencoder_
-        body = copy.deepcopy(ae.model_).to(self.device)
+        device = resolve_device(self.device)
+        body = copy.deepcopy(ae.model_).to(device)
         code_size = int(ae._n_features_out)
         with torch.random.fork_rng(devices=[]):  # a seeded softmax layer: fits are reproducible
             torch.manual_seed(seed)
-            net = EncoderClassifierNet(body, code_size, len(self.classes_), bool(self.freeze)).to(self.device)
-        net.set_code_standardization(torch.from_numpy(np.asarray(codes, dtype=np.float32)).to(self.device))
+            net = EncoderClassifierNet(body, code_size, len(self.classes_), bool(self.freeze)).to(device)
+        net.set_code_standardization(torch.from_numpy(np.asarray(codes, dtype=np.float32)).to(device))
         return net
 
     def _train(self, net, X, y, X_val, y_val, seed: int, stage: str, epochs: int):
@@ -337,7 +339,7 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         X = self._input(X)  # checks fitted first
-        return _predict_proba(self.net_, X, self.device)
+        return _predict_proba(self.net_, X, resolve_device(self.device))
 
     def predict(self, X) -> np.ndarray:
         proba = self.predict_proba(X)  # checks fitted first

@@ -25,6 +25,7 @@ from aekit.errors import ConfigError, DataError
 from aekit.estimators.base import BaseAutoEncoder
 from aekit.metrics import psnr_rgb
 from aekit.models.colorizer import AB_LOSSES, ColorizerConfig, ColorizerModel, colorizer_config
+from aekit.train.precision import resolve_device
 from aekit.train.trainer import evaluate
 
 CROP_COVER = 4  # n_crops="auto": each photo pixel lies in about this many training crops
@@ -217,7 +218,7 @@ class Colorizer(BaseAutoEncoder):
         the constant colour on photos (or parts) it did not train on."""
         num = den = 0.0
         for i in range(0, len(X_val), 256):
-            x = torch.from_numpy(X_val[i : i + 256]).to(self.device)
+            x = torch.from_numpy(X_val[i : i + 256]).to(resolve_device(self.device))
             r = self.model_.residual(x[:, :1])
             d = x[:, 1:] - self.model_.ab_offset
             num += float((r * d).sum())
@@ -235,7 +236,7 @@ class Colorizer(BaseAutoEncoder):
         """Scaled L (H×W) → scaled ab (2×H×W); `full_strength`: the network's colour with gain 1
         instead of the calibrated gain (for comparison)."""
         self._check_fitted()
-        t = torch.from_numpy(np.ascontiguousarray(L, np.float32))[None, None].to(self.device)
+        t = torch.from_numpy(np.ascontiguousarray(L, np.float32))[None, None].to(resolve_device(self.device))
         gain = self.model_.ab_gain
         try:
             if full_strength:

@@ -37,9 +37,25 @@ PRESETS: dict[str, Preset] = {
     "conv-dae": Preset("AutoEncoder", {"arch": "conv", "hidden": (32, 32), "latent_dim": None, "loss": "bce",
                                        "noise": "gaussian:0.5"},
                        "convolutional denoising AE (the Keras denoiser)"),
+    # 1-D convolutional models for signals (N×C×T windows): strided convolutions with residual
+    # blocks, fully convolutional; the AE's code is half the input's size, the DAE's is not narrowed
+    # (the noise keeps it from learning the identity)
+    "conv1d-ae": Preset("AutoEncoder", {"arch": "conv1d", "hidden": (32, 32, 16, 8), "latent_dim": None},
+                        "1-D convolutional AE for signals (code: 8 channels at 1/16 of the length)"),
+    "conv1d-dae": Preset("AutoEncoder", {"arch": "conv1d", "hidden": (32, 64, 64), "latent_dim": None,
+                                         "noise": "gaussian:0.1"},
+                         "1-D convolutional denoising AE for signals (gaussian noise 0.1)"),
     "vae": Preset("VariationalAutoEncoder", {"hidden": (256, 128), "latent_dim": 8}, "variational AE"),
     "conv-vae": Preset("VariationalAutoEncoder", {"arch": "conv", "hidden": (32, 64), "latent_dim": 8},
                        "convolutional VAE"),
+    # Residual conv nets for colour images: four stride-2 stages of two GroupNorm residual blocks each
+    # (a 32 px image gives a 2×2 map), a dense code of 128 (a 32×32×3 crop holds 3072 values).
+    "resnet-ae": Preset("AutoEncoder", {"arch": "resnet", "hidden": (32, 64, 128, 128), "blocks": 2,
+                                        "latent_dim": 128},
+                        "residual conv AE for colour images (GroupNorm residual blocks, dense code 128)"),
+    "resnet-vae": Preset("VariationalAutoEncoder", {"arch": "resnet", "hidden": (32, 64, 128, 128), "blocks": 2,
+                                                    "latent_dim": 64, "likelihood": "gaussian"},
+                         "residual conv VAE for colour images (Gaussian likelihood, z of 64)"),
     "cvae": Preset("VariationalAutoEncoder", {"hidden": (256, 128), "latent_dim": 8, "conditional": True},
                    "conditional VAE"),
     # the recipe RESULTS.md measured as `aekit train --model colorizer` (100 epochs, batch 128, lr 1e-3)
@@ -52,10 +68,9 @@ def estimator_classes() -> dict[str, type]:
     """The estimator classes a run folder or preset may name (an allow-list: nothing else is looked up)."""
     from aekit.estimators.autoencoder import AutoEncoder
     from aekit.estimators.colorizer import Colorizer
-    from aekit.estimators.robust import RobustAutoEncoder
     from aekit.estimators.vae import VariationalAutoEncoder
 
-    return {c.__name__: c for c in (AutoEncoder, VariationalAutoEncoder, Colorizer, RobustAutoEncoder)}
+    return {c.__name__: c for c in (AutoEncoder, VariationalAutoEncoder, Colorizer)}
 
 
 def preset_class(name: str) -> type:

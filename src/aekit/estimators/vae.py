@@ -75,7 +75,10 @@ class VariationalAutoEncoder(CodeTransformer):
     conditional : bool, default=False
         A conditional VAE: one-hot labels join the encoder input and z; `fit(X, y)` needs y.
     arch : str, default="mlp"
-        Blocks: mlp or conv.
+        Blocks: mlp, conv, or resnet (strided convolutions with GroupNorm residual blocks, for
+        colour images; `hidden` are the stages' channels).
+    blocks : int, default=2
+        resnet: residual blocks per stage.
     input_shape : tuple of int or None, default=None
         (C, H, W) of flat image rows; inferred from 4-D X.
     {training_parameters}
@@ -119,6 +122,7 @@ class VariationalAutoEncoder(CodeTransformer):
         binarize="auto",
         conditional=False,
         arch="mlp",
+        blocks=2,
         input_shape=None,
         **training,
     ):
@@ -165,7 +169,8 @@ class VariationalAutoEncoder(CodeTransformer):
         hidden = (self.hidden,) if isinstance(self.hidden, int) else tuple(self.hidden)
         classes = [c.item() if hasattr(c, "item") else c for c in self.classes_] if self.conditional else None
         return VAEConfig(
-            input_shape=self._input_shape(X), arch=self.arch, hidden=hidden, latent_dim=int(self.latent_dim),
+            input_shape=self._input_shape(X), arch=self.arch, hidden=hidden, blocks=self.blocks,
+            latent_dim=int(self.latent_dim),
             activation=self.activation, code_activation="linear", output_activation="sigmoid" if unit else "linear",
             loss="bce" if likelihood == "bernoulli" else "mse", standardize=not unit,
             value_range=(0.0, 1.0) if unit else (lo, hi), likelihood=likelihood,

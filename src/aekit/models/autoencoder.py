@@ -18,9 +18,11 @@ from aekit.errors import AekitWarning, ConfigError
 from aekit.models.losses import RECONSTRUCTION_LOSSES, parse_sparsity, reconstruction_loss
 from aekit.nn.layers import activation, check_activation
 from aekit.nn.conv import ConvDecoder, ConvEncoder
+from aekit.nn.resnet import ResNetDecoder, ResNetEncoder
+from aekit.nn.conv1d import Conv1dDecoder, Conv1dEncoder, conv1d_code_size
 from aekit.nn.mlp import mlp_decoder, mlp_encoder
 
-ARCHS = ("mlp", "conv")
+ARCHS = ("mlp", "conv", "conv1d", "resnet")
 
 
 @dataclass
@@ -33,11 +35,16 @@ class ModelConfig:
     Parameters
     ----------
     input_shape : tuple of int
-        Shape of one sample: (D,) for rows, (C, H, W) for images.
-    arch : {"mlp", "conv"}, default "mlp"
-        Fully connected layers, or convolution blocks (`aekit.nn.conv`; needs (C, H, W)).
+        Shape of one sample: (D,) for rows, (C, H, W) for images, (C, T) for signals.
+    arch : {"mlp", "conv", "conv1d", "resnet"}, default "mlp"
+        Fully connected layers, convolution blocks (`aekit.nn.conv`; needs (C, H, W)), or
+        strided 1-D convolutions with residual blocks (`aekit.nn.conv1d`; needs (C, T)); a
+        conv1d model standardizes per channel, not per value. "resnet": strided convolutions
+        with GroupNorm residual blocks for colour images (`aekit.nn.resnet`; needs (C, H, W)).
     hidden : tuple of int, default (256, 64)
-        Hidden layer sizes from the input side (mlp), or channels per block (conv).
+        Hidden layer sizes from the input side (mlp), or channels per block (conv) or per stage (resnet).
+    blocks : int, default 2
+        Residual blocks per stage (arch="resnet" only; 0: strided convolutions only).
     latent_dim : int or None, default 2
         Code size; None (conv only) keeps the last feature map as the code.
     activation : str, default "relu"
@@ -80,6 +87,7 @@ class ModelConfig:
     input_shape: tuple[int, ...]
     arch: str = "mlp"
     hidden: tuple[int, ...] = (256, 64)
+    blocks: int = 2  # resnet only: residual blocks per stage
     latent_dim: int | None = 2  # conv only: None = no dense bottleneck (the Keras blog's denoiser)
     activation: str = "relu"
     code_activation: str = "linear"
@@ -107,6 +115,8 @@ class ModelConfig:
         """Length of the code `transform` returns."""
         if self.latent_dim is not None:
             return int(self.latent_dim)
+        if self.arch == "conv1d":
+            return conv1d_code_size(self.input_shape[1], self.hidden)
         c, h, w = self.input_shape
         m = 2 ** len(self.hidden)
         return self.hidden[-1] * (-(-h // m)) * (-(-w // m))
@@ -125,17 +135,27 @@ class ModelConfig:
         if any(h < 1 for h in self.hidden):
             raise ConfigError(f"hidden layer sizes must be ≥ 1, got {self.hidden}")
         if self.latent_dim is None:
-            if self.arch != "conv":
-                raise ConfigError("latent_dim=None (no dense bottleneck) is only for arch='conv'")
+            if self.arch not in ("conv", "conv1d", "resnet"):
+                raise ConfigError("latent_dim=None (no dense bottleneck) is only for arch='conv', 'conv1d' or 'resnet'")
         elif int(self.latent_dim) < 1:
             raise ConfigError(f"latent_dim must be ≥ 1, got {self.latent_dim}")
-        if self.arch == "conv":
+        if self.arch in ("conv", "resnet"):
             if self.image_shape is None:
-                raise ConfigError(f"arch='conv' needs input_shape=(C, H, W), got {self.input_shape}")
+                raise ConfigError(f"arch='{self.arch}' needs input_shape=(C, H, W), got {self.input_shape}")
             if self.tied:
                 raise ConfigError("tied weights are implemented for arch='mlp' only")
             if not self.hidden:
-                raise ConfigError("arch='conv' needs at least one convolution block: hidden=(32, 32)")
+                raise ConfigError(f"arch='{self.arch}' needs at least one convolution block: hidden=(32, 32)")
+        if isinstance(self.blocks, bool) or not isinstance(self.blocks, (int, np.integer)) or self.blocks < 0:
+            raise ConfigError(f"blocks (residual blocks per stage) must be an integer ≥ 0, got {self.blocks!r}")
+        self.blocks = int(self.blocks)
+        if self.arch == "conv1d":
+            if len(self.input_shape) != 2:
+                raise ConfigError(f"arch='conv1d' needs input_shape=(C, T) (channels, samples), got {self.input_shape}")
+            if self.tied:
+                raise ConfigError("tied weights are implemented for arch='mlp' only")
+            if not self.hidden:
+                raise ConfigError("arch='conv1d' needs at least one convolution stage: hidden=(32, 64)")
         for name in (self.activation, self.code_activation, self.output_activation):
             check_activation(name)
         if self.loss not in RECONSTRUCTION_LOSSES:
@@ -241,6 +261,15 @@ class AutoEncoderModel(nn.Module):
             self.encoder = ConvEncoder(config.image_shape, config.hidden, config.activation, config.latent_dim,
                                        config.code_activation)
             self.decoder = ConvDecoder(self.encoder, config.hidden, config.activation, config.latent_dim)
+        elif config.arch == "resnet":
+            self.encoder = ResNetEncoder(config.image_shape, config.hidden, config.blocks, config.activation,
+                                         config.latent_dim, config.code_activation)
+            self.decoder = ResNetDecoder(self.encoder, config.hidden, config.blocks, config.activation,
+                                         config.latent_dim)
+        elif config.arch == "conv1d":
+            self.encoder = Conv1dEncoder(config.input_shape, config.hidden, config.activation, config.latent_dim,
+                                         config.code_activation)
+            self.decoder = Conv1dDecoder(self.encoder, config.hidden, config.activation, config.latent_dim)
         else:
             self.encoder = mlp_encoder(n, config.hidden, config.latent_dim, config.activation, config.code_activation)
             self.decoder = mlp_decoder(
@@ -258,6 +287,15 @@ class AutoEncoderModel(nn.Module):
         """Store the per-feature mean and standard deviation of training data X (N × ...);
         features with std ≤ 1e-8 get scale 1. Used only when `config.standardize` is set."""
         flat = X.reshape(X.shape[0], -1)
+        if self.config.arch == "conv1d":
+            # one mean and std per channel, repeated along time: a signal's statistics do not
+            # depend on where a window starts
+            c, t = self.config.input_shape
+            per_channel = flat.reshape(-1, c, t).transpose(0, 1).reshape(c, -1)
+            self.input_shift.copy_(per_channel.mean(1).repeat_interleave(t))
+            std = per_channel.std(1, unbiased=False).repeat_interleave(t)
+            self.input_scale.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
+            return
         self.input_shift.copy_(flat.mean(0))
         std = flat.std(0, unbiased=False)
         self.input_scale.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
@@ -289,9 +327,9 @@ class AutoEncoderModel(nn.Module):
         return self.decode(self.encode(x), shape=x.shape)
 
     def reconstruct_image(self, x: torch.Tensor) -> torch.Tensor:
-        """A fully convolutional model (arch='conv', no dense bottleneck) applied to N×C×H×W images
-        of any H, W; the standardization buffers are per pixel, so it requires none."""
-        if self.config.arch != "conv" or self.config.latent_dim is not None or self.config.standardize:
+        """A fully convolutional model (arch='conv' or 'resnet', no dense bottleneck) applied to N×C×H×W
+        images of any H, W; the standardization buffers are per pixel, so it requires none."""
+        if self.config.arch not in ("conv", "resnet") or self.config.latent_dim is not None or self.config.standardize:
             raise ConfigError("only a convolutional model without a dense bottleneck accepts images of other sizes")
         hw = tuple(x.shape[-2:])
         logits = self.decoder(self.encoder(x, image_hw=hw), image_hw=hw)

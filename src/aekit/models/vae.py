@@ -6,7 +6,7 @@
     log p(x|z) = Σᵢ [xᵢ log yᵢ + (1−xᵢ) log(1−yᵢ)]               (Bernoulli, from the logits)
                or Σᵢ log N(xᵢ; yᵢ, s²ᵢ)                          (Gaussian)
 
-It reuses the core's blocks (MLP or conv encoder body, mirrored decoder); its configuration
+It reuses the core's blocks (MLP, conv or resnet encoder body, mirrored decoder); its configuration
 `VAEConfig` is the core's `ModelConfig` with the VAE's typed options:
 
     likelihood        "bernoulli" or "gaussian"
@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from aekit.models.autoencoder import ModelConfig
 from aekit.nn.conv import ConvDecoder, ConvEncoder
+from aekit.nn.resnet import ResNetDecoder, ResNetEncoder
 from aekit.nn.layers import activation
 from aekit.nn.mlp import mlp_decoder, mlp_encoder
 
@@ -189,10 +190,15 @@ class VAEModel(nn.Module):
         self.config = config
         n, L, K = config.n_features, int(config.latent_dim), config.n_classes
         self.n_features, self.latent_dim, self.n_classes = n, L, K
-        if config.arch == "conv":
-            self.encoder = ConvEncoder(config.image_shape, config.hidden, config.activation, None, "linear")
+        if config.arch in ("conv", "resnet"):
+            if config.arch == "conv":
+                self.encoder = ConvEncoder(config.image_shape, config.hidden, config.activation, None, "linear")
+                self.decoder = ConvDecoder(self.encoder, config.hidden, config.activation, L + K)
+            else:
+                self.encoder = ResNetEncoder(config.image_shape, config.hidden, config.blocks, config.activation,
+                                             None, "linear")
+                self.decoder = ResNetDecoder(self.encoder, config.hidden, config.blocks, config.activation, L + K)
             feat = self.encoder.code_channels * self.encoder.code_hw[0] * self.encoder.code_hw[1]
-            self.decoder = ConvDecoder(self.encoder, config.hidden, config.activation, L + K)
             head_in = feat + K  # conv: the one-hot joins the flattened feature maps
         else:
             if config.hidden:
@@ -243,7 +249,7 @@ class VAEModel(nn.Module):
     def posterior(self, x: torch.Tensor, c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """μ and log σ² of q(z|x) (x already split, data space)."""
         h = self._to_model(x)
-        if self.config.arch == "conv":
+        if self.config.arch in ("conv", "resnet"):
             h = self.encoder(h)
             if c is not None:
                 h = torch.cat([h, c], 1)

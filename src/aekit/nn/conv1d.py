@@ -45,6 +45,20 @@ def padded_length(length: int, depth: int) -> int:
     return -(-length // m) * m
 
 
+def conv1d_code_size(length: int, channels: Sequence[int]) -> int:
+    """Values in the code of a fully convolutional `Conv1dEncoder` (no dense layer) for length T:
+    the last stage's channels × padded_length(T, depth) / 2**depth.
+
+    Examples
+    --------
+    >>> conv1d_code_size(100, [8, 16])   # 16 channels × 25 steps
+    400
+    """
+    chans = list(channels)
+    depth = len(chans)
+    return chans[-1] * (padded_length(length, depth) // 2**depth)
+
+
 def _norm(kind: str, channels: int) -> nn.Module:
     if kind == "group":
         return nn.GroupNorm(math.gcd(channels, 8), channels)
@@ -253,4 +267,4 @@ class Conv1dDecoder(nn.Module):
         return self.features(z)[:, :, :t].flatten(1)
 
 
-__all__ = ["NORMS", "Conv1dDecoder", "Conv1dEncoder", "ResidualBlock1d", "padded_length"]
+__all__ = ["NORMS", "Conv1dDecoder", "Conv1dEncoder", "ResidualBlock1d", "conv1d_code_size", "padded_length"]

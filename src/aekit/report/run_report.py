@@ -95,6 +95,9 @@ def _describe(est) -> str:
     c = est.model_config_
     if c.arch == "conv":
         layers = f"conv {'-'.join(map(str, c.hidden))} on {'×'.join(map(str, c.input_shape))}, code {c.code_size}"
+    elif c.arch == "resnet":
+        layers = (f"resnet {'-'.join(map(str, c.hidden))} × {c.blocks} blocks on {'×'.join(map(str, c.input_shape))}, "
+                  f"code {c.code_size}")
     else:
         layers = "-".join(str(v) for v in (c.n_features, *c.hidden, c.latent_dim))
     extras = [f"{c.activation} units", f"{c.loss} loss", f"{c.output_activation} output"]
@@ -164,7 +167,9 @@ def model_section(entry: ReportEntry, train: Dataset, test: Dataset, fig_dir: Pa
                                fig_dir / f"{slug}-latent.png", classes=test.classes),
         "Test set in the autoencoder's latent space beside PCA's first two components, coloured by label.",
     ))
-    sec.blocks.append(latent_map_html(f"LatentMap-{slug}", codes, labels=test.y, classes=test.classes, images=test.X,
+    signals = test.X.ndim == 3  # N×C×T windows: no picture to show per point
+    sec.blocks.append(latent_map_html(f"LatentMap-{slug}", codes, labels=test.y, classes=test.classes,
+                                      images=None if signals else test.X,
                                       image_shape=test.sample_shape if test.is_image else None,
                                       value_range=test.value_range, title=f"{entry.name}: interactive latent map"))
     return sec

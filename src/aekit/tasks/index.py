@@ -15,6 +15,14 @@ searched per query) and "hnsw" (IndexHNSWFlat, M links per node, efSearch at que
 "auto" is flat below AUTO_APPROX_AT items and ivf from there. Distances are Euclidean
 distances between codes (FAISS's squared L2, square-rooted).
 
+Colour: an index keeps colour ("keep", the default) or drops it ("drop"): the collection and
+every query are converted to luminance (Y = 0.2125 R + 0.7154 G + 0.0721 B, scikit-image's
+`rgb2gray`) before encoding, so that colour does not decide the neighbours. A run trained on grey
+images encodes the luminance itself; a run trained on colour images is given the luminance
+repeated in its 3 channels. The mode is recorded in the manifest, so queries are treated as
+the collection was. A grey run cannot keep the colour of a colour collection (refused, naming
+--colour drop).
+
 Bad input is refused with one clear message: an index made with another run folder's weights,
 a missing or corrupt index file, codes of the wrong size. A k larger than the index is clamped
 with a notice (an AekitWarning). Query images of another size or channel count are converted
@@ -38,6 +46,8 @@ from aekit.specs import positive_int
 from aekit.runs import CONFIG, UMASK, atomic_write_bytes, file_sha256, read_json, write_json
 
 KINDS = ("auto", "flat", "ivf", "hnsw")
+COLOUR_MODES = ("keep", "drop")
+LUMINANCE = (0.2125, 0.7154, 0.0721)  # scikit-image's rgb2gray weights (ITU-R BT.709)
 AUTO_APPROX_AT = 100_000
 INDEX_FILE = "index.faiss"
 ITEMS_FILE = "items.npz"
@@ -74,8 +84,8 @@ class _Items:
 class ImageIndex:
     """Codes of an image collection in a FAISS index, searchable by image or by code.
 
-    Build one with `ImageIndex.build(run, X, labels=None, paths=None, kind="auto")` (X is
-    encoded with the run folder's encoder), or `ImageIndex.from_codes(codes, ...)` for codes
+    Build one with `ImageIndex.build(run, X, labels=None, paths=None, kind="auto", colour="keep")`
+    (X is encoded with the run folder's encoder; colour="drop" encodes its luminance), or `ImageIndex.from_codes(codes, ...)` for codes
     made elsewhere (no run: query with `query_codes`). `add` appends items, `query(X, k)`
     returns (distances, ids) of the k nearest items for each row of X, `save(path)` writes the
     index folder and `ImageIndex.load(path)` reads it back, checking that the run folder still
@@ -84,7 +94,7 @@ class ImageIndex:
 
     def __init__(self, code_size: int, *, kind: str = "flat", nlist: int | None = None, nprobe: int = 16,
                  hnsw_m: int = 32, ef_search: int = 64, run: str | os.PathLike | None = None,
-                 weights_sha256: str | None = None):
+                 weights_sha256: str | None = None, colour: str = "keep"):
         if kind not in KINDS or kind == "auto":
             raise ConfigError(f"unknown index kind {kind!r}; choose one of flat, ivf, hnsw (or auto when building)")
         if int(code_size) < 1:
@@ -100,6 +110,7 @@ class ImageIndex:
         self.ef_search = int(ef_search)
         self.run = None if run is None else str(Path(run).resolve())
         self.weights_sha256 = weights_sha256
+        self.colour = check_colour(colour)
         self.sources: list[dict] = []
         self._items = _Items()
         self._index = None
@@ -116,13 +127,16 @@ class ImageIndex:
 
     @classmethod
     def build(cls, run, X, labels=None, paths=None, *, kind: str = "auto", ids=None, source: dict | None = None,
-              nlist: int | None = None, nprobe: int = 16, hnsw_m: int = 32, ef_search: int = 64) -> "ImageIndex":
+              nlist: int | None = None, nprobe: int = 16, hnsw_m: int = 32, ef_search: int = 64,
+              colour: str = "keep") -> "ImageIndex":
         """Encode X (in the layout the run was trained on) with the run folder's encoder and index
-        the codes. labels/paths/ids: one per row (optional); source: a note stored in the manifest."""
+        the codes. labels/paths/ids: one per row (optional); source: a note stored in the manifest;
+        colour: "keep", or "drop" to encode the images' luminance (see the module docstring)."""
+        colour = check_colour(colour)
         est = load_encoder(run)
-        codes = encode(est, X)
+        codes = encode(est, X, colour)
         index = cls(int(codes.shape[1]), kind=cls.resolve_kind(kind, len(codes)), nlist=nlist, nprobe=nprobe,
-                    hnsw_m=hnsw_m, ef_search=ef_search, run=run, weights_sha256=run_weights_sha(run))
+                    hnsw_m=hnsw_m, ef_search=ef_search, run=run, weights_sha256=run_weights_sha(run), colour=colour)
         index._encoder = est
         index.add_codes(codes, labels, paths, ids=ids, source=source)
         return index
@@ -180,7 +194,7 @@ class ImageIndex:
 
     def add(self, X, labels=None, paths=None, *, ids=None, source: dict | None = None) -> np.ndarray:
         """Encode X with the index's run and append it; returns the new items' ids."""
-        return self.add_codes(encode(self.encoder(), X), labels, paths, ids=ids, source=source)
+        return self.add_codes(encode(self.encoder(), X, self.colour), labels, paths, ids=ids, source=source)
 
     def add_codes(self, codes, labels=None, paths=None, *, ids=None, source: dict | None = None) -> np.ndarray:
         codes = _codes(codes, self.code_size)
@@ -215,7 +229,8 @@ class ImageIndex:
         return self._encoder
 
     def encode(self, X) -> np.ndarray:
-        return encode(self.encoder(), X)
+        """Codes of X as the collection's were made (the index's colour mode)."""
+        return encode(self.encoder(), X, self.colour)
 
     def query(self, X, k: int = 10, *, nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(distances, ids), each len(X) × k, nearest first: X encoded with the run's encoder."""
@@ -266,6 +281,7 @@ class ImageIndex:
             "weights_sha256": self.weights_sha256,
             "kind": self.kind,
             "metric": "l2",
+            "colour": self.colour,
             "code_size": self.code_size,
             "count": len(self),
             "nlist": self.nlist,
@@ -315,7 +331,7 @@ class ImageIndex:
         try:
             index = cls(int(m["code_size"]), kind=m["kind"], nlist=m.get("nlist"), nprobe=int(m.get("nprobe", 16)),
                         hnsw_m=int(m.get("hnsw_m", 32)), ef_search=int(m.get("ef_search", 64)),
-                        weights_sha256=m.get("weights_sha256"))
+                        weights_sha256=m.get("weights_sha256"), colour=m.get("colour", "keep"))
         except (KeyError, TypeError, ValueError, ConfigError) as exc:
             raise RunFolderError(f"{path / MANIFEST}: incomplete or invalid manifest ({exc})") from None
         index.run = m.get("run")
@@ -380,12 +396,77 @@ def load_encoder(run):
     return require_encoder(load_estimator(run), "an image index")
 
 
-def encode(est, X) -> np.ndarray:
+def check_colour(colour) -> str:
+    """`colour` if it is a colour mode ("keep" or "drop"), else ConfigError."""
+    if colour not in COLOUR_MODES:
+        raise ConfigError(f"unknown colour mode {colour!r}; choose keep (search by the colour image) or drop "
+                          "(search by its luminance)")
+    return str(colour)
+
+
+def luminance(X: np.ndarray) -> np.ndarray:
+    """The luminance of N×3×H×W colour images, N×1×H×W (weights LUMINANCE); grey images unchanged.
+
+    Parameters
+    ----------
+    X : np.ndarray
+        N×3×H×W (RGB) or N×1×H×W images.
+
+    Returns
+    -------
+    np.ndarray
+        float32, N×1×H×W.
+
+    Examples
+    --------
+    >>> luminance(np.ones((2, 3, 4, 5))).shape
+    (2, 1, 4, 5)
+    >>> round(float(luminance(np.array([0.0, 1.0, 0.0]).reshape(1, 3, 1, 1))[0, 0, 0, 0]), 4)   # pure green
+    0.7154
+    """
     X = np.asarray(X)
-    if X.ndim == 4 and getattr(est, "input_ndim_", 2) == 2:
-        X = X.reshape(len(X), -1)
+    if X.ndim != 4 or X.shape[1] not in (1, 3):
+        raise DataError(f"luminance needs N×3×H×W colour or N×1×H×W grey images, got shape {X.shape}")
+    if X.shape[1] == 1:
+        return X.astype(np.float32, copy=False)
+    w = np.asarray(LUMINANCE, np.float32).reshape(1, 3, 1, 1)
+    return (X.astype(np.float32, copy=False) * w).sum(1, keepdims=True)
+
+
+def colour_input(est, X: np.ndarray, colour: str) -> np.ndarray:
+    """X as the run's encoder takes it in colour mode `colour`: "drop" turns images into their
+    luminance (repeated in 3 channels for a run trained on colour); "keep" refuses a colour
+    collection for a run trained on grey images."""
+    check_colour(colour)
+    if X.ndim != 4:
+        if colour == "drop":
+            raise DataError(f"--colour drop needs images (N×C×H×W), got rows of shape {X.shape}")
+        return X
+    try:
+        c = image_shape_of(est)[0]
+    except DataError:
+        if colour == "drop":
+            raise
+        return X  # a run trained on rows: the encoder checks the size
+    if colour == "keep":
+        if X.shape[1] == 3 and c == 1:
+            raise ConfigError("the run was trained on grey images and these images are in colour: build the index "
+                              "with --colour drop (search by luminance), or with a run trained on colour images")
+        return X
+    if c not in (1, 3):
+        raise ConfigError(f"--colour drop needs a run trained on grey or RGB images; this one takes {c} channels")
+    grey = luminance(X)
+    return np.repeat(grey, 3, axis=1) if c == 3 else grey
+
+
+def encode(est, X, colour: str = "keep") -> np.ndarray:
+    """Codes of X (N×C×H×W images or rows) from a fitted encoder, float32, in colour mode `colour`."""
+    X = np.asarray(X)
     if len(X) == 0:
         raise DataError("no images to encode")
+    X = colour_input(est, X, colour)
+    if X.ndim == 4 and getattr(est, "input_ndim_", 2) == 2:
+        X = X.reshape(len(X), -1)
     return np.ascontiguousarray(est.transform(X), dtype=np.float32)
 
 
@@ -422,14 +503,19 @@ def image_shape_of(est) -> tuple[int, int, int]:
     raise DataError(f"this run was trained on rows of {shape[0]} values, not images: query it with --data")
 
 
-def fit_images(images: list[np.ndarray], shape: tuple[int, int, int], value_max: float = 1.0) -> tuple[np.ndarray, list[str]]:
+def fit_images(images: list[np.ndarray], shape: tuple[int, int, int], value_max: float = 1.0,
+               colour: str = "keep") -> tuple[np.ndarray, list[str]]:
     """Images (H×W or H×W×C, uint8 or float in [0, 1]) made to fit (C, H, W): resized (bilinear,
-    with anti-aliasing) and turned grey (luminance) or colour (grey repeated) as needed. Returns
-    N×C×H×W float32 in [0, value_max] and the notices to print (one per kind of change)."""
+    with anti-aliasing) and turned grey (luminance) or colour (grey repeated) as needed; with
+    colour="drop" every image is turned grey (N×1×H×W, no notice: that is the index's mode).
+    Returns N×C×H×W float32 in [0, value_max] and the notices to print (one per kind of change)."""
     from skimage.color import gray2rgb, rgb2gray
     from skimage.transform import resize
 
     c, h, w = shape
+    drop = check_colour(colour) == "drop"
+    if drop:
+        c = 1
     out = np.empty((len(images), c, h, w), np.float32)
     notes: list[str] = []
     for i, im in enumerate(images):
@@ -441,7 +527,8 @@ def fit_images(images: list[np.ndarray], shape: tuple[int, int, int], value_max:
             a = a[..., 0]
         if a.ndim == 3 and c == 1:
             a = rgb2gray(a)
-            notes.append("the query is a colour image; the model takes grey images: converted to grey")
+            if not drop:
+                notes.append("the query is a colour image; the model takes grey images: converted to grey")
         elif a.ndim == 2 and c == 3:
             a = gray2rgb(a)
             notes.append("the query is a grey image; the model takes colour images: grey repeated in 3 channels")
@@ -453,5 +540,5 @@ def fit_images(images: list[np.ndarray], shape: tuple[int, int, int], value_max:
     return out, list(dict.fromkeys(notes))
 
 
-__all__ = ["GRID_MAX_RESULTS", "ImageIndex", "KINDS", "MANIFEST", "encode", "fit_images", "image_shape_of", "load_encoder",
-           "run_weights_sha"]
+__all__ = ["COLOUR_MODES", "GRID_MAX_RESULTS", "ImageIndex", "KINDS", "LUMINANCE", "MANIFEST", "check_colour",
+           "colour_input", "encode", "fit_images", "image_shape_of", "load_encoder", "luminance", "run_weights_sha"]

@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 
 from aekit.data.files import read_image
-from aekit.errors import AekitWarning, ConfigError, RunFolderError
+from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError
 from aekit.metrics import precision_at_k
 from aekit.runs import read_json
 from aekit.specs import positive_int
-from aekit.tasks.index import GRID_MAX_RESULTS, MANIFEST, ImageIndex, fit_images, image_shape_of, run_weights_sha
+from aekit.tasks.index import (GRID_MAX_RESULTS, MANIFEST, ImageIndex, check_colour, fit_images, image_shape_of,
+                               run_weights_sha)
 
 
 def read_images(paths) -> list[np.ndarray]:
@@ -90,10 +91,12 @@ def _load_source(source: str, split: str, data_dir, seed: int):
 
 def build_index(run, out, source: str | None = None, *, split: str = "train", data_dir=None, seed: int | None = None,
                 kind: str = "auto", overwrite: bool = False, nlist: int | None = None, nprobe: int = 16,
-                hnsw_m: int = 32, limit: int | None = None, notice=None) -> ImageIndex:
+                hnsw_m: int = 32, limit: int | None = None, notice=None, colour: str = "keep") -> ImageIndex:
     """Encode a data source's split with the run's encoder and write an index folder to `out`
     (default source: the one the run was trained on); `limit`: only its first `limit` samples
-    (a limit above the split's size keeps them all, said through `notice`)."""
+    (a limit above the split's size keeps them all, said through `notice`); `colour`: "keep", or
+    "drop" to search by luminance (`aekit.tasks.index`)."""
+    check_colour(colour)
     out = Path(out)
     sha = run_weights_sha(run)
     if (out / MANIFEST).exists() and not overwrite:
@@ -118,7 +121,7 @@ def build_index(run, out, source: str | None = None, *, split: str = "train", da
         if n < len(ds):
             ds, srec = ds.subset(np.arange(n)), {**srec, "limit": n}
     index = ImageIndex.build(run, ds.X, labels=ds.y, paths=ds.paths, kind=kind, source=srec, nlist=nlist,
-                             nprobe=nprobe, hnsw_m=hnsw_m)
+                             nprobe=nprobe, hnsw_m=hnsw_m, colour=colour)
     index.save(out)
     return index
 
@@ -148,15 +151,18 @@ def query_index(path, *, images: list | None = None, source: str | None = None, 
     names: list[str]
     if images:
         shape = image_shape_of(est)
-        Q, notes = fit_images(read_images(images), shape)
+        Q, notes = fit_images(read_images(images), shape, colour=index.colour)
         names = [Path(p).name for p in images]
-        X = Q if getattr(est, "input_ndim_", 2) == 4 else Q.reshape(len(Q), -1)
+        X = Q  # `index.encode` converts colour as the collection was, and flattens for a flat run
     elif source is not None:
         if int(limit) < 1:
             raise ConfigError(f"--limit must be ≥ 1, got {limit}")
         ds, _ = _load_source(source, split, data_dir, seed)
         ds = ds.subset(np.arange(min(int(limit), len(ds))))
         X, Q = ds.X, (ds.X if ds.X.ndim == 4 else None)
+        if Q is not None:
+            X, notes = fit_data_images(Q, est, index.colour)
+            Q = X
         query_labels = ds.y
         names = [f"{ds.name} {split} #{i}" for i in range(len(ds))]
     else:
@@ -191,6 +197,20 @@ def query_index(path, *, images: list | None = None, source: str | None = None, 
     return result
 
 
+def fit_data_images(X: np.ndarray, est, colour: str = "keep") -> tuple[np.ndarray, list[str]]:
+    """Query images from a data source (N×C×H×W) as the run's encoder takes them: unchanged when
+    their size and channels fit, else resized / converted by `fit_images` (values in [0, 1]),
+    with its notices."""
+    try:
+        shape = image_shape_of(est)
+    except DataError:
+        return X, []  # a run trained on rows: the encoder checks the size
+    if tuple(X.shape[-2:]) == tuple(shape[-2:]) and (X.shape[1] == shape[0] or colour == "drop"):
+        return X, []
+    images = [x[0] if x.shape[0] == 1 else x.transpose(1, 2, 0) for x in np.clip(X, 0.0, 1.0)]
+    return fit_images(images, shape, colour=colour)
+
+
 def _classes_by_position(index: ImageIndex):
     spans = [(int(s.get("start", 0)), int(s.get("count", 0)), s.get("classes")) for s in index.sources]
 
@@ -205,5 +225,5 @@ def _classes_by_position(index: ImageIndex):
     return name
 
 
-__all__ = ["ImageIndex", "add_to_index", "build_index", "fit_images",
+__all__ = ["ImageIndex", "add_to_index", "build_index", "fit_data_images", "fit_images",
            "query_index", "save_query_grid"]

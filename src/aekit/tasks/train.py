@@ -9,6 +9,7 @@ from aekit.estimators import make_preset
 from aekit.kinds import kind_of_preset
 from aekit.report.html import write_report
 from aekit.runs import RunRecord
+from aekit.train.distributed import is_writer
 from aekit.train.tracking import resolve_loggers, tracking_run
 
 
@@ -24,20 +25,28 @@ def train_run(out: str | Path, source: str = "digits", *, preset: str = "ae", da
     `progress` is told what each step after training is doing and how long it took (evaluation
     and the report can take minutes on large data).
 
+    Under torchrun every rank trains its share of each batch and rank 0 alone writes the run
+    folder; the other ranks return (estimator, {}, run folder) after training.
+
     Returns (estimator, metrics, run folder).
     """
     say = progress or (lambda _: None)
     run = RunRecord(out)
-    run.check_writable(resume=resume, overwrite=overwrite)
+    writer = is_writer()
+    if writer:
+        run.check_writable(resume=resume, overwrite=overwrite)
     kind = kind_of_preset(preset)
     if params.get("logger") is not None:
         params["logger"] = resolve_loggers(params["logger"])
     loggers = params.get("logger") or []
     est = make_preset(preset, **params)
     est.check_params()  # before any data is loaded or the folder is touched
-    if resume:
+    if resume and writer:
         est.check_resume(run.path)
     args, kwargs, record, eval_data = kind.training_data(est, source, data_dir, data_seed, label_column, train_size)
+    if not writer:  # its checkpoint comes from rank 0, which also writes the folder
+        est.fit(*[a for a in args if a is not None], **kwargs, run_dir=run.path, resume=resume)
+        return est, {}, run.path
     with run.lock():
         if overwrite and not resume:
             run.clear()  # an old report or checkpoint must not sit beside the new run

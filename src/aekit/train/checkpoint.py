@@ -224,7 +224,14 @@ def restore_checkpoint(path: str | os.PathLike | None, *, stage: str, model: nn.
     RunFolderError
         As `read_checkpoint`, and when the weights or the optimizer state do not fit.
     """
-    state = read_checkpoint(path, stage=stage)
+    return apply_checkpoint(read_checkpoint(path, stage=stage), path, model=model, optimizer=optimizer,
+                            scheduler=scheduler, generator=generator)
+
+
+def apply_checkpoint(state: TrainState, path, *, model: nn.Module, optimizer: torch.optim.Optimizer,
+                     scheduler=None, generator: torch.Generator | None = None) -> TrainState:
+    """Put a checkpoint's `state` (read from `path`, named in errors) back into the model,
+    optimizer, scheduler and generator, as `restore_checkpoint` does; returns `state`."""
     load_state_checked(model, state.model, path)
     try:
         optimizer.load_state_dict(state.optimizer)
@@ -288,5 +295,5 @@ def check_state(module: nn.Module, state: dict[str, torch.Tensor], source) -> No
         raise RunFolderError(f"{source}: weights do not match the model config: " + ", ".join(parts))
 
 
-__all__ = ["CHECKPOINT_FILE", "TrainState", "check_state", "checkpoint_train_config", "load_state_checked", "read_checkpoint", "restore_checkpoint",
+__all__ = ["CHECKPOINT_FILE", "TrainState", "apply_checkpoint", "check_state", "checkpoint_train_config", "load_state_checked", "read_checkpoint", "restore_checkpoint",
            "write_checkpoint"]

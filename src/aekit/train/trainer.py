@@ -9,9 +9,9 @@ Everything else is a callback (aekit.train.callbacks) that the Trainer installs 
 TrainConfig: early stopping (best weights restored), the time budget, checkpoints
 (aekit.train.checkpoint) and the rich progress bar; user callbacks join them.
 
-Scale-out: when torch.distributed is initialized, each rank takes its shard of the shuffled
-indices, per-epoch metrics are all-reduced and only rank 0 writes checkpoints. (Gradient
-all-reduce is the remaining step for DDP; it is not exercised on this CPU-only project yet.)
+Scale-out: under torchrun (torch.distributed initialized) the model trains through
+DistributedDataParallel, each global batch split across the ranks, metrics reduced and rank 0
+writing (aekit.train.distributed). Devices and mixed precision: aekit.train.precision.
 """
 from __future__ import annotations
 
@@ -41,9 +41,23 @@ from aekit.train.callbacks import (
 from aekit.train.checkpoint import (
     CHECKPOINT_FILE,
     TrainState,
-    restore_checkpoint,
+    apply_checkpoint,
+    read_checkpoint,
     write_checkpoint,
 )
+from aekit.train.distributed import (
+    PeerFailure,
+    agree_on_stop,
+    all_sum,
+    first_sentence,
+    is_collective_failure,
+    on_rank_zero,
+    rank_and_world,
+    rank_generator,
+    shard_batch,
+    wrap_ddp,
+)
+from aekit.train.precision import MixedPrecision, auto_threads, check_device, check_precision, to_device
 
 OPTIMIZERS: dict[str, Callable] = {
     "adam": torch.optim.Adam,
@@ -85,8 +99,9 @@ class TrainConfig:
     min_delta: float = 0.0
     checkpoint_every: int = 1  # epochs; 0 = only at the end / on interrupt
     seed: int = 0
-    device: str = "cpu"
+    device: str = "cpu"  # auto | cpu | cuda | cuda:N | mps (resolved to the device used)
     dtype: str = "float32"
+    precision: str = "32"  # 32 | bf16-mixed | 16-mixed (aekit.train.precision)
     progress: bool = True
     num_threads: int | None = None  # None: 1 for small models (see auto_threads), else torch's default
     max_seconds: float | None = None  # stop after the epoch in which training time reaches this
@@ -110,7 +125,8 @@ class TrainConfig:
             self.max_seconds = finite_number(self.max_seconds, "max_seconds", low=0.0, low_open=True)
         if self.dtype not in ("float32", "float64", "bfloat16"):
             raise ConfigError(f"dtype must be float32, float64 or bfloat16, got {self.dtype!r}")
-        check_device(self.device)
+        self.device = str(check_device(self.device))
+        self.precision = check_precision(self.precision, self.device)
         parse_schedule(self.lr_schedule)
 
     @property
@@ -144,23 +160,6 @@ def parse_schedule(spec: str | None) -> tuple[str, tuple[float, ...]]:
     return ("none", ()) if parsed is None else parsed
 
 
-def check_device(device) -> torch.device:
-    """The torch device named, if this machine has it; ConfigError otherwise."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r}: this machine has no CUDA device (torch {torch.__version__}); use cpu")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ConfigError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"device {device!r}: MPS is not available on this machine; use cpu")
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise ConfigError(f"device {device!r} is not supported; use cpu, cuda, cuda:N or mps")
-    return dev
-
-
 def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
     """The optimizer named by ``config.optimizer`` over `params`, with its lr, weight decay and momentum."""
     cls = OPTIMIZERS[config.optimizer]
@@ -192,12 +191,6 @@ def make_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer):
         patience, factor = (int(v[0]), v[1]) if v else (5, 0.5)
         return s.ReduceLROnPlateau(optimizer, patience=patience, factor=factor)
     return None
-
-
-def _dist() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -391,14 +384,14 @@ class Trainer(TrainingLoop):
 
     def _fit(self, model, X_train, X_val, *, resume, history, observed=None, observed_val=None) -> list[dict]:
         cfg = self.config
-        self.rank, self.world_size = _dist()
+        self.rank, self.world_size = rank_and_world()
         core = _unwrap(model)
         device = torch.device(cfg.device)
-        X_train = X_train.to(device=device, dtype=cfg.torch_dtype)
-        X_val = None if X_val is None or len(X_val) == 0 else X_val.to(device=device, dtype=cfg.torch_dtype)
-        self.observed = None if observed is None else observed.to(device=device, dtype=torch.bool)
-        self.observed_val = None if observed_val is None or X_val is None else observed_val.to(device=device,
-                                                                                                 dtype=torch.bool)
+        X_train = to_device(X_train, device, cfg.torch_dtype)
+        X_val = None if X_val is None or len(X_val) == 0 else to_device(X_val, device, cfg.torch_dtype)
+        self.observed = None if observed is None else to_device(observed, device, torch.bool)
+        self.observed_val = None if observed_val is None or X_val is None else to_device(observed_val, device,
+                                                                                          torch.bool)
         if X_train.shape[0] == 0:
             raise TrainingError("no training samples")
 
@@ -406,11 +399,14 @@ class Trainer(TrainingLoop):
         optimizer = make_optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
         scheduler = make_scheduler(cfg, optimizer)
         self.model, self.optimizer, self.scheduler, self.X_val = core, optimizer, scheduler, X_val
+        self.amp = MixedPrecision(cfg.precision, device)
         self.reset_stop()
         self.stopped_early = self.stopped_at_budget = False
         if resume:
-            start = restore_checkpoint(self.checkpoint_path, stage=self.stage, model=core, optimizer=optimizer,
-                                       scheduler=scheduler, generator=generator)
+            # Under torchrun rank 0 reads the checkpoint and sends it (or its error) to the others.
+            saved = on_rank_zero(lambda: read_checkpoint(self.checkpoint_path, stage=self.stage))
+            start = apply_checkpoint(saved, self.checkpoint_path, model=core, optimizer=optimizer,
+                                     scheduler=scheduler, generator=generator)
         else:
             start = TrainState(epoch=0, model={}, optimizer={}, scheduler=None, generator=generator.get_state(),
                                best=None, best_loss=math.inf, best_epoch=0, bad_epochs=0,
@@ -419,12 +415,20 @@ class Trainer(TrainingLoop):
         self.state = self._snapshot(generator, start.epoch, start.best, start.best_loss, start.best_epoch,
                                     start.bad_epochs)
         self.epoch = start.epoch
+        # The training step's module: under torchrun, DDP over the model's training_terms.
+        step_module = wrap_ddp(core, device) if self.world_size > 1 else None
         callbacks = CallbackList(self.install_callbacks())
         try:
             callbacks.on_stage_start(self)
             while self.epoch < cfg.epochs and not self.should_stop:
-                row = self._epoch(model, X_train, generator, callbacks)
-                callbacks.on_epoch_end(self, self.epoch, row)
+                try:
+                    row = self._epoch(step_module, X_train, generator, callbacks)
+                    callbacks.on_epoch_end(self, self.epoch, row)
+                    agree_on_stop(self)  # rank 0's decision (a time budget's clock differs by rank)
+                except RuntimeError as exc:
+                    if self.world_size > 1 and is_collective_failure(exc):
+                        raise self._peer_failure(exc) from None
+                    raise
         except (KeyboardInterrupt, TrainingError) as exc:
             core.load_state_dict(self.state.model)  # back to the last finished epoch
             self._end(callbacks, exc)
@@ -438,14 +442,21 @@ class Trainer(TrainingLoop):
         callbacks.on_stage_end(self)
         return self.history
 
+    def _peer_failure(self, exc: BaseException) -> PeerFailure:
+        where = (f"; the checkpoint of epoch {self.state.epoch} is in {self.checkpoint_dir}, continue with --resume"
+                 if self.checkpoint_dir is not None else "")
+        return PeerFailure(f"rank {self.rank} of {self.world_size}: another process of the torchrun job stopped "
+                           f"during epoch {self.epoch + 1} ({first_sentence(exc)}){where}")
+
     def _end(self, callbacks: CallbackList, exc: BaseException) -> None:
         self.error = exc
         callbacks.on_stage_end(self)
 
-    def _epoch(self, model: nn.Module, X_train: torch.Tensor, generator: torch.Generator,
+    def _epoch(self, step_module: nn.Module | None, X_train: torch.Tensor, generator: torch.Generator,
                callbacks: CallbackList) -> dict:
         """One epoch: the optimization, the epoch's row (validation, NaN guard, schedule), the
-        best-epoch record and the new `state`; returns the row, already in the history."""
+        best-epoch record and the new `state`; returns the row, already in the history.
+        `step_module` is the DDP wrapper under torchrun (None: the model's own training_terms)."""
         cfg, core, optimizer, scheduler = self.config, self.model, self.optimizer, self.scheduler
         rank, world, X_val = self.rank, self.world_size, self.X_val
         n = X_train.shape[0]
@@ -453,38 +464,38 @@ class Trainer(TrainingLoop):
         epoch = self.epoch + 1
         callbacks.on_epoch_start(self, epoch)
         t0 = time.perf_counter()
-        model.train()
+        core.train()
         if hasattr(core, "on_epoch_start"):  # schedules inside the model (VAE KL warm-up)
             core.on_epoch_start(epoch - 1)
+        # The same permutation on every rank; each global batch is split across the ranks.
         perm = torch.randperm(n, generator=generator).to(X_train.device)
-        if world > 1:
-            perm = perm[rank::world]
         sums: dict[str, torch.Tensor] = {}
         count = 0
-        n_steps = -(-perm.shape[0] // batch_size)
-        for step, start in enumerate(range(0, perm.shape[0], batch_size)):
-            idx = perm[start : start + batch_size]
+        n_steps = -(-n // batch_size)
+        for step, start in enumerate(range(0, n, batch_size)):
+            idx, weight = shard_batch(perm[start : start + batch_size], rank, world)
             xb = X_train.index_select(0, idx)
-            if self.observed is None:
-                terms = core.training_terms(xb, generator)
-            else:
-                terms = core.training_terms(xb, generator, observed=self.observed.index_select(0, idx))
+            mask = None if self.observed is None else self.observed.index_select(0, idx)
+            with self.amp.autocast():
+                if step_module is None:
+                    terms = (core.training_terms(xb, generator) if mask is None
+                             else core.training_terms(xb, generator, observed=mask))
+                else:
+                    terms = step_module(xb, rank_generator(cfg.seed, epoch, step, rank), mask)
             optimizer.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            if cfg.grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            m = idx.shape[0]
+            loss = terms["loss"] if weight == 1.0 else terms["loss"] * weight
+            self.amp.step(loss, optimizer, core.parameters(), cfg.grad_clip)
+            m = int(idx.shape[0]) if weight else 0
             count += m
             for k, v in terms.items():  # accumulate on device: no host sync per step
-                d = v.detach() * m
+                d = v.detach().float() * m
                 sums[k] = sums[k] + d if k in sums else d
             self.epoch_sums, self.epoch_count = sums, count  # the running means, for callbacks (read sparingly)
             callbacks.on_batch_end(self, epoch, step + 1, n_steps)
         row = self._reduce(sums, count, world)
         row["train_seconds"] = time.perf_counter() - t0  # the optimization alone, no validation
         if X_val is not None and math.isfinite(row["loss"]):
-            for k, v in evaluate(core, X_val, batch_size=max(batch_size, 1024), observed=self.observed_val).items():
+            for k, v in self._validate(core, X_val, max(batch_size, 1024)).items():
                 row[f"val_{k}"] = v
         for key, what in (("loss", "training"), ("val_loss", "validation")):
             if key in row and not math.isfinite(row[key]):
@@ -527,46 +538,27 @@ class Trainer(TrainingLoop):
             best=best, best_loss=best_loss, best_epoch=best_epoch, bad_epochs=bad_epochs, history=list(self.history),
         )
 
+    def _validate(self, core: nn.Module, X_val: torch.Tensor, batch_size: int) -> dict[str, float]:
+        """The validation terms' means; under torchrun each rank evaluates every world-th row and
+        the sums are reduced (all ranks evaluate everything when there are fewer rows than ranks)."""
+        rank, world = self.rank, self.world_size
+        if world <= 1 or X_val.shape[0] < world:
+            return evaluate(core, X_val, batch_size=batch_size, observed=self.observed_val)
+        part = X_val[rank::world]
+        means = evaluate(core, part, batch_size=batch_size,
+                         observed=None if self.observed_val is None else self.observed_val[rank::world])
+        return self._reduce({k: torch.tensor(v * part.shape[0], dtype=torch.float64) for k, v in means.items()},
+                            part.shape[0], world)
+
     @staticmethod
     def _reduce(sums: dict[str, torch.Tensor], count: int, world: int) -> dict[str, float]:
         keys = sorted(sums)
-        vec = torch.stack([sums[k].float() for k in keys] + [torch.tensor(float(count), device=sums[keys[0]].device)])
-        if world > 1:
-            torch.distributed.all_reduce(vec)
-        vec = vec.cpu()
+        # On the host in float64: exact counts, and gloo reduces CPU tensors whatever the device.
+        vec = torch.stack([sums[k].detach().cpu().double() for k in keys] + [torch.tensor(float(count),
+                                                                                          dtype=torch.float64)])
+        vec = all_sum(vec) if world > 1 else vec
         total = float(vec[-1])
         return {k: float(vec[i]) / total for i, k in enumerate(keys)}
-
-
-SMALL_STEP_MACS = 5e7
-
-
-def auto_threads(model: nn.Module, x1: torch.Tensor, batch_size: int) -> int:
-    """1 thread when a training step is too small for threads to pay off, else torch's default.
-
-    A step's multiply-adds (forward + backward ≈ 3× the forward's, counted on one sample by
-    hooks on the linear and convolution layers) below SMALL_STEP_MACS take well under a few
-    milliseconds on one core; then thread synchronization costs more than it saves, and on a
-    shared machine spinning OpenMP threads have slowed small runs more than tenfold.
-    """
-    macs = 0
-
-    def hook(module, _inp, out):
-        nonlocal macs
-        per_position = module.weight.numel() // (module.groups if isinstance(module, nn.Conv2d) else 1)
-        positions = out[0].numel() // out.shape[1] if isinstance(module, nn.Conv2d) else 1
-        macs += per_position * positions
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
-    try:
-        with torch.no_grad():
-            model.validation_terms(x1.float().cpu()) if hasattr(model, "validation_terms") else model(x1)
-    except Exception:
-        return torch.get_num_threads()
-    finally:
-        for h in handles:
-            h.remove()
-    return 1 if 3 * macs * batch_size < SMALL_STEP_MACS else torch.get_num_threads()
 
 
 @torch.inference_mode()
