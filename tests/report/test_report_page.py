@@ -144,6 +144,9 @@ def test_pca_verdict_counts_the_losers_and_gives_each_reason():
     assert "All 2 models" in pca_verdict([("a", 0.5, None), ("b", 0.9, None), ("c", None, None)])
     assert "Every one of these 2 models" in pca_verdict([("a", 1.5, None), ("b", 1.2, None)])
     assert pca_verdict([("c", None, None)]) == ""
+    # within 1 % of PCA is level with it, neither a win nor a loss that needs a reason
+    level = pca_verdict([("a", 0.5, None), ("b", 1.004, None), ("c", 1.3, "noise")])
+    assert "b is level with PCA" in level and "b (" not in level and "c (1.30× PCA's error): noise" in level
 
 
 def test_build_report_has_one_summary_table_contents_facts_maps_and_the_verdict(tmp_path):

@@ -169,6 +169,9 @@ def facts_table(est, metrics: dict | None = None) -> Table:
     return Table(["the run", ""], rows, css_class="facts")
 
 
+LEVEL_WITH_PCA = 0.01  # a model within 1 % of PCA's error neither beats it nor loses to it
+
+
 def pca_verdict(results: list[tuple[str, float | None, str | None]]) -> str:
     """A paragraph for the top of a report: how many models reconstruct better than PCA with the
     same code size and, for each that does not, why (the reason given, or that it was expected to).
@@ -188,16 +191,27 @@ def pca_verdict(results: list[tuple[str, float | None, str | None]]) -> str:
     --------
     >>> print(pca_verdict([("AE", 0.6, None), ("DAE", 1.4, "it is trained to denoise"), ("SAE", 1.9, None)]))
     <div class='verdict'><p><b>Most of these models (2 of 3) reconstruct the test set worse than PCA with the same code size</b>; 1 beats it. Why the others lose:</p><ul><li>DAE (1.40× PCA's error): it is trained to denoise</li><li>SAE (1.90× PCA's error): not explained here; it was expected to beat PCA (more epochs or another learning rate may help)</li></ul></div>
+    >>> print(pca_verdict([("AE", 0.6, None), ("AE-32", 1.004, None)]))
+    <div class='verdict'><p><b>The other model reconstructs the test set better than PCA with the same code size</b>; AE-32 is level with PCA (within 1% of its error).</p></div>
     """
     comparable = [(n, r, why) for n, r, why in results if r is not None]
     if not comparable:
         return ""
-    losers = [(n, r, why) for n, r, why in comparable if r > 1.0]
+    level = [name for name, r, _ in comparable if abs(r - 1.0) <= LEVEL_WITH_PCA]
+    losers = [(n, r, why) for n, r, why in comparable if r > 1.0 + LEVEL_WITH_PCA]
+    comparable = [(n, r, why) for n, r, why in comparable if n not in level]
     n, k = len(comparable), len(losers)
-    skipped = len(results) - n
+    skipped = len(results) - len(comparable) - len(level)
     tail = f" ({skipped} more not comparable: a code as large as the input makes PCA exact)" if skipped else ""
+    if level:
+        tail += (f"; {', '.join(html.escape(x) for x in level)} {'is' if len(level) == 1 else 'are'} level with PCA "
+                 f"(within {LEVEL_WITH_PCA:.0%} of its error)")
+    if not comparable:
+        return f"<div class='verdict'><p><b>Every model is level with PCA</b>{tail}.</p></div>"
     if not losers:
-        return (f"<div class='verdict'><p><b>All {n} models reconstruct the test set better than PCA with the same "
+        who = f"All {n} models reconstruct" if n > 1 else ("The other model reconstructs" if level else
+                                                             "The model reconstructs")
+        return (f"<div class='verdict'><p><b>{who} the test set better than PCA with the same "
                 f"code size</b>{tail}.</p></div>")
     lead = (f"<b>Every one of these {n} models reconstructs the test set worse than PCA with the same code size</b>"
             if k == n else

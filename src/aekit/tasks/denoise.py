@@ -130,7 +130,7 @@ def denoise_image(est, path: Path, out: Path) -> tuple[Path, tuple[int, int]]:
     x = read_image(path, channels, as_float=True)
     x = np.ascontiguousarray(x[None, None] if x.ndim == 2 else np.moveaxis(x, -1, 0)[None])  # 1×C×H×W
     hw = x.shape[-2:]
-    if cfg.arch == "conv" and cfg.latent_dim is None and not cfg.standardize:
+    if cfg.arch in ("conv", "resnet") and cfg.latent_dim is None and not cfg.standardize:
         with torch.inference_mode():
             y = est.model_.reconstruct_image(torch.from_numpy(x)).numpy()
     else:
