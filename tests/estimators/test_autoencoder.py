@@ -42,6 +42,7 @@ def test_image_input_roundtrip(digits_flat):
         ae.transform(np.zeros((2, 1, 4, 16), np.float32))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # short logistic fits, on purpose
 def test_pipeline_and_grid_search(digits_flat):
     from sklearn.datasets import load_digits
 

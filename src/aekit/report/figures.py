@@ -367,7 +367,8 @@ def latent_scatter(
         Z2, how = to_2d(np.asarray(Z)[idx])
         c = None if labels is None else np.asarray(labels)[idx]
         size, alpha = marker_style(len(idx))
-        sc = ax.scatter(Z2[:, 0], Z2[:, 1], c=c, cmap="tab10", s=size, alpha=alpha, linewidths=0)
+        colour = {"c": c, "cmap": "tab10"} if c is not None else {}  # unlabelled: one colour, no colour map
+        sc = ax.scatter(Z2[:, 0], Z2[:, 1], s=size, alpha=alpha, linewidths=0, **colour)
         ax.set_title(f"{name}\n({how}{sampled})", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
