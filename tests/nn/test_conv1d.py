@@ -8,7 +8,8 @@ import torch
 
 import aekit.nn.conv1d as conv1d
 from aekit.errors import ConfigError, DataError
-from aekit.nn.conv1d import Conv1dDecoder, Conv1dEncoder, ResidualBlock1d, padded_length
+from aekit.nn.conv1d import Conv1dDecoder, Conv1dEncoder, ResidualBlock1d
+from aekit.nn.layers import padded_size
 
 
 def pair(c: int, t: int, channels, latent_dim=None, **kw):
@@ -30,9 +31,9 @@ def test_shapes_for_any_length(t, c, channels, latent_dim):
         z = enc(x)
         out = dec(z)
     depth = len(channels)
-    code = latent_dim if latent_dim else channels[-1] * padded_length(t, depth) // 2**depth
+    code = latent_dim if latent_dim else channels[-1] * padded_size(t, depth) // 2**depth
     assert z.shape == (2, code)
-    assert enc.code_length == padded_length(t, depth) // 2**depth
+    assert enc.code_length == padded_size(t, depth) // 2**depth
     assert out.shape == (2, c * t)  # flat rows, trimmed back to T
     assert torch.isfinite(out).all()
     assert enc(x.flatten(1)).shape == z.shape  # flat rows in as well

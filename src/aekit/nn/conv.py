@@ -19,15 +19,31 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aekit.nn.layers import activation
+from aekit.nn.layers import activation, padded_size
 
 
-def _padded(size: int, depth: int) -> int:
-    m = 2**depth
-    return -(-size // m) * m
+class PaddedImageEncoder(nn.Module):
+    """The forward pass the image encoders share: rows or images, zero-padded to a multiple of
+    2**depth, through `features`, then the optional `dense` code layer and `code_activation`
+    (subclasses build `input_shape`, `depth`, `features`, `dense` and `code_activation`)."""
+
+    def forward(self, x: torch.Tensor, image_hw: tuple[int, int] | None = None) -> torch.Tensor:
+        """Encode N×(C·H·W) rows or N×C×H×W images; `image_hw` gives another (H, W) (fully
+        convolutional encoders only). Returns the codes, N × code size."""
+        c, h, w = self.input_shape
+        if image_hw is not None:
+            h, w = image_hw
+        x = x.reshape(x.shape[0], c, h, w)
+        ph, pw = padded_size(h, self.depth) - h, padded_size(w, self.depth) - w
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph))
+        z = self.features(x).flatten(1)
+        if self.dense is not None:
+            z = self.dense(z)
+        return self.code_activation(z)
 
 
-class ConvEncoder(nn.Module):
+class ConvEncoder(PaddedImageEncoder):
     """3×3 convolutions + activation + 2×2 max-pooling per block, from C×H×W images to a code.
 
     Parameters
@@ -82,22 +98,7 @@ class ConvEncoder(nn.Module):
         """(height, width) of the last feature map for the built input size (inputs are
         zero-padded to a multiple of 2**depth)."""
         _, h, w = self.input_shape
-        return _padded(h, self.depth) // 2**self.depth, _padded(w, self.depth) // 2**self.depth
-
-    def forward(self, x: torch.Tensor, image_hw: tuple[int, int] | None = None) -> torch.Tensor:
-        """Encode N×(C·H·W) rows or N×C×H×W images; `image_hw` gives another (H, W) (fully
-        convolutional encoders only). Returns the codes, N × code size."""
-        c, h, w = self.input_shape
-        if image_hw is not None:
-            h, w = image_hw
-        x = x.reshape(x.shape[0], c, h, w)
-        ph, pw = _padded(h, self.depth) - h, _padded(w, self.depth) - w
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph))
-        z = self.features(x).flatten(1)
-        if self.dense is not None:
-            z = self.dense(z)
-        return self.code_activation(z)
+        return padded_size(h, self.depth) // 2**self.depth, padded_size(w, self.depth) // 2**self.depth
 
 
 class ConvDecoder(nn.Module):
@@ -146,7 +147,7 @@ class ConvDecoder(nn.Module):
         code_hw = self.code_hw
         if image_hw is not None:
             h, w = image_hw
-            code_hw = (_padded(h, self.depth) // 2**self.depth, _padded(w, self.depth) // 2**self.depth)
+            code_hw = (padded_size(h, self.depth) // 2**self.depth, padded_size(w, self.depth) // 2**self.depth)
         if self.dense is not None:
             z = self.dense(z)
         z = z.reshape(z.shape[0], self.code_channels, *code_hw)

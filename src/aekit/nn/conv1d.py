@@ -28,26 +28,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from aekit.errors import ConfigError, DataError
-from aekit.nn.layers import activation
+from aekit.nn.layers import activation, padded_size
 
 NORMS = ("group", "none")
 
 
-def padded_length(length: int, depth: int) -> int:
-    """`length` rounded up to a multiple of 2**depth (what the encoder pads its input to).
-
-    Examples
-    --------
-    >>> padded_length(7, 3), padded_length(16000, 4), padded_length(1, 2)
-    (8, 16000, 4)
-    """
-    m = 2**depth
-    return -(-length // m) * m
-
-
 def conv1d_code_size(length: int, channels: Sequence[int]) -> int:
     """Values in the code of a fully convolutional `Conv1dEncoder` (no dense layer) for length T:
-    the last stage's channels × padded_length(T, depth) / 2**depth.
+    the last stage's channels × padded_size(T, depth) / 2**depth.
 
     Examples
     --------
@@ -56,7 +44,7 @@ def conv1d_code_size(length: int, channels: Sequence[int]) -> int:
     """
     chans = list(channels)
     depth = len(chans)
-    return chans[-1] * (padded_length(length, depth) // 2**depth)
+    return chans[-1] * (padded_size(length, depth) // 2**depth)
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -150,7 +138,7 @@ class Conv1dEncoder(nn.Module):
     code_channels : int
         Channels of the last feature map.
     code_length : int
-        Length of the last feature map for T = input_shape[1]: padded_length(T, depth) / 2**depth.
+        Length of the last feature map for T = input_shape[1]: padded_size(T, depth) / 2**depth.
 
     Examples
     --------
@@ -182,7 +170,7 @@ class Conv1dEncoder(nn.Module):
     @property
     def code_length(self) -> int:
         """Length of the last feature map for the built length T."""
-        return padded_length(self.input_shape[1], self.depth) // 2**self.depth
+        return padded_size(self.input_shape[1], self.depth) // 2**self.depth
 
     def forward(self, x: torch.Tensor, length: int | None = None) -> torch.Tensor:
         """Encode N×(C·T) rows or N×C×T signals; `length` overrides T (fully convolutional only)."""
@@ -194,7 +182,7 @@ class Conv1dEncoder(nn.Module):
         if x.dim() < 2 or math.prod(x.shape[1:]) != c * t:
             raise DataError(f"expected N×{c}×{t} signals (or N×{c * t} rows), got shape {tuple(x.shape)}")
         x = x.reshape(x.shape[0], c, t)
-        pad = padded_length(t, self.depth) - t
+        pad = padded_size(t, self.depth) - t
         if pad:
             x = F.pad(x, (0, pad))
         z = self.features(x).flatten(1)
@@ -260,11 +248,11 @@ class Conv1dDecoder(nn.Module):
             if self.dense is not None:
                 raise ConfigError(f"a dense code fixes the length to {t}; got length {length}")
             t = length
-            code_length = padded_length(t, self.depth) // 2**self.depth
+            code_length = padded_size(t, self.depth) // 2**self.depth
         if self.dense is not None:
             z = self.dense(z)
         z = z.reshape(z.shape[0], self.code_channels, code_length)
         return self.features(z)[:, :, :t].flatten(1)
 
 
-__all__ = ["NORMS", "Conv1dDecoder", "Conv1dEncoder", "ResidualBlock1d", "conv1d_code_size", "padded_length"]
+__all__ = ["NORMS", "Conv1dDecoder", "Conv1dEncoder", "ResidualBlock1d", "conv1d_code_size"]

@@ -85,6 +85,19 @@ def check_activation(name: str) -> str:
     return name
 
 
+def padded_size(size: int, depth: int) -> int:
+    """`size` rounded up to a multiple of 2**depth: what an encoder of `depth` stride-2 stages pads
+    an image side or a signal's length to.
+
+    Examples
+    --------
+    >>> padded_size(28, 2), padded_size(32, 3), padded_size(33, 3), padded_size(1, 2)
+    (28, 32, 40, 4)
+    """
+    m = 2**depth
+    return -(-int(size) // m) * m
+
+
 class TiedLinear(nn.Module):
     """y = x Wᵀᵀ + b = x W + b, sharing W with an encoder ``nn.Linear`` (tied weights).
 

@@ -24,10 +24,10 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from aekit.nn.layers import activation
+from aekit.nn.conv import PaddedImageEncoder
+from aekit.nn.layers import activation, padded_size
 
 MAX_GROUPS = 8  # GroupNorm groups per layer (fewer when the width is not a multiple of 8)
 
@@ -50,18 +50,6 @@ def group_norm(channels: int) -> nn.GroupNorm:
     (8, 4)
     """
     return nn.GroupNorm(math.gcd(int(channels), MAX_GROUPS), int(channels))
-
-
-def padded_size(size: int, depth: int) -> int:
-    """`size` rounded up to a multiple of 2**depth (the size the network works at).
-
-    Examples
-    --------
-    >>> padded_size(28, 2), padded_size(32, 3), padded_size(33, 3)
-    (28, 32, 40)
-    """
-    m = 2**depth
-    return -(-int(size) // m) * m
 
 
 class ResidualBlock(nn.Module):
@@ -97,7 +85,7 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
-class ResNetEncoder(nn.Module):
+class ResNetEncoder(PaddedImageEncoder):
     """Stem + strided stages of residual blocks + GroupNorm head, from C×H×W images to a code.
 
     Parameters
@@ -162,21 +150,6 @@ class ResNetEncoder(nn.Module):
         """(height, width) of the last feature map for the built input size."""
         return self.hw_at_code(self.input_shape[1:])
 
-    def forward(self, x: torch.Tensor, image_hw: tuple[int, int] | None = None) -> torch.Tensor:
-        """Encode N×(C·H·W) rows or N×C×H×W images; `image_hw` gives another (H, W) (fully
-        convolutional encoders only). Returns the codes, N × code size."""
-        c, h, w = self.input_shape
-        if image_hw is not None:
-            h, w = image_hw
-        x = x.reshape(x.shape[0], c, h, w)
-        ph, pw = padded_size(h, self.depth) - h, padded_size(w, self.depth) - w
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph))
-        z = self.features(x).flatten(1)
-        if self.dense is not None:
-            z = self.dense(z)
-        return self.code_activation(z)
-
 
 class ResNetDecoder(nn.Module):
     """The mirror of a `ResNetEncoder`: residual blocks and 2× up-sampling per stage, then
@@ -238,4 +211,4 @@ class ResNetDecoder(nn.Module):
         return self.features(z)[:, :, :h, :w].flatten(1)
 
 
-__all__ = ["ResNetDecoder", "ResNetEncoder", "ResidualBlock", "group_norm", "padded_size"]
+__all__ = ["ResNetDecoder", "ResNetEncoder", "ResidualBlock", "group_norm"]
