@@ -95,7 +95,7 @@ def padded_size(size: int, depth: int) -> int:
     (28, 32, 40, 4)
     """
     m = 2**depth
-    return -(-int(size) // m) * m
+    return -(-size // m) * m  # no int(): a traced (symbolic) size must stay symbolic for ONNX export
 
 
 class TiedLinear(nn.Module):
