@@ -154,24 +154,10 @@ def report(
     input and the colorized photos; a detector: ROC, score histogram and threshold. Then the
     results of every task run on the folder (denoise, detect score, classify, index query).
     """
-    from aekit.kinds import kind_of
-    from aekit.report.html import write_report
-    from aekit.report.model_card import write_model_card
+    from aekit.tasks.train import report_run
 
-    from aekit.report.task_results import task_sections
-    from aekit.runs import RunRecord
-
-    kind = kind_of(run)
-    est = kind.load(run)
-    with console.status(f"evaluating {run} on its test split beside its baselines…"):
-        ev = kind.evaluate(est, run, data, data_dir)
-    recorded = RunRecord(run).read_metrics()
-    if recorded.get("train_seconds") is not None:  # the fit's wall time, measured when it ran
-        ev.metrics.setdefault("train_seconds", recorded["train_seconds"])
-    tasks = task_sections(RunRecord(run).recorded_tasks())
-    with console.status("writing the report (figures, latent maps)…"):
-        path = write_report(run / "report.html", f"aekit run {run.name}", kind.sections(run.name, est, ev, run) + tasks)
-    card = write_model_card(run, kind.name, kind.title, ev.metrics)
+    with console.status(f"evaluating {run} beside its baselines, then writing the report…"):
+        path, card = report_run(run, data, data_dir)
     console.print(f"report: [bold]{path}[/bold]; model card: [bold]{card}[/bold]")
 
 

@@ -101,7 +101,26 @@ class ConvEncoder(PaddedImageEncoder):
         return padded_size(h, self.depth) // 2**self.depth, padded_size(w, self.depth) // 2**self.depth
 
 
-class ConvDecoder(nn.Module):
+class PaddedImageDecoder(nn.Module):
+    """The forward pass the image decoders share: the optional `dense` layer, the code reshaped to
+    `code_channels` × the code's map, `features`, then cropped to the image size (subclasses build
+    `output_shape`, `depth`, `code_hw`, `code_channels`, `dense` and `features`)."""
+
+    def forward(self, z: torch.Tensor, image_hw: tuple[int, int] | None = None) -> torch.Tensor:
+        """Decode codes to N×(C·H·W) rows of logits, cropped to the image size; `image_hw` gives
+        another (H, W) (fully convolutional decoders only)."""
+        c, h, w = self.output_shape
+        code_hw = self.code_hw
+        if image_hw is not None:
+            h, w = image_hw
+            code_hw = (padded_size(h, self.depth) // 2**self.depth, padded_size(w, self.depth) // 2**self.depth)
+        if self.dense is not None:
+            z = self.dense(z)
+        z = z.reshape(z.shape[0], self.code_channels, *code_hw)
+        return self.features(z)[:, :, :h, :w].flatten(1)
+
+
+class ConvDecoder(PaddedImageDecoder):
     """The mirror of a `ConvEncoder`: 3×3 convolution + activation + 2× up-sampling per block,
     then a 3×3 convolution to C channels; gives flat N×(C·H·W) logits.
 
@@ -139,17 +158,3 @@ class ConvDecoder(nn.Module):
             c = ch
         layers.append(nn.Conv2d(c, self.output_shape[0], 3, padding=1))
         self.features = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor, image_hw: tuple[int, int] | None = None) -> torch.Tensor:
-        """Decode codes to N×(C·H·W) rows of logits, cropped to the image size; `image_hw` gives
-        another (H, W) (fully convolutional decoders only)."""
-        c, h, w = self.output_shape
-        code_hw = self.code_hw
-        if image_hw is not None:
-            h, w = image_hw
-            code_hw = (padded_size(h, self.depth) // 2**self.depth, padded_size(w, self.depth) // 2**self.depth)
-        if self.dense is not None:
-            z = self.dense(z)
-        z = z.reshape(z.shape[0], self.code_channels, *code_hw)
-        out = self.features(z)[:, :, :h, :w]
-        return out.flatten(1)

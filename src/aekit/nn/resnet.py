@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from aekit.nn.conv import PaddedImageEncoder
+from aekit.nn.conv import PaddedImageDecoder, PaddedImageEncoder
 from aekit.nn.layers import activation, padded_size
 
 MAX_GROUPS = 8  # GroupNorm groups per layer (fewer when the width is not a multiple of 8)
@@ -151,7 +151,7 @@ class ResNetEncoder(PaddedImageEncoder):
         return self.hw_at_code(self.input_shape[1:])
 
 
-class ResNetDecoder(nn.Module):
+class ResNetDecoder(PaddedImageDecoder):
     """The mirror of a `ResNetEncoder`: residual blocks and 2× up-sampling per stage, then
     GroupNorm + activation + Conv 3×3 to C channels; gives flat N×(C·H·W) logits.
 
@@ -196,19 +196,6 @@ class ResNetDecoder(nn.Module):
             c = nxt
         layers += [group_norm(c), activation(act), nn.Conv2d(c, self.output_shape[0], 3, padding=1)]
         self.features = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor, image_hw: tuple[int, int] | None = None) -> torch.Tensor:
-        """Decode codes to N×(C·H·W) rows of logits, cropped to the image size; `image_hw` gives
-        another (H, W) (fully convolutional decoders only)."""
-        c, h, w = self.output_shape
-        code_hw = self.code_hw
-        if image_hw is not None:
-            h, w = image_hw
-            code_hw = (padded_size(h, self.depth) // 2**self.depth, padded_size(w, self.depth) // 2**self.depth)
-        if self.dense is not None:
-            z = self.dense(z)
-        z = z.reshape(z.shape[0], self.code_channels, *code_hw)
-        return self.features(z)[:, :, :h, :w].flatten(1)
 
 
 __all__ = ["ResNetDecoder", "ResNetEncoder", "ResidualBlock", "group_norm"]

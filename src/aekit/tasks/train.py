@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aekit.estimators import make_preset
-from aekit.kinds import kind_of_preset
+from aekit.kinds import kind_of, kind_of_preset
 from aekit.report.html import write_report
 from aekit.runs import RunRecord
 from aekit.train.distributed import is_writer
@@ -72,4 +72,22 @@ def train_run(out: str | Path, source: str = "digits", *, preset: str = "ae", da
     return est, metrics, run.path
 
 
-__all__ = ["train_run"]
+def report_run(run, data=None, data_dir=None) -> tuple[Path, Path]:
+    """(Re)write a run folder's report.html (what fits its kind, beside its baselines, then the
+    results of every task run on the folder) and MODEL_CARD.md; returns both paths."""
+    from aekit.report.model_card import write_model_card
+    from aekit.report.task_results import task_sections
+
+    run = Path(run)
+    kind = kind_of(run)
+    est = kind.load(run)
+    ev = kind.evaluate(est, run, data, data_dir)
+    recorded = RunRecord(run).read_metrics()
+    if recorded.get("train_seconds") is not None:  # the fit's wall time, measured when it ran
+        ev.metrics.setdefault("train_seconds", recorded["train_seconds"])
+    sections = kind.sections(run.name, est, ev, run) + task_sections(RunRecord(run).recorded_tasks())
+    path = write_report(run / "report.html", f"aekit run {run.name}", sections)
+    return path, write_model_card(run, kind.name, kind.title, ev.metrics)
+
+
+__all__ = ["report_run", "train_run"]
