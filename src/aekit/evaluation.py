@@ -131,6 +131,20 @@ def evaluate_vae(est, train: Dataset, test: Dataset, *, k: int = 1000, n_ll: int
 BASELINE_COMPONENTS = 10
 
 
+def baseline_warnings(metrics: dict) -> list[str]:
+    """A sentence for each baseline (metrics' "baselines") that ranks the anomalies better than the
+    autoencoder (metrics' "roc_auc") by more than 0.01.
+
+    Examples
+    --------
+    >>> baseline_warnings({"roc_auc": 0.7, "baselines": {"IsolationForest": {"roc_auc": 0.9}}})[0][:32]
+    'IsolationForest ranks the anomal'
+    """
+    return [f"{name} ranks the anomalies better than the autoencoder (ROC-AUC {b['roc_auc']:.3f} against "
+            f"{metrics['roc_auc']:.3f}) on the same rows"
+            for name, b in (metrics.get("baselines") or {}).items() if b["roc_auc"] > metrics["roc_auc"] + 0.01]
+
+
 def detector_baselines(train_X: np.ndarray, test_X: np.ndarray, is_anomaly: np.ndarray, n_components: int | None,
                        image: bool = False, seed: int = 0) -> dict[str, dict]:
     """ROC-AUC and PR-AUC of the two detectors every autoencoder detector stands beside, fitted on
@@ -251,11 +265,7 @@ def evaluate_detector(det, ds: Dataset, normal: list | None, train: Dataset | No
             metrics["baselines"] = detector_baselines(rows, ds.flat(), is_anomaly, code, image=ds.is_image)
     else:
         metrics.update({"n": len(ds), "threshold": det.threshold_, "flagged": int((scores > det.threshold_).sum())})
-    metrics["warnings"] = []
-    for name, b in (metrics.get("baselines") or {}).items():
-        if b["roc_auc"] > metrics["roc_auc"] + 0.01:
-            metrics["warnings"].append(f"{name} ranks the anomalies better than the autoencoder (ROC-AUC "
-                                       f"{b['roc_auc']:.3f} against {metrics['roc_auc']:.3f}) on the same rows")
+    metrics["warnings"] = baseline_warnings(metrics)
     if metrics.get("roc_auc", 1.0) <= 0.5:
         metrics["warnings"].append(f"ROC-AUC {metrics['roc_auc']:.3f} is no better than ranking at random: the "
                                    "anomalies score lower than the normal samples (too little training, or anomalies "
@@ -263,5 +273,5 @@ def evaluate_detector(det, ds: Dataset, normal: list | None, train: Dataset | No
     return metrics, scores, is_anomaly
 
 
-__all__ = ["BASELINE_COMPONENTS", "detector_baselines", "bernoulli_mixture_loglik", "likelihood_baselines", "CONSTANT_OUTPUT", "reconstruction_warnings", "evaluate_colorizer", "evaluate_detector", "evaluate_reconstruction", "evaluate_vae", "labels_for",
+__all__ = ["BASELINE_COMPONENTS", "baseline_warnings", "detector_baselines", "bernoulli_mixture_loglik", "likelihood_baselines", "CONSTANT_OUTPUT", "reconstruction_warnings", "evaluate_colorizer", "evaluate_detector", "evaluate_reconstruction", "evaluate_vae", "labels_for",
            "model_input"]

@@ -27,8 +27,8 @@ from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError
 from aekit.estimators import AutoEncoder, AutoEncoderDetector, Colorizer, VariationalAutoEncoder
 from aekit.estimators.detector import DETECTOR_FILE
 from aekit.estimators.presets import PRESETS, preset_class
-from aekit.evaluation import (evaluate_colorizer, evaluate_detector, evaluate_reconstruction, evaluate_vae,
-                              labels_for, model_input)
+from aekit.evaluation import (baseline_warnings, detector_baselines, evaluate_colorizer, evaluate_detector,
+                              evaluate_reconstruction, evaluate_vae, labels_for, model_input)
 from aekit.report.colorize import colorizer_section, colorizer_tables
 from aekit.report.detector import detector_figures, detector_section, detector_tables, explanation_bars
 from aekit.report.html import Section, Table
@@ -266,16 +266,21 @@ def _evaluate_table_detector(det, run, data=None, top_rows: int = 8) -> Evaluati
 
     rec = RunRecord(run).data_record()
     df = read_table(data if data is not None else rec.resolved_source())
-    part = df.iloc[table_splits(len(df), rec.seed if data is None else 0)[1]]
+    train_rows, test_rows = table_splits(len(df), rec.seed if data is None else 0)
+    part = df.iloc[test_rows]
     is_anomaly = anomaly_labels(part, rec.label_column, rec.extra.get("normal_labels"))
     scores = det.decision_function(part)
     metrics = {"data": Path(rec.source if data is None else str(data)).name, "split": "test",
                "normal_labels": rec.extra.get("normal_labels"), "threshold_source": det.threshold_source_}
     if is_anomaly is not None and 0 < is_anomaly.sum() < len(is_anomaly):
         metrics.update(detection_metrics(scores, is_anomaly, det.threshold_))
+        # the baselines on the same encoded columns (missing cells as the encoder imputes them)
+        encode = det.table_encoder_.transform
+        metrics["baselines"] = detector_baselines(encode(df.iloc[train_rows])[0], encode(part)[0], is_anomaly,
+                                                  det.estimator_.model_config_.code_size)
     else:
         metrics.update({"n": len(part), "threshold": det.threshold_, "flagged": int((scores > det.threshold_).sum())})
-    metrics["warnings"] = []
+    metrics["warnings"] = baseline_warnings(metrics)
     order = np.argsort(-scores, kind="stable")[:top_rows]
     worst = part.iloc[order]
     explanations = det.explain(worst, top=5)

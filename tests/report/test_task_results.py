@@ -144,3 +144,20 @@ def test_ae_reports_keep_working_without_tasks(tmp_path, capsys):
         tmp_path / "r", data={"source": "digits", "split_seed": 0})
     code, _, err = run_cli(["report", tmp_path / "r"], capsys)
     assert code == 0, err
+
+
+def test_a_table_detector_report_stands_beside_the_baselines(tmp_path, capsys):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(400, 6)), columns=[f"c{i}" for i in range(6)])
+    df["label"] = 0
+    df.loc[:39, "c0"] += 8  # 10 % outlying rows
+    df.loc[:39, "label"] = 1
+    df.to_csv(tmp_path / "t.csv", index=False)
+    code, _, err = run_cli(["detect", "fit", "--data", tmp_path / "t.csv", "--label-column", "label", "--out",
+                            tmp_path / "d", "--quiet"], capsys)
+    assert code == 0, err
+    assert run_cli(["report", tmp_path / "d"], capsys)[0] == 0
+    html = (tmp_path / "d" / "report.html").read_text(encoding="utf-8")
+    assert "IsolationForest, fitted on the same training rows" in html and "A RobustAutoEncoder scores" in html

@@ -170,7 +170,8 @@ def detector_section(name: str, det, metrics: dict, written: dict[str, Path]) ->
     Section
     """
     est = det.estimator_
-    text = [f"An {type(est).__name__} scores each sample by <code>{det.score}</code>; samples scoring above "
+    model = type(est).__name__
+    text = [f"{'An' if model[0] in 'AEIOU' else 'A'} {model} scores each sample by <code>{det.score}</code>; samples scoring above "
             f"the threshold are flagged. Trained {est.n_epochs_} epochs."]
     sec = Section(name, text=[*(f"<b class='warn'>Warning:</b> {w}." for w in metrics.get("warnings", [])), *text],
                   tables=[facts_table(det, metrics), *detector_tables(metrics)])
