@@ -15,10 +15,11 @@ import warnings
 import numpy as np
 
 from aekit.data import Dataset
+from aekit.data.sources import is_row_source
 from aekit.errors import AekitWarning, ConfigError, DataError
 from aekit.estimators.vae import bernoulli_binarize, is_binary
 from aekit.metrics import detection_metrics, reconstruction_errors
-from aekit.models.pca import fit_pca, pca_reconstruct
+from aekit.models.pca import fit_incremental_pca, fit_pca, pca_reconstruct
 
 
 def model_input(est, data: Dataset) -> np.ndarray:
@@ -35,12 +36,21 @@ def labels_for(est, ds: Dataset):
     return ds.y
 
 
-def _beside_pca(est, train: Dataset, test: Dataset, recon: np.ndarray) -> dict:
+def baseline_pca(train, k: int):
+    """(PCA with k components, the per-feature training mean as a 1×D row) fitted on `train`: a
+    Dataset in memory (scikit-learn's PCA, `fit_pca`), or a RowSource that stays on disk
+    (IncrementalPCA over its chunks, `fit_incremental_pca`; its mean is the exact mean)."""
+    if is_row_source(train):
+        pca = fit_incremental_pca(train, k)
+        return pca, pca.mean_.astype(np.float32)[None, :]
+    return fit_pca(train.flat(), k), train.flat().mean(0, keepdims=True)
+
+
+def _beside_pca(est, train, test: Dataset, recon: np.ndarray) -> dict:
     k = int(est.model_config_.code_size)  # PCA gets as many dimensions as the code (capped at D)
-    pca = fit_pca(train.flat(), k)
+    pca, mean = baseline_pca(train, k)
     model_err = reconstruction_errors(test.flat(), recon)
     pca_err = reconstruction_errors(test.flat(), pca_reconstruct(pca, test.flat()))
-    mean = train.flat().mean(0, keepdims=True)
     mean_err = reconstruction_errors(test.flat(), np.broadcast_to(mean, test.flat().shape))
     pca_exact = int(pca.n_components_) >= min(test.n_features, len(train))  # every dimension kept: no compression
     out = {
@@ -83,8 +93,9 @@ def reconstruction_warnings(m: dict, noise=None) -> list[str]:
     return out
 
 
-def evaluate_reconstruction(est, train: Dataset, test: Dataset) -> dict:
-    """Errors on `test` for the model and for PCA fitted on `train` with the model's latent size."""
+def evaluate_reconstruction(est, train, test: Dataset) -> dict:
+    """Errors on `test` for the model and for PCA fitted on `train` (a Dataset, or a RowSource:
+    then incremental PCA, see `baseline_pca`) with the model's latent size."""
     return _beside_pca(est, train, test, est.reconstruct(model_input(est, test)))
 
 
@@ -273,5 +284,5 @@ def evaluate_detector(det, ds: Dataset, normal: list | None, train: Dataset | No
     return metrics, scores, is_anomaly
 
 
-__all__ = ["BASELINE_COMPONENTS", "baseline_warnings", "detector_baselines", "bernoulli_mixture_loglik", "likelihood_baselines", "CONSTANT_OUTPUT", "reconstruction_warnings", "evaluate_colorizer", "evaluate_detector", "evaluate_reconstruction", "evaluate_vae", "labels_for",
+__all__ = ["BASELINE_COMPONENTS", "baseline_pca", "baseline_warnings", "detector_baselines", "bernoulli_mixture_loglik", "likelihood_baselines", "CONSTANT_OUTPUT", "reconstruction_warnings", "evaluate_colorizer", "evaluate_detector", "evaluate_reconstruction", "evaluate_vae", "labels_for",
            "model_input"]

@@ -185,6 +185,9 @@ class DataRecord:
         (a folder: its resolved path only); later commands refuse a file that changed.
     extra : dict
         Kind-specific entries (a detector's normal labels, a colorizer's photos).
+    stream : dict or None
+        For data read from disk batch by batch (over the memory budget): the source's
+        ``describe()`` (kind, path(s), rows, sample shape, bytes on disk); None for data in memory.
     """
 
     source: str = "digits"
@@ -198,6 +201,7 @@ class DataRecord:
     size: int | None = None
     sha256: str | None = None
     extra: dict = field(default_factory=dict)
+    stream: dict | None = None
 
     @classmethod
     def of(cls, source, data_dir=None, seed: int = 0, dataset=None, label_column=None, **extra) -> "DataRecord":
@@ -207,6 +211,8 @@ class DataRecord:
         if dataset is not None:
             rec.name, rec.sample_shape = dataset.name, list(dataset.sample_shape)
             rec.value_range = list(dataset.value_range)
+            if callable(getattr(dataset, "describe", None)):  # a streamed dataset: what it reads
+                rec.stream = dataset.describe()
         p = Path(str(source)).expanduser()
         if p.exists():
             rec.path = str(p.resolve())

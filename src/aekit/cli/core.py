@@ -17,6 +17,7 @@ from aekit.specs import non_negative_int, positive_int
 
 DataOpt = Annotated[str, typer.Option("--data", help="digits, mnist, fashion-mnist, or a path (.npz/.npy/.csv/IDX/image folder).")]
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder holding mnist/ and fashion-mnist/ IDX files (default: $AEKIT_DATA_DIR or ~/.cache/aekit).")]
+MemoryBudgetOpt = Annotated[Optional[str], typer.Option("--memory-budget", help="Data whose float32 values are larger than this (bytes, or e.g. 2GiB) stays on disk and is read a batch at a time (.npy, shard folders, image folders); default: half the available memory, or $AEKIT_MEMORY_BUDGET.", metavar="SIZE")]
 LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="Use at most N samples (a seeded draw), for a quick run.", metavar="N")]
 
 
@@ -48,6 +49,11 @@ def train(
     label_column: Annotated[Optional[str], typer.Option(help="CSV: name of the label column.")] = None,
     train_size: Annotated[Optional[int], typer.Option("--train-size", help="Train on this many training samples (a seeded draw), for a quick run.", metavar="N")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.", metavar="")] = False,
+    memory_budget: MemoryBudgetOpt = None,
+    image_size: Annotated[Optional[int], typer.Option("--image-size", help="Image folders: decode lazily, the shorter side scaled to S pixels.", metavar="S", min=1)] = None,
+    image_crop: Annotated[Optional[str], typer.Option("--image-crop", help="Image folders: 'center' cuts the central S×S square (with --image-size), for images of any aspect.", metavar="center")] = None,
+    grey: Annotated[bool, typer.Option("--grey", help="Image folders: decode lazily, colour images turned grey.", metavar="")] = False,
+    image_workers: Annotated[int, typer.Option("--image-workers", help="Image folders: processes that decode batches while the model trains (0: the training process).", metavar="N", min=0)] = 0,
     **options,
 ) -> None:
     """Train a model into a run folder, evaluated beside its baselines.
@@ -56,8 +62,11 @@ def train(
     split beside PCA with the same code size (a VAE: also its likelihoods; a colorizer: PSNR
     beside the grey input), and writes config, weights, history, metrics and report.html. A
     checkpoint is written every epoch; Ctrl-C saves one and --resume continues. Options not given
-    keep the preset's settings.
+    keep the preset's settings. A colorizer trains on colour photos (bundled, a folder), on
+    cifar10 / cifar100, or on a folder of many images of one size (or any sizes with --image-size
+    S --image-crop center), read lazily.
     """
+    from aekit.data.limits import memory_budget_scope
     from aekit.kinds import kind_of_preset
     from aekit.tasks.train import train_run
     from aekit.train.distributed import is_writer
@@ -71,10 +80,17 @@ def train(
         console.print("[yellow]note:[/yellow] the digits are grey: training the colorizer on the colour photos "
                       "bundled with scikit-image, scikit-learn and matplotlib (--data bundled)")
         data = "bundled"
-    est, metrics, run = train_run(out, data, preset=model, data_dir=data_dir, data_seed=seed,
-                                  label_column=label_column, resume=resume, overwrite=overwrite,
-                                  train_size=train_size, random_state=seed, verbose=0 if quiet else 1,
-                                  progress=None if quiet else (lambda s: console.print(f"[dim]{s}[/dim]")), **params)
+    if image_crop not in (None, "center"):
+        raise ConfigError(f"--image-crop must be 'center', got {image_crop!r}")
+    images = {k: v for k, v in (("size", image_size), ("crop", image_crop), ("grey", grey),
+                                ("num_workers", image_workers)) if v}
+    with memory_budget_scope(memory_budget):  # data over it is read from disk batch by batch
+        est, metrics, run = train_run(out, data, preset=model, data_dir=data_dir, data_seed=seed,
+                                      label_column=label_column, resume=resume, overwrite=overwrite,
+                                      train_size=train_size, image_options=images or None, random_state=seed,
+                                      verbose=0 if quiet else 1,
+                                      progress=None if quiet else (lambda s: console.print(f"[dim]{s}[/dim]")),
+                                      **params)
     if not is_writer():  # under torchrun, rank 0 reports
         return
     print_tables(kind.tables(metrics))
@@ -120,10 +136,13 @@ def encode(
     out: Annotated[Path, typer.Option("--out", help="Where to write the codes (.npy, N × latent).")] = Path("codes.npy"),
     data_dir: DataDirOpt = None,
     device: Annotated[str, typer.Option(help="Torch device: auto, cpu, cuda, cuda:N, mps.")] = "cpu",
+    memory_budget: MemoryBudgetOpt = None,
 ) -> None:
-    """Write the encoder's codes of a data split to a .npy file (under torchrun: rank 0 does it)."""
+    """Write the encoder's codes of a data split to a .npy file (under torchrun: rank 0 does it);
+    data over the memory budget is encoded in chunks from disk."""
     import io
 
+    from aekit.data.limits import memory_budget_scope
     from aekit.kinds import labels_for, load_estimator, model_input, recorded_split, require_encoder
     from aekit.runs import atomic_write_bytes, check_output_file
     from aekit.train.distributed import is_writer
@@ -132,9 +151,10 @@ def encode(
         return
     check_output_file(out)
     est = require_encoder(load_estimator(run, device=device), "aekit encode")
-    ds = recorded_split(run, split, data, data_dir)
-    y = labels_for(est, ds)
-    codes = est.transform(model_input(est, ds), *([] if y is None else [y]))
+    with memory_budget_scope(memory_budget):
+        ds = recorded_split(run, split, data, data_dir)
+        y = labels_for(est, ds)
+        codes = est.transform(model_input(est, ds), *([] if y is None else [y]))
     buf = io.BytesIO()
     np.save(buf, codes)
     atomic_write_bytes(out, buf.getvalue())

@@ -7,14 +7,13 @@ the size a file declares is checked against the memory budget before it is decod
 """
 from __future__ import annotations
 
-import csv
-import io
 import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from aekit.data.csv_reader import read_csv_arrays
 from aekit.data.dataset import Dataset
 from aekit.data.idx import GZIP_MAGIC, looks_like_idx, read_idx
 from aekit.data.limits import check_data_path, check_memory, open_data_file
@@ -174,18 +173,14 @@ def load_npz(path: Path, name: str, memory_budget: int | float | str | None = No
 # ----------------------------------------------------------------------------------------
 # CSV
 # ----------------------------------------------------------------------------------------
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
 def load_csv(
     path: Path, name: str, label_column: str | int | None = None, memory_budget: int | float | str | None = None
 ) -> Dataset:
     """A numeric CSV, optionally with a header row; `label_column` (header name or index) is y.
+
+    Read by pandas' C parser in chunks straight into float32; a file it refuses is read again
+    by the csv module, whose DataError names the line and column of the first bad cell
+    (`aekit.data.csv_reader`).
 
     Parameters
     ----------
@@ -196,7 +191,7 @@ def load_csv(
     label_column : str or int or None, default None
         The label column; non-numeric labels become classes (sorted names).
     memory_budget : int, float, str or None, default None
-        The most bytes the file may have (it is read whole; `aekit.data.limits`).
+        The most bytes the file may have (`aekit.data.limits`).
 
     Returns
     -------
@@ -211,95 +206,10 @@ def load_csv(
     >>> ds.X.tolist(), ds.y.tolist(), ds.classes, ds.meta["columns"]
     ([[1.0, 2.0], [3.0, 4.0]], [0, 1], ['cat', 'dog'], ['a', 'b'])
     """
-    with open_data_file(path) as f:
-        check_memory(os.fstat(f.fileno()).st_size, str(path), "the file is", memory_budget)
-        try:
-            raw = f.read()
-        except OSError as exc:
-            raise DataError(f"{path}: cannot read file ({exc.strerror or exc})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        for row in reader:
-            if not row or all(not c.strip() for c in row):
-                continue
-            rows.append([c.strip() for c in row])
-            lines.append(reader.line_num)
-    except csv.Error as exc:
-        raise DataError(f"{path}, line {reader.line_num}: malformed CSV ({exc})") from None
-    if not rows:
-        raise DataError(f"{path}: empty CSV file")
-    header: list[str] | None = None
-    if not all(_is_number(c) for c in rows[0]):
-        header = rows[0]
-        rows, lines = rows[1:], lines[1:]
-    if not rows:
-        raise DataError(f"{path}: CSV has a header row but no data rows")
-    width = len(header) if header is not None else len(rows[0])
-    for row, line in zip(rows, lines):
-        if len(row) != width:
-            raise DataError(
-                f"{path}, line {line}: ragged CSV: {len(row)} columns where the "
-                f"{'header' if header is not None else 'first row'} has {width}"
-            )
-    # the label column
-    lab: int | None = None
-    if label_column is not None:
-        if header is not None and str(label_column) in header:
-            lab = header.index(str(label_column))
-        else:
-            try:
-                lab = int(label_column)
-            except (TypeError, ValueError):
-                if header is None:
-                    raise DataError(
-                        f"{path}: label column {label_column!r} not found: the file has no header row "
-                        "(give the column's number instead)"
-                    ) from None
-                raise DataError(
-                    f"{path}: label column {label_column!r} not found; columns are {header}"
-                ) from None
-            if not -width <= lab < width:
-                raise DataError(f"{path}: label column {label_column!r} out of range ({width} columns)")
-            lab %= width
-    feature_cols = [j for j in range(width) if j != lab]
-    if not feature_cols:
-        raise DataError(f"{path}: no feature columns left besides the label column")
-    cells = np.array(rows, dtype=object)
-    feats = cells[:, feature_cols]
-    try:
-        X = np.array(feats, dtype=np.float64)
-    except (ValueError, TypeError, OverflowError):
-        for i, row in enumerate(feats):
-            for jj, cell in enumerate(row):
-                if not _is_number(cell):
-                    j = feature_cols[jj]
-                    col = f"column {j + 1}" + (f" ({header[j]!r})" if header is not None else "")
-                    raise DataError(f"{path}, line {lines[i]}, {col}: non-numeric value {cell!r}") from None
-        raise DataError(f"{path}: non-numeric values") from None
-    y = None
-    classes = None
-    if lab is not None:
-        labels = cells[:, lab]
-        if all(_is_number(c) for c in labels):
-            y = np.array(labels, dtype=np.float64)
-        else:
-            names = sorted(set(labels.tolist()))
-            classes = [str(n) for n in names]
-            index = {n: i for i, n in enumerate(names)}
-            y = np.array([index[c] for c in labels], dtype=np.int64)
-    bad = ~np.isfinite(X)
-    if bad.any():
-        i = int(np.argmax(bad.any(axis=1)))
-        raise DataError(f"{path}: {int(bad.sum())} NaN or inf value(s), the first on line {lines[i]}")
+    X, y, classes, columns = read_csv_arrays(path, label_column, memory_budget)
     ds = array_to_dataset(X, y, name=name, source=str(path), classes=classes)
-    if header is not None:
-        ds.meta["columns"] = [header[j] for j in feature_cols]
+    if columns is not None:
+        ds.meta["columns"] = columns
     return ds
 
 
@@ -337,7 +247,8 @@ def load_idx_file(path: Path, name: str, memory_budget: int | float | str | None
 # ----------------------------------------------------------------------------------------
 # image folders
 # ----------------------------------------------------------------------------------------
-def _image_files(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
+    """The image files under `folder` (recursive, hidden files and folders skipped), sorted."""
     return sorted(
         p for p in folder.rglob("*")
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(folder).parts)
@@ -433,16 +344,14 @@ def _image_array(im) -> np.ndarray:
     return np.asarray(im, dtype=np.uint8)
 
 
-def load_image_folder(folder: Path, name: str, memory_budget: int | float | str | None = None) -> Dataset:
-    """Images in a folder; each sub-folder is a class (sorted names); loose files: no labels.
-    All images must have one size; grey and colour mixed give 3 channels; hidden files are skipped.
-    The first image's size times the number of files must fit `memory_budget` before the rest
-    are decoded."""
+def image_folder_files(folder: Path) -> tuple[list[Path], list[int], list[str] | None]:
+    """(files, labels, classes) of an image folder: each sub-folder is a class (sorted names, its
+    images found recursively); loose files when there are none (classes None); DataError if empty."""
     subdirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
     files: list[Path] = []
     labels: list[int] = []
     classes: list[str] | None = None
-    per_class = [(d.name, _image_files(d)) for d in subdirs]
+    per_class = [(d.name, image_files(d)) for d in subdirs]
     per_class = [(n, f) for n, f in per_class if f]
     if per_class:
         classes = [n for n, _ in per_class]
@@ -460,6 +369,14 @@ def load_image_folder(folder: Path, name: str, memory_budget: int | float | str 
         files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise DataError(f"{folder}: no images found (looked for {', '.join(IMAGE_SUFFIXES)} files)")
+    return files, labels, classes
+
+
+def load_image_folder(folder: Path, name: str, memory_budget: int | float | str | None = None) -> Dataset:
+    """Images in a folder (`image_folder_files`: sub-folders are classes); all of one size; grey
+    and colour mixed give 3 channels. The first image's size times the number of files must fit
+    `memory_budget` before the rest are decoded."""
+    files, labels, classes = image_folder_files(folder)
     first = read_image(files[0])
     shape = "×".join(str(d) for d in first.shape)
     check_memory(len(files) * first.nbytes, str(folder), f"{len(files)} images of {shape} {first.dtype} take",
@@ -470,7 +387,8 @@ def load_image_folder(folder: Path, name: str, memory_budget: int | float | str 
         if im.shape[:2] != first_hw:
             raise DataError(
                 f"{folder}: images of different sizes: {files[0]} is {first_hw[1]}×{first_hw[0]} but "
-                f"{p} is {im.shape[1]}×{im.shape[0]} (resize them to one size first)"
+                f"{p} is {im.shape[1]}×{im.shape[0]} (resize them to one size first, or read them resized: "
+                "aekit train --image-size S --image-crop center)"
             )
     colour = any(im.ndim == 3 for im in images)
     floaty = any(im.dtype != np.uint8 for im in images)
@@ -552,6 +470,11 @@ def load_path(
 
 
 def _dispatch(path: Path, name: str, label_column, memory_budget) -> Dataset:
+    from aekit.data.streamed import load_streamed  # here: it builds on this module's readers
+
+    streamed = load_streamed(path, name, memory_budget)  # over the budget: stays on disk (or shards)
+    if streamed is not None:
+        return streamed
     if path.is_dir():
         from aekit.data.audio import holds_wav_files, load_wav_windows
 

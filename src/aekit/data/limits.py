@@ -18,6 +18,7 @@ could stream without end; `check_data_path` refuses them (by ``os.stat``, before
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -275,6 +276,80 @@ def check_memory(nbytes: int, source: str, what: str, memory_budget: int | float
     )
 
 
+def fits_memory(nbytes: int, memory_budget: int | float | str | None = None) -> bool:
+    """Whether `nbytes` of decoded data fit the memory budget (always, when there is none).
+
+    Examples
+    --------
+    >>> fits_memory(100, memory_budget=1000), fits_memory(2000, memory_budget=1000)
+    (True, False)
+    """
+    budget = resolve_memory_budget(memory_budget)
+    return budget.limit is None or nbytes <= budget.limit
+
+
+def check_batch_fits(batch_rows: int, row_bytes: int, memory_budget: int | float | str | None = None) -> None:
+    """Refuse a memory budget smaller than one training batch (streamed data is read a batch at a time).
+
+    Parameters
+    ----------
+    batch_rows : int
+        Rows per batch.
+    row_bytes : int
+        Bytes of one row as the trainer holds it (float32: 4 × values per sample).
+    memory_budget : int, float, str or None, default None
+        See `resolve_memory_budget`.
+
+    Raises
+    ------
+    ConfigError
+        The budget is smaller than one batch; the message gives both sizes and what to change.
+
+    Examples
+    --------
+    >>> check_batch_fits(128, 784 * 4, memory_budget="1MiB")
+    >>> check_batch_fits(128, 784 * 4, memory_budget="100KiB")
+    Traceback (most recent call last):
+    ...
+    aekit.errors.ConfigError: the memory budget of 100.0 KiB (memory_budget='100KiB') is smaller than one batch of 128 rows × 3136 bytes = 392.0 KiB; raise --memory-budget or lower --batch-size
+    """
+    budget = resolve_memory_budget(memory_budget)
+    need = int(batch_rows) * int(row_bytes)
+    if budget.limit is not None and need > budget.limit:
+        raise ConfigError(
+            f"the memory budget of {format_size(budget.limit)} ({budget.origin}) is smaller than one batch of "
+            f"{int(batch_rows)} rows × {int(row_bytes)} bytes = {format_size(need)}; raise --memory-budget or "
+            "lower --batch-size"
+        )
+
+
+@contextlib.contextmanager
+def memory_budget_scope(memory_budget: int | float | str | None):
+    """Within the block, `memory_budget` (checked) is the budget of every loader that is not given
+    one (through ``AEKIT_MEMORY_BUDGET``); None leaves the budget as it is. The CLI's
+    ``--memory-budget`` uses it, so the whole command (the data and the training batches) sees it.
+
+    Examples
+    --------
+    >>> with memory_budget_scope("2GiB"):
+    ...     resolve_memory_budget().limit
+    2147483648
+    """
+    if memory_budget is None:
+        yield
+        return
+    parse_size(memory_budget, "--memory-budget")
+    previous = os.environ.get(MEMORY_BUDGET_ENV)
+    os.environ[MEMORY_BUDGET_ENV] = str(memory_budget)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(MEMORY_BUDGET_ENV, None)
+        else:
+            os.environ[MEMORY_BUDGET_ENV] = previous
+
+
 def _kind(mode: int) -> str | None:
     """What a non-regular, non-folder file is, or None for a regular file or a folder."""
     if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
@@ -380,6 +455,6 @@ def open_data_file(path: str | os.PathLike) -> BinaryIO:
 
 
 __all__ = [
-    "DEFAULT_MEMORY_FRACTION", "MEMORY_BUDGET_ENV", "MemoryBudget", "available_memory", "check_data_path",
-    "check_memory", "format_size", "open_data_file", "parse_size", "resolve_memory_budget",
+    "DEFAULT_MEMORY_FRACTION", "MEMORY_BUDGET_ENV", "MemoryBudget", "available_memory", "check_batch_fits",
+    "check_data_path", "check_memory", "fits_memory", "memory_budget_scope", "format_size", "open_data_file", "parse_size", "resolve_memory_budget",
 ]

@@ -2,24 +2,28 @@
 
 `AutoEncoder(latent_dim=16).fit(X).transform(X)` drops into a Pipeline where PCA stood;
 `save(path)` writes a run folder and `AutoEncoder.load(path)` reads one (also one that
-`aekit train` wrote).
+`aekit train` wrote). `partial_fit(chunk)` trains one pass a chunk, for data that comes in
+pieces (`aekit.train.incremental`).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 
 import numpy as np
+import torch
 from sklearn.utils.validation import check_is_fitted
 
 from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError, TrainingError
 from aekit.models.autoencoder import AutoEncoderModel, ModelConfig, check_latent_size
 from aekit.models.losses import parse_sparsity
-from aekit.estimators.base import (CodeTransformer, check_finite, store_params,
+from aekit.estimators.base import (CodeTransformer, as_tensor, check_finite, resolve_seed, store_params,
                                    with_training_parameters)
-from aekit.estimators.tabular import observed_mean
+from aekit.estimators.tabular import fit_table_encoder, is_table, observed_mean
 from aekit.runs import RunRecord, atomic_write_bytes
 from aekit.train.checkpoint import load_state_checked
+from aekit.train.incremental import IncrementalTrainer
 from aekit.train.pretrain import PretrainConfig, check_pretrain, pretrain
 from aekit.train.trainer import CHECKPOINT_FILE, TrainingInterrupted
 
@@ -100,6 +104,8 @@ class AutoEncoder(CodeTransformer):
         Values per sample seen in fit.
     input_ndim_ : int
         2 for flat rows, 4 for images (N×C×H×W).
+    n_samples_seen_ : int
+        Samples given to `fit` (all its rows, once) and to every `partial_fit` call since.
 
     Examples
     --------
@@ -220,7 +226,135 @@ class AutoEncoder(CodeTransformer):
         (layer-wise pretraining, if any, sees the imputed values). Later, DataFrames are encoded
         by column name; numeric arrays are taken as already encoded.
         """
-        return super().fit(X, None, X_val=X_val, run_dir=run_dir, resume=resume, table_encoder=table_encoder)
+        self.__dict__.pop("_partial_fit_state", None)  # fit starts over: partial_fit's optimizer is dropped
+        super().fit(X, None, X_val=X_val, run_dir=run_dir, resume=resume, table_encoder=table_encoder)
+        self.n_samples_seen_ = len(X) if hasattr(X, "__len__") else len(np.asarray(X))  # array-likes too
+        return self
+
+    def partial_fit(self, X, y=None):
+        """One pass (epoch) of training over the chunk X; y is ignored. scikit-learn's convention
+        for data that comes in pieces: call it once per chunk, as often as needed.
+
+        The first call (on an unfitted estimator) builds the model from the chunk's shape and the
+        parameters, exactly as `fit` would, and resolves what `fit` resolves from the data from
+        this first chunk: the output ("auto": sigmoid when the chunk lies in [0, 1]), the
+        per-feature standardization of a linear-output model (the chunk's mean and standard
+        deviation, then fixed: later chunks are scaled with it, since moving it would change
+        what the trained weights compute), "auto" batch_size, and a table's column encoding
+        when X is a DataFrame. Each call then trains one shuffled pass over X in batches of
+        `batch_size`, with the same optimizer state kept across calls (Adam's moments and step
+        count) and the learning-rate schedule stepped once per call
+        (`aekit.train.incremental.IncrementalTrainer`). No validation data is held out, there
+        is no early stopping, and `epochs` is not used (it still sets a cosine schedule's
+        period). The trainer's callbacks, loggers and torchrun are not used either.
+
+        After `fit` (or `load`), partial_fit continues training the fitted model, with a new
+        optimizer (fit's optimizer state is not kept); `fit` after partial_fit starts over.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W), or DataFrame
+            One chunk, with the same number of features (the same image shape) as the first.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        AutoEncoder
+            self.
+
+        Raises
+        ------
+        DataError
+            A chunk with another number of features or sample shape than the model's, NaN or
+            inf values, or values outside [0, 1] for a model with a sigmoid output.
+        ConfigError
+            ``pretrain`` on the first call (layer-wise pretraining needs the whole data: use fit).
+        TrainingError
+            The loss became NaN or infinite (the weights before the chunk are kept).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from aekit import AutoEncoder
+        >>> rng = np.random.default_rng(0)
+        >>> ae = AutoEncoder(hidden=(8,), latent_dim=2, random_state=0)
+        >>> for chunk in np.array_split(rng.random((300, 10)), 3):
+        ...     _ = ae.partial_fit(chunk)
+        >>> ae.n_samples_seen_, len(ae.history_), ae.transform(chunk).shape
+        (300, 3, (100, 2))
+        """
+        observed = None
+        state = getattr(self, "_partial_fit_state", None)
+        if not hasattr(self, "model_"):
+            if is_table(X):
+                self.table_encoder_, (X, observed) = fit_table_encoder(X)
+            X = self._start_partial_fit(X)
+        else:
+            if is_table(X) and getattr(self, "table_encoder_", None) is not None:
+                X, observed = self.table_encoder_.transform(X)
+            X = self._validate(X, reset=False)
+            self._check_chunk_range(X)
+        if state is None:  # the first call, or the first after fit / load
+            device = str(next(self.model_.parameters()).device)  # load(path, device) may have moved it
+            if device != self.train_config_.device:
+                self.train_config_ = dataclasses.replace(self.train_config_, device=device)
+            state = IncrementalTrainer(self.model_, self.train_config_, first_epoch=int(self.n_epochs_))
+            self._partial_fit_state = state
+        mask = None if observed is None else torch.from_numpy(np.asarray(observed, dtype=bool))
+        # each chunk prepared as fit prepares its training rows (RobustAutoEncoder winsorizes it)
+        X_train, _ = self._training_arrays(X, None, None, None, int(self.train_config_.seed))
+        row = state.partial_fit(as_tensor(X_train), mask)
+        self.history_ = [*self.history_, row]
+        self.n_epochs_ = self.best_epoch_ = state.epoch  # the model holds the last pass's weights
+        self.n_samples_seen_ = int(getattr(self, "n_samples_seen_", 0)) + len(X)
+        return self
+
+    def _start_partial_fit(self, X) -> np.ndarray:
+        """Validate the first chunk and build the model from it, as fit does; the chunk as rows."""
+        X = self._validate(X, reset=True)
+        if self._pretrain_config() is not None:
+            raise ConfigError(f"pretrain={self.pretrain!r} needs the whole data at once: train with fit, or use "
+                              "partial_fit without pretraining")
+        seed = resolve_seed(self.random_state)
+        config = self._resolve_config(X)
+        self._n_train_rows = len(X)  # "auto" training sizes from the first chunk
+        try:
+            train_cfg = self._train_config(seed)
+        finally:
+            del self._n_train_rows
+        model = self._build_model(config, seed)
+        if config.standardize:
+            model.set_standardization(as_tensor(X[:, : config.n_features]))
+        self.model_ = model.eval()
+        self.model_config_, self.train_config_ = config, train_cfg
+        self.history_, self.best_epoch_, self.n_epochs_, self.n_samples_seen_ = [], 0, 0, 0
+        self.input_ndim_ = 2 if self._fit_image_shape is None else 1 + len(self._fit_image_shape)
+        del self._fit_image_shape
+        self._n_features_out = config.code_size
+        return X
+
+    def _check_chunk_range(self, X: np.ndarray) -> None:
+        """A model with a sigmoid output (or the bce loss) was built for data in [0, 1]."""
+        config = self.model_config_
+        if config.output_activation != "sigmoid" and config.loss != "bce":
+            return
+        lo, hi = float(X.min()), float(X.max())
+        if lo < 0.0 or hi > 1.0:
+            raise DataError(f"this chunk lies in [{lo:.3g}, {hi:.3g}], but the model has a sigmoid output (or the "
+                            "bce loss) for data in [0, 1], chosen from the first chunk: scale the data to [0, 1], or "
+                            "start over with output_activation='linear'")
+
+    def _fitted_record(self) -> dict:
+        record = super()._fitted_record()
+        if hasattr(self, "n_samples_seen_"):
+            record["n_samples_seen"] = int(self.n_samples_seen_)
+        return record
+
+    def _restore_fitted(self, fitted: dict, model_config: ModelConfig) -> None:
+        super()._restore_fitted(fitted, model_config)
+        if "n_samples_seen" in fitted:
+            self.n_samples_seen_ = int(fitted["n_samples_seen"])
 
     # -- using the model -------------------------------------------------------------------------
     def transform(self, X) -> np.ndarray:
@@ -252,6 +386,10 @@ class AutoEncoder(CodeTransformer):
         """Mean squared error per value, for each sample (N,); for a table, the mean over its
         observed (not missing) encoded values."""
         check_is_fitted(self, "model_")
+        from aekit.estimators.streaming import is_row_source, reconstruction_error
+
+        if is_row_source(X):  # data on disk: read and scored in chunks
+            return reconstruction_error(self, X)
         X, observed = self._validate_masked(X)
         R = self._batches(X, self.model_).reshape(len(X), -1)
         sq = (X.astype(np.float64) - R) ** 2

@@ -22,8 +22,10 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from aekit.data.sources import is_row_source
 from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError
 from aekit.estimators.sizing import AUTO, auto_training_size
+from aekit.estimators.streaming import fit_source, set_standardization, validated_source
 from aekit.estimators.tabular import fit_table_encoder, is_table, load_table_encoder, save_table_encoder
 from aekit.models.autoencoder import ModelConfig
 from aekit.runs import RunRecord
@@ -218,7 +220,10 @@ class BaseAutoEncoder(BaseEstimator):
     def _validate(self, X, reset: bool) -> np.ndarray:
         """Checked float array, always N×D: image batches N×C×H×W are flattened here so that
         `n_features_in_` counts values (and 2-D rows of the same size are accepted later). An
-        estimator fitted on a table encodes DataFrames by column name."""
+        estimator fitted on a table encodes DataFrames by column name. A row source (data on disk)
+        is checked and returned as a flat view that reads in chunks (`aekit.estimators.streaming`)."""
+        if not reset and is_row_source(X):
+            return validated_source(self, X)
         if not reset and is_table(X) and getattr(self, "table_encoder_", None) is not None:
             X = self.table_encoder_.transform(X).X
         if hasattr(X, "ndim") and getattr(X, "ndim", 0) in (3, 4):  # N×C×T signals, N×C×H×W images
@@ -345,8 +350,11 @@ class BaseAutoEncoder(BaseEstimator):
         With `run_dir`, checkpoints go to run_dir/checkpoint and `resume=True` continues from the
         last one. Families that train on labels (a conditional VAE) take y (and y_val with X_val).
         A DataFrame is encoded by a `TableEncoder` learned on it (`table_encoder`: an unfitted one
-        whose options to use), and the loss counts only its observed cells.
+        whose options to use), and the loss counts only its observed cells. X may also be a
+        `aekit.data.sources.RowSource` (data on disk, read batch by batch: `aekit.estimators.streaming`).
         """
+        if is_row_source(X):
+            return fit_source(self, X, y, X_val=X_val, run_dir=run_dir, resume=resume, table_encoder=table_encoder)
         observed = obs_val = None
         if is_table(X) and self._accepts_tables:
             self.table_encoder_, (X, observed) = fit_table_encoder(X, table_encoder)
@@ -426,9 +434,10 @@ class BaseAutoEncoder(BaseEstimator):
             warnings.warn(f"batch_size={train_cfg.batch_size} is larger than the {len(X_train)} training samples; "
                           f"using batches of {len(X_train)}", AekitWarning, stacklevel=4)
         model = self._build_model(config, seed)
-        Xt, Xv = as_tensor(X_train), None if X_val is None or not len(X_val) else as_tensor(X_val)
+        Xt = X_train if is_row_source(X_train) else as_tensor(X_train)  # a source streams
+        Xv = None if X_val is None or not len(X_val) else as_tensor(X_val)
         if getattr(config, "standardize", False):
-            model.set_standardization(Xt[:, : config.n_features])
+            set_standardization(model, Xt, config.n_features)
         model.to(train_cfg.device)  # "auto" and, under torchrun, "cuda" resolved to this process's device
         run = RunRecord(run_dir) if run_dir else None
         if resume and run is not None and is_writer():  # under torchrun rank 0 reads the checkpoint

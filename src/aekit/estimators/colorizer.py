@@ -2,10 +2,12 @@
 
 The estimator front over `ColorizerModel` (a configuration of the conv autoencoder) on the
 shared fit template: `fit(photos)` trains on random crops of colour photos (seeded; each crop
-flipped left-right at random in training), `colorize(image)` works on any image size (the model
-is fully convolutional), `evaluate(photos)` gives PSNR in RGB of the colorized image and of the
-grey image, each against the original, and `save` / `load` write and read a run folder (kind
-"colorizer").
+flipped left-right at random in training), `fit_lab(X)` on ready scaled-Lab images (an array, such
+as CIFAR-10 converted with `aekit.data.image_source.rgb_to_lab_batch`, or an image folder read
+lazily: ``ImageFolderSource(folder, transform="lab")``), `colorize(image)` works on any image
+size (the model is fully convolutional), `evaluate(photos)` and `evaluate_images(rgb)` give PSNR in
+RGB of the colorized image, of the grey image and of the training set's mean colour, each against
+the original, and `save` / `load` write and read a run folder (kind "colorizer").
 
 The default recipe (chosen by a leave-one-photo-out check on the training photos only; the
 numbers are in benchmarks/RESULTS.md): one whole training photo is set aside for early stopping
@@ -16,19 +18,26 @@ photo a crop comes from, and that tint does not carry over to another photo.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
+from aekit.data.image_source import lab_to_rgb_batch, rgb_to_lab_batch
 from aekit.data.photos import (colour_photo, lab_scaled_to_rgb, lightness, as_rgb_float, random_crops,
                                rgb_to_lab_scaled, shrink, split_strips, with_scales)
+from aekit.data.sources import is_row_source
 from aekit.errors import ConfigError, DataError
 from aekit.estimators.base import BaseAutoEncoder
-from aekit.metrics import psnr_rgb
+from aekit.estimators.streaming import VALIDATION_CAP_BYTES
+from aekit.metrics import psnr, psnr_rgb
 from aekit.models.colorizer import AB_LOSSES, ColorizerConfig, ColorizerModel, colorizer_config
 from aekit.train.precision import resolve_device
 from aekit.train.trainer import evaluate
 
 CROP_COVER = 4  # n_crops="auto": each photo pixel lies in about this many training crops
+MEAN_COLOUR_ROWS = 2048  # images of a lazily read training set its mean colour is measured on (seeded)
+EVAL_BATCH = 256  # images colorized at a time by evaluate_images
 VALIDATIONS = ("crops", "strips", "photos")
 # Run folders from before these parameters existed were trained the old way.
 OLD_RECIPE = {"validation": "crops", "ab_offset": "zero", "loss": "mse", "weight_decay": 0.0, "scales": [1.0],
@@ -96,6 +105,9 @@ class Colorizer(BaseAutoEncoder):
         As in `AutoEncoder`.
     n_crops_ : int
         Training crops used.
+    mean_ab_ : ndarray of shape (2,)
+        The training data's mean colour (scaled a, b): the constant-colour baseline of the
+        evaluations (a lazily read set: measured on MEAN_COLOUR_ROWS images drawn with the seed).
     validation_photos_ : list of int
         Indices of the photos set aside for validation.
 
@@ -155,14 +167,19 @@ class Colorizer(BaseAutoEncoder):
         if not self.scales or any(not 0 < f <= 1 for f in self.scales):
             raise ConfigError(f"scales must be factors in (0, 1], got {scales!r}")
 
-    def fit(self, photos, *, run_dir=None, resume: bool = False) -> "Colorizer":
-        """Train on random crops of `photos` (a list of H×W×3 colour images, any sizes).
+    def fit(self, photos=None, *, lab=None, lab_val=None, run_dir=None, resume: bool = False) -> "Colorizer":
+        """Train on random crops of `photos` (a list of H×W×3 colour images, any sizes), or, given
+        `lab` (and `lab_val`) instead, on those whole scaled-Lab images (`fit_lab`).
 
         validation="crops": the validation crops are further random crops of the same photos
         (they overlap the training crops); "strips": a band at the end of each photo's longer side
         (validation_fraction of it, at least one crop wide) is set aside, training crops come
         from the rest and validation crops from the bands only, so early stopping sees pixels
         the model never trained on."""
+        if lab is not None:
+            return self.fit_lab(lab, lab_val, run_dir=run_dir, resume=resume)
+        if photos is None:
+            raise DataError("nothing to train on: give photos (or lab images)")
         photos = [shrink(colour_photo(p, i), self.max_side) for i, p in enumerate(photos)]
         if not photos:
             raise DataError("no photos to train on")
@@ -192,24 +209,46 @@ class Colorizer(BaseAutoEncoder):
         return self.fit_lab(crops, val, run_dir=run_dir, resume=resume)
 
     def fit_lab(self, X, X_val=None, *, run_dir=None, resume: bool = False) -> "Colorizer":
-        """Train on ready N×3×H×W scaled-Lab crops (channel 0: L/100, 1–2: ab/110)."""
-        X = np.asarray(X, np.float32)
-        if X.ndim != 4 or X.shape[1] != 3 or len(X) < 1:
-            raise DataError(f"colorizer training data must be N×3×H×W scaled Lab, got shape {X.shape}")
-        if not np.isfinite(X).all():
-            raise DataError("colorizer training data contain NaN or inf")
+        """Train on ready N×3×H×W scaled-Lab images (channel 0: L/100, 1–2: ab/110): an array, or
+        a `aekit.data.sources.RowSource` that reads them (``ImageFolderSource(folder,
+        transform="lab")``), read batch by batch where the trainer streams sources. `X_val`
+        (the same kinds) drives early stopping and the calibration of the gain."""
+        X = _lab_data(X, "training")
+        X_val = None if X_val is None or not len(X_val) else _lab_data(X_val, "validation")
+        self.mean_ab_ = self._mean_ab(X)
         if isinstance(self.ab_offset, str):
-            offset = X[:, 1:].mean(axis=(0, 2, 3)) if self.ab_offset == "mean" else np.zeros(2)
+            offset = self.mean_ab_ if self.ab_offset == "mean" else np.zeros(2)
         else:
             offset = np.asarray(self.ab_offset)
         config = colorizer_config(crop=X.shape[2], hidden=self.hidden, ab_offset=offset, ab_loss=self.loss)
         config.input_shape = (1, X.shape[2], X.shape[3])
         self.model_config_ = config
-        self._fit_model(config, X, None if X_val is None or not len(X_val) else np.asarray(X_val, np.float32),
-                        self.random_state, run_dir, resume)
-        if self.calibrate and X_val is not None and len(X_val):
-            self._calibrate(np.asarray(X_val, np.float32))
+        # a training source goes to the trainer as it is (read batch by batch); validation in RAM
+        X_val = None if X_val is None else self._validation_rows(X_val)
+        self._fit_model(config, X, X_val, self.random_state, run_dir, resume)
+        if self.calibrate and X_val is not None:
+            self._calibrate(X_val)  # on the validation images in RAM
         return self
+
+    def _validation_rows(self, X_val) -> np.ndarray:
+        """Validation images in RAM: all of an array; of a source, at most VALIDATION_CAP_BYTES
+        of them (a seeded draw, in order), as a streamed autoencoder fit evaluates."""
+        if not is_row_source(X_val):
+            return X_val
+        keep = max(1, VALIDATION_CAP_BYTES // max(1, X_val.n_features * 4))
+        if keep >= len(X_val):
+            return X_val.read_all()
+        return X_val.read(np.sort(np.random.default_rng(self.random_state).permutation(len(X_val))[:keep]))
+
+    def _mean_ab(self, X) -> np.ndarray:
+        """The mean scaled ab over every pixel of X (a source: of MEAN_COLOUR_ROWS seeded rows)."""
+        if not is_row_source(X):
+            return X[:, 1:].mean(axis=(0, 2, 3), dtype=np.float64)
+        rows = np.sort(np.random.default_rng(self.random_state).permutation(len(X))[:MEAN_COLOUR_ROWS])
+        total = np.zeros(2)
+        for i in range(0, len(rows), EVAL_BATCH):
+            total += X.read(rows[i : i + EVAL_BATCH])[:, 1:].sum(axis=(0, 2, 3), dtype=np.float64)
+        return total / (len(rows) * X.shape[2] * X.shape[3])
 
     @torch.inference_mode()
     def _calibrate(self, X_val: np.ndarray) -> None:
@@ -252,8 +291,10 @@ class Colorizer(BaseAutoEncoder):
         return lab_scaled_to_rgb(L, self.predict_ab(L)), was_colour
 
     def evaluate(self, photos, names=None, *, max_side: int | None | str = "fit") -> dict:
-        """PSNR (dB, RGB in [0, 1]) of the colorized photo and of the grey photo, each against the
-        original; per photo and their mean. Photos are first scaled to max_side ("fit": as in training)."""
+        """PSNR (dB, RGB in [0, 1]) of the colorized photo, of the grey photo and (when the
+        training data's mean colour is known) of the photo painted in that mean colour, each
+        against the original; per photo and their mean. Photos are first scaled to max_side
+        ("fit": as in training)."""
         self._check_fitted()
         side = self.max_side if max_side == "fit" else max_side
         per, rows = [], []
@@ -266,12 +307,17 @@ class Colorizer(BaseAutoEncoder):
             name = names[i] if names is not None else f"photo {i}"
             per.append({"name": name, "height": int(L.shape[0]), "width": int(L.shape[1]),
                         "psnr_model": psnr_rgb(col, orig), "psnr_grey": psnr_rgb(grey, orig)})
+            if getattr(self, "mean_ab_", None) is not None:
+                mean = np.broadcast_to(np.asarray(self.mean_ab_)[:, None, None], (2, *L.shape))
+                with warnings.catch_warnings():  # the mean colour on a dark or bright L leaves sRGB: clipped
+                    warnings.filterwarnings("ignore", "Conversion from CIE-LAB", UserWarning)
+                    per[-1]["psnr_mean_colour"] = psnr_rgb(lab_scaled_to_rgb(L, mean), orig)
             if self.model_.ab_gain != 1.0:  # what the calibration changed: the network's own colour beside it
                 per[-1]["psnr_full_strength"] = psnr_rgb(lab_scaled_to_rgb(L, self.predict_ab(L, full_strength=True)), orig)
             rows.append((grey, col, orig))
         out = {"n_photos": len(per), "max_side": side, "ab_gain": float(self.model_.ab_gain),
                "photos": per}
-        for key in ("psnr_model", "psnr_grey", "psnr_full_strength"):
+        for key in ("psnr_model", "psnr_grey", "psnr_full_strength", "psnr_mean_colour"):
             if per and key in per[0]:
                 out[key] = float(np.mean([r[key] for r in per]))
         out.setdefault("psnr_model", float("nan"))
@@ -279,16 +325,78 @@ class Colorizer(BaseAutoEncoder):
         self.last_images_ = rows
         return out
 
+    @torch.inference_mode()
+    def evaluate_images(self, rgb, names=None, *, n_shown: int = 8) -> dict:
+        """Mean PSNR (dB, RGB in [0, 1]) over a set of images of one size (CIFAR-10, a folder) of
+        the colorized image, the grey image and the image in the training data's mean colour, each
+        against the original; the first `n_shown` images also one by one (and in `last_images_`).
+
+        Parameters
+        ----------
+        rgb : ndarray or RowSource
+            N×3×H×W RGB in [0, 1], or a source that reads it (``ImageFolderSource(folder)``).
+        names : list of str or None, default None
+            A name per image, for the rows shown (default "image i").
+        n_shown : int, default 8
+            Images listed one by one and drawn in the report's grid.
+
+        Returns
+        -------
+        dict
+            n_photos, height, width, ab_gain, psnr_model, psnr_grey, psnr_mean_colour (when the mean
+            colour is known), psnr_full_strength (with a gain below 1), images=True and "photos":
+            the rows of the images shown.
+        """
+        self._check_fitted()
+        if len(rgb) < 1 or len(rgb.shape) != 4 or rgb.shape[1] != 3:
+            raise DataError(f"colorizer evaluation needs N×3×H×W colour images, got shape {tuple(rgb.shape)}")
+        device = next(self.model_.parameters()).device
+        gain, mean_ab = float(self.model_.ab_gain), getattr(self, "mean_ab_", None)
+        sums: dict[str, float] = {}
+        per, rows = [], []
+        for i in range(0, len(rgb), EVAL_BATCH):
+            index = np.arange(i, min(i + EVAL_BATCH, len(rgb)))
+            orig = rgb.read(index) if is_row_source(rgb) else np.asarray(rgb[index], np.float32)
+            lab = rgb_to_lab_batch(orig)
+            L = lab[:, :1]
+            r = self.model_.residual(torch.from_numpy(L).to(device)).cpu().numpy()
+            offset = self.model_.ab_offset.cpu().numpy().reshape(1, 2, 1, 1)
+            outputs = {"psnr_model": offset + gain * r, "psnr_grey": np.zeros_like(r)}
+            if mean_ab is not None:
+                outputs["psnr_mean_colour"] = np.broadcast_to(np.asarray(mean_ab, np.float32)[None, :, None, None],
+                                                              r.shape)
+            if gain != 1.0:
+                outputs["psnr_full_strength"] = offset + r
+            images = {k: lab_to_rgb_batch(np.concatenate([L, ab], axis=1)) for k, ab in outputs.items()}
+            scores = {k: psnr(orig, im) for k, im in images.items()}
+            for k, v in scores.items():
+                sums[k] = sums.get(k, 0.0) + float(v.sum())
+            for j in range(max(0, min(n_shown - i, len(index)))):
+                name = names[i + j] if names is not None else f"image {i + j}"
+                per.append({"name": name, "height": int(orig.shape[2]), "width": int(orig.shape[3]),
+                            **{k: float(v[j]) for k, v in scores.items()}})
+                rows.append(tuple(images[k][j].transpose(1, 2, 0) for k in ("psnr_grey", "psnr_model"))
+                            + (orig[j].transpose(1, 2, 0),))
+        self.last_images_ = rows
+        return {"n_photos": len(rgb), "images": True, "height": int(rgb.shape[2]), "width": int(rgb.shape[3]),
+                "max_side": max(int(rgb.shape[2]), int(rgb.shape[3])), "ab_gain": gain, "photos": per,
+                **{k: v / len(rgb) for k, v in sums.items()}}
+
     # -- run folders ---------------------------------------------------------------------------
     def _fitted_record(self) -> dict:
-        return {"best_epoch": int(self.best_epoch_), "n_epochs": int(self.n_epochs_)}
+        record = {"best_epoch": int(self.best_epoch_), "n_epochs": int(self.n_epochs_)}
+        if getattr(self, "mean_ab_", None) is not None:
+            record["mean_ab"] = [float(v) for v in self.mean_ab_]
+        return record
 
     @classmethod
     def _params_from_config(cls, params: dict) -> dict:
         return super()._params_from_config({**OLD_RECIPE, **params})
 
     def _restore_fitted(self, fitted: dict, model_config) -> None:
-        pass  # a colorizer takes images of any size: no input size to restore
+        # a colorizer takes images of any size: no input size to restore; folders from before
+        # the mean-colour baseline have no mean_ab
+        self.mean_ab_ = np.asarray(fitted["mean_ab"], np.float64) if "mean_ab" in fitted else None
 
     def validation_loss(self, X) -> dict[str, float]:
         """The colour loss over ready N×3×H×W scaled-Lab crops."""
@@ -296,4 +404,15 @@ class Colorizer(BaseAutoEncoder):
         return evaluate(self.model_, torch.from_numpy(np.asarray(X, np.float32)))
 
 
-__all__ = ["CROP_COVER", "Colorizer", "VALIDATIONS"]
+def _lab_data(X, what: str):
+    """Scaled-Lab images as float32 N×3×H×W (a RowSource is checked by its shape, not read)."""
+    if not is_row_source(X):
+        X = np.asarray(X, np.float32)
+    if len(X.shape) != 4 or X.shape[1] != 3 or len(X) < 1:
+        raise DataError(f"colorizer {what} data must be N×3×H×W scaled Lab, got shape {tuple(X.shape)}")
+    if not is_row_source(X) and not np.isfinite(X).all():
+        raise DataError(f"colorizer {what} data contain NaN or inf")
+    return X
+
+
+__all__ = ["CROP_COVER", "Colorizer", "EVAL_BATCH", "MEAN_COLOUR_ROWS", "VALIDATIONS"]

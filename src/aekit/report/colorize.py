@@ -75,16 +75,22 @@ def colorizer_tables(m: dict) -> list[Table]:
     >>> colorizer_tables(m)[0].headers[2:]
     ['colorized, the output (α = 0.50) (dB)', 'network at full strength (α = 1) (dB)']
     """
-    full = "psnr_full_strength" in m
-    rows = [[p["name"], p["psnr_grey"], p["psnr_model"], *([p["psnr_full_strength"]] if full else [])]
-            for p in m["photos"]]
-    rows.append(["mean", m["psnr_grey"], m["psnr_model"], *([m["psnr_full_strength"]] if full else [])])
+    full, mean = "psnr_full_strength" in m, "psnr_mean_colour" in m
+    keys = ["psnr_grey", *(["psnr_mean_colour"] if mean else []), "psnr_model", *(["psnr_full_strength"] if full else [])]
+    rows = [[p["name"], *[p[k] for k in keys]] for p in m["photos"]]
+    rows.append(["mean" if not m.get("images") else "mean (all)", *[m[k] for k in keys]])
     where = "held-out" if m.get("held_out", True) else "training (no photo held out)"
-    columns = ["photo", "grey input (dB)"]
+    columns = ["photo", "grey input (dB)", *(["training mean colour (dB)"] if mean else [])]
     columns += ([f"colorized, the output (α = {m['ab_gain']:.2f}) (dB)", "network at full strength (α = 1) (dB)"]
                 if full else ["colorized (dB)"])
+    baselines = ("the grey input and the training data's mean colour (every pixel its L with the mean a, b) are "
+                 "the baselines" if mean else "the grey input is the baseline")
     caption = (f"Colorization PSNR (RGB) on {m['n_photos']} {where} photos, longer side ≤ {m['max_side']}; "
-               "the grey input is the baseline a colorizer must beat.")
+               f"{baselines} a colorizer must beat.")
+    if m.get("images"):
+        caption = (f"Colorization PSNR (RGB) on {m['n_photos']} held-out images of {m['width']}×{m['height']}, "
+                   f"the first {len(m['photos'])} listed, the last row the mean of all; {baselines} a colorizer "
+                   "must beat.")
     if full:
         better = m["psnr_full_strength"] > m["psnr_model"]
         caption += (f" The output is the network's colour scaled by the gain α = {m['ab_gain']:.2f} fitted on photos "
@@ -93,7 +99,8 @@ def colorizer_tables(m: dict) -> list[Table]:
                     + (": here full strength would have done better, so the set-aside photos were not like these "
                        "(a gain fitted on one or two photos reflects their colours; a larger validation set or "
                        "--no-calibrate)." if better else "."))
-    return [Table(columns, rows, caption=caption, title=f"colorization PSNR on {m['n_photos']} {where} photos")]
+    what = "images" if m.get("images") else "photos"
+    return [Table(columns, rows, caption=caption, title=f"colorization PSNR on {m['n_photos']} {where} {what}")]
 
 
 def colorizer_section(name: str, est, metrics: dict, fig_dir, slug: str) -> Section:
@@ -132,7 +139,8 @@ def colorizer_section(name: str, est, metrics: dict, fig_dir, slug: str) -> Sect
     if rows:
         names = [p["name"] for p in metrics["photos"]]
         sec.figures.append((save_colorize_grid(rows, fig_dir / "colorize-grid.png", names),
-                            "Each held-out photo: grey input, colorized, original."))
+                            f"Each held-out {'image' if metrics.get('images') else 'photo'} listed: grey input, "
+                            "colorized, original."))
     return sec
 
 

@@ -15,12 +15,15 @@ from aekit.train.tracking import resolve_loggers, tracking_run
 
 def train_run(out: str | Path, source: str = "digits", *, preset: str = "ae", data_dir=None, data_seed: int = 0,
               label_column=None, resume: bool = False, overwrite: bool = False, report: bool = True,
-              eval_options: dict | None = None, train_size: int | None = None,
+              eval_options: dict | None = None, train_size: int | None = None, image_options: dict | None = None,
               progress: Callable[[str], None] | None = None, **params):
     """Train preset `preset` on `source`, evaluate it on the test data beside its baselines, and
     write the run folder (config, weights, history, metrics, report.html). With ``logger=`` (see
     `aekit.train.tracking`), the loggers' session spans training, evaluation and the report: the
     epochs, the config and data, the final metrics and the report's figures reach one run.
+
+    `image_options` (size, crop, grey: `aekit.data.image_source.ImageFolderSource`) decode an
+    image folder resized, cropped or grey; the run record keeps them.
 
     `progress` is told what each step after training is doing and how long it took (evaluation
     and the report can take minutes on large data).
@@ -43,7 +46,9 @@ def train_run(out: str | Path, source: str = "digits", *, preset: str = "ae", da
     est.check_params()  # before any data is loaded or the folder is touched
     if resume and writer:
         est.check_resume(run.path)
-    args, kwargs, record, eval_data = kind.training_data(est, source, data_dir, data_seed, label_column, train_size)
+    images = {"image_options": image_options} if image_options else {}
+    args, kwargs, record, eval_data = kind.training_data(est, source, data_dir, data_seed, label_column, train_size,
+                                                         **images)
     if not writer:  # its checkpoint comes from rank 0, which also writes the folder
         est.fit(*[a for a in args if a is not None], **kwargs, run_dir=run.path, resume=resume)
         return est, {}, run.path

@@ -1,6 +1,7 @@
 """The training loop every model shares.
 
-In-memory batching by index slicing, optimizers by name, learning-rate schedules, gradient
+In-memory batching by index slicing (or batches read from a row source on disk, the same rows
+for the same seed: aekit.train.batches), optimizers by name, learning-rate schedules, gradient
 clipping, validation, seeded determinism, per-epoch history, resume, NaN/inf guard and Ctrl-C
 handling. A model only needs `training_terms(x, generator)` and `validation_terms(x)`, each
 returning a dict of scalar tensors with a "loss" entry.
@@ -26,6 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from aekit.data.sources import RowSource, is_row_source
 from aekit.errors import ConfigError, TrainingError
 from aekit.specs import finite_number, non_negative_int, parse_spec, positive_int
 from aekit.train.callbacks import (
@@ -37,6 +39,14 @@ from aekit.train.callbacks import (
     TimeBudget,
     TrainingLoop,
     scoped_callbacks,
+)
+from aekit.train.batches import (
+    EpochBatches,
+    check_training_data,
+    epoch_index_batches,
+    evaluate,
+    first_sample,
+    validation_tensor,
 )
 from aekit.train.checkpoint import (
     CHECKPOINT_FILE,
@@ -54,7 +64,6 @@ from aekit.train.distributed import (
     on_rank_zero,
     rank_and_world,
     rank_generator,
-    shard_batch,
     wrap_ddp,
 )
 from aekit.train.precision import MixedPrecision, auto_threads, check_device, check_precision, to_device
@@ -328,8 +337,8 @@ class Trainer(TrainingLoop):
     def fit(
         self,
         model: nn.Module,
-        X_train: torch.Tensor,
-        X_val: torch.Tensor | None = None,
+        X_train: torch.Tensor | RowSource,
+        X_val: torch.Tensor | RowSource | None = None,
         *,
         resume: bool = False,
         history: list[dict] | None = None,
@@ -343,10 +352,12 @@ class Trainer(TrainingLoop):
         model : torch.nn.Module
             Has ``training_terms(x, generator)`` and ``validation_terms(x)``, each a dict of scalar
             tensors with a "loss" entry (optionally ``on_epoch_start(epoch)``); may be DDP-wrapped.
-        X_train : torch.Tensor
-            Training samples along the first axis.
-        X_val : torch.Tensor, optional
-            Validation samples; they enable early stopping. Empty means none.
+        X_train : torch.Tensor or aekit.data.sources.RowSource
+            Training samples along the first axis, in memory or on disk (a source is read one
+            batch at a time, the same rows for the same seed: `aekit.train.batches`).
+        X_val : torch.Tensor or RowSource, optional
+            Validation samples; they enable early stopping. Empty means none. A source is read
+            into memory once.
         resume : bool, default False
             Continue from the checkpoint in `checkpoint_dir` (bit-identical to an uninterrupted run).
         history : list of dict, optional
@@ -375,7 +386,8 @@ class Trainer(TrainingLoop):
         torch.set_flush_denormal(True)  # denormals have slowed CPU runs several-fold
         previous_threads = torch.get_num_threads()
         if torch.device(cfg.device).type == "cpu":
-            torch.set_num_threads(cfg.num_threads or auto_threads(_unwrap(model), X_train[:1], cfg.batch_size))
+            torch.set_num_threads(cfg.num_threads or auto_threads(_unwrap(model), first_sample(X_train),
+                                                                  cfg.batch_size))
         try:
             return self._fit(model, X_train, X_val, resume=resume, history=history, observed=observed,
                              observed_val=observed_val)
@@ -387,8 +399,10 @@ class Trainer(TrainingLoop):
         self.rank, self.world_size = rank_and_world()
         core = _unwrap(model)
         device = torch.device(cfg.device)
-        X_train = to_device(X_train, device, cfg.torch_dtype)
-        X_val = None if X_val is None or len(X_val) == 0 else to_device(X_val, device, cfg.torch_dtype)
+        check_training_data(X_train, observed)
+        if not is_row_source(X_train):
+            X_train = to_device(X_train, device, cfg.torch_dtype)
+        X_val = validation_tensor(X_val, device, cfg.torch_dtype)
         self.observed = None if observed is None else to_device(observed, device, torch.bool)
         self.observed_val = None if observed_val is None or X_val is None else to_device(observed_val, device,
                                                                                           torch.bool)
@@ -452,14 +466,15 @@ class Trainer(TrainingLoop):
         self.error = exc
         callbacks.on_stage_end(self)
 
-    def _epoch(self, step_module: nn.Module | None, X_train: torch.Tensor, generator: torch.Generator,
+    def _epoch(self, step_module: nn.Module | None, X_train, generator: torch.Generator,
                callbacks: CallbackList) -> dict:
         """One epoch: the optimization, the epoch's row (validation, NaN guard, schedule), the
         best-epoch record and the new `state`; returns the row, already in the history.
-        `step_module` is the DDP wrapper under torchrun (None: the model's own training_terms)."""
+        `step_module` is the DDP wrapper under torchrun (None: the model's own training_terms);
+        `X_train` a tensor on the device or a row source (`aekit.train.batches.EpochBatches`)."""
         cfg, core, optimizer, scheduler = self.config, self.model, self.optimizer, self.scheduler
         rank, world, X_val = self.rank, self.world_size, self.X_val
-        n = X_train.shape[0]
+        n = len(X_train)
         batch_size = min(int(cfg.batch_size), n)
         epoch = self.epoch + 1
         callbacks.on_epoch_start(self, epoch)
@@ -468,13 +483,15 @@ class Trainer(TrainingLoop):
         if hasattr(core, "on_epoch_start"):  # schedules inside the model (VAE KL warm-up)
             core.on_epoch_start(epoch - 1)
         # The same permutation on every rank; each global batch is split across the ranks.
-        perm = torch.randperm(n, generator=generator).to(X_train.device)
+        perm = torch.randperm(n, generator=generator)
+        if not is_row_source(X_train):
+            perm = perm.to(X_train.device)
+        batches = epoch_index_batches(perm, batch_size, rank, world)
         sums: dict[str, torch.Tensor] = {}
         count = 0
-        n_steps = -(-n // batch_size)
-        for step, start in enumerate(range(0, n, batch_size)):
-            idx, weight = shard_batch(perm[start : start + batch_size], rank, world)
-            xb = X_train.index_select(0, idx)
+        n_steps = len(batches)
+        inputs = EpochBatches(X_train, batches, torch.device(cfg.device), cfg.torch_dtype)
+        for step, ((idx, weight), xb) in enumerate(zip(batches, inputs)):
             mask = None if self.observed is None else self.observed.index_select(0, idx)
             with self.amp.autocast():
                 if step_module is None:
@@ -559,31 +576,3 @@ class Trainer(TrainingLoop):
         vec = all_sum(vec) if world > 1 else vec
         total = float(vec[-1])
         return {k: float(vec[i]) / total for i, k in enumerate(keys)}
-
-
-@torch.inference_mode()
-def evaluate(model: nn.Module, X: torch.Tensor, batch_size: int = 1024,
-             observed: torch.Tensor | None = None) -> dict[str, float]:
-    """Mean of each of `model`'s validation terms over X, in batches of `batch_size`, in eval mode;
-    with `observed` (a bool mask of X's shape), each batch's mask goes to ``validation_terms``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from aekit.models.autoencoder import AutoEncoderModel, ModelConfig
-    >>> model = AutoEncoderModel(ModelConfig(input_shape=(4,), hidden=(3,), latent_dim=2))
-    >>> sorted(evaluate(model, torch.rand(10, 4), batch_size=4))
-    ['loss', 'recon']
-    """
-    was_training = model.training
-    model.eval()
-    sums: dict[str, torch.Tensor] = {}
-    for start in range(0, X.shape[0], batch_size):
-        xb = X[start : start + batch_size]
-        terms = (model.validation_terms(xb) if observed is None
-                 else model.validation_terms(xb, observed=observed[start : start + batch_size]))
-        for k, v in terms.items():
-            d = v.detach().float() * xb.shape[0]
-            sums[k] = sums[k] + d if k in sums else d
-    model.train(was_training)
-    return {k: float(v) / X.shape[0] for k, v in sums.items()}

@@ -1,0 +1,204 @@
+"""The estimators' fit template and inference on a `aekit.data.sources.RowSource` (data on disk).
+
+`BaseAutoEncoder.fit(source)` follows the same steps as on an array, each done without loading
+the data:
+
+- one chunked pass finds the data's range and whether it is binary; a three-row *probe* array
+  with that range, binariness and sample shape stands in for X wherever the template looks at
+  the data as a whole (feature count, image shape, the family's config: output activation,
+  likelihood, standardization), so those decisions are the ones the in-RAM path makes;
+- the validation rows are held out by index with the same seeded permutation as in memory and
+  read into RAM (at most `VALIDATION_CAP_BYTES` of them are evaluated; the rest stay out of
+  training either way, as in memory);
+- the per-feature standardization (when the family standardizes) is computed in chunks over the
+  training rows;
+- the trainer reads the training rows batch by batch (`aekit.train.batches`), in the order of the
+  same seeded permutation: a streaming fit and an in-memory fit with the same seed train the same
+  weights (up to float rounding in the standardization, when there is one).
+
+Inference (`transform`, `reconstruct`, `reconstruction_error`, `score`) on a source walks it in
+chunks (`aekit.data.sources.RowView` slices like an array).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from aekit.data.limits import check_batch_fits
+from aekit.data.sources import RowSource, RowView, is_row_source
+from aekit.errors import AekitWarning, ConfigError, DataError
+from aekit.estimators.sizing import auto_training_size
+
+VALIDATION_CAP_BYTES = 64 << 20  # float32 validation rows read into RAM for a streamed fit
+CHUNK_BYTES = 64 << 20  # float32 bytes per chunk when a source is walked in order
+
+
+def chunk_rows(n_features: int, chunk_bytes: int = CHUNK_BYTES) -> int:
+    """Rows per chunk of about `chunk_bytes` of float32."""
+    return max(1, chunk_bytes // max(1, 4 * int(n_features)))
+
+
+class SourceScan:
+    """What one pass over a source learns: its minimum, maximum and whether every value is 0 or 1."""
+
+    def __init__(self, source: RowSource) -> None:
+        lo, hi, binary = np.inf, -np.inf, True
+        for _, block in source.iter_chunks(chunk_rows(source.n_features)):
+            lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
+            if binary:
+                binary = bool(np.all((block == 0) | (block == 1)))
+        if hasattr(source, "drop_pages"):
+            source.drop_pages()
+        self.low, self.high, self.binary = lo, hi, binary
+
+    def probe(self, sample_shape: tuple[int, ...]) -> np.ndarray:
+        """Three samples of `sample_shape` whose minimum, maximum and binariness are the source's."""
+        mid = 0.5 * (self.low + self.high)
+        if self.binary:  # only 0s and 1s: the middle row repeats one of them
+            mid = self.low
+        values = np.array([self.low, self.high, mid], dtype=np.float32)
+        return np.broadcast_to(values.reshape(3, *([1] * len(sample_shape))), (3, *sample_shape)).copy()
+
+
+def check_streamable(est, config) -> None:
+    """Refuse what a streamed fit cannot do, before any training (ConfigError saying what to do)."""
+    pretrain = getattr(est, "pretrain", None)
+    if pretrain not in (None, False) and str(pretrain).lower() != "none":
+        raise ConfigError("layer-wise pretraining (pretrain=...) needs the data in memory; train without it on a "
+                          "streaming source, or raise the memory budget")
+    if getattr(config, "binarize", None) == "static":
+        raise ConfigError("binarize='static' binarizes the whole training set once in memory; use 'dynamic' "
+                          "on a streaming source")
+    if getattr(config, "n_classes", 0):
+        raise ConfigError("a conditional model trains on labels; streaming sources carry no labels")
+
+
+def hold_out(est, source: RowView, X_val, seed: int) -> tuple[RowView, np.ndarray | None]:
+    """(training rows as a view, validation rows in RAM or None): the in-memory template's
+    split (`BaseAutoEncoder._hold_out`), by index."""
+    frac = float(est.validation_fraction)
+    if not 0.0 <= frac < 1.0:
+        raise ConfigError(f"validation_fraction must be in [0, 1), got {frac}")
+    if X_val is not None:
+        if is_row_source(X_val):
+            if X_val.n_features != source.n_features:
+                raise DataError(f"X_val has samples of shape {X_val.sample_shape}, X has {source.parent.sample_shape}")
+            X_val = RowView(X_val, flat=True)[: capped_rows(len(X_val), source.n_features)]
+        return source, est._validate_val(X_val, np.empty((0, source.n_features), np.float32))
+    n = len(source)
+    n_val = int(round(n * frac))
+    if frac > 0 and (n_val < 1 or n - n_val < 1):
+        warnings.warn(f"{n} samples are too few for a validation_fraction of {frac:g}: training without "
+                      "validation or early stopping", AekitWarning, stacklevel=4)
+        n_val = 0
+    if not n_val:
+        return source, None
+    perm = np.random.default_rng(seed).permutation(n)
+    val, tr = perm[:n_val], perm[n_val:]
+    kept = capped_rows(n_val, source.n_features)
+    if kept < n_val:
+        warnings.warn(f"{n_val} validation rows held out; the first {kept} of them (about "
+                      f"{VALIDATION_CAP_BYTES >> 20} MiB) are read into memory for early stopping",
+                      AekitWarning, stacklevel=4)
+    # read in file order (fewer seeks), then put back in the permutation's order
+    head = val[:kept]
+    order = np.argsort(head, kind="stable")
+    rows = np.empty((kept, source.n_features), np.float32)
+    rows[order] = source.read(head[order])
+    return RowView(source, tr), rows
+
+
+def capped_rows(n: int, n_features: int) -> int:
+    """How many of `n` validation rows fit `VALIDATION_CAP_BYTES` (at least one)."""
+    return max(1, min(n, VALIDATION_CAP_BYTES // max(1, 4 * int(n_features))))
+
+
+def fit_source(est, source: RowSource, y=None, *, X_val=None, run_dir=None, resume: bool = False,
+               table_encoder=None):
+    """`BaseAutoEncoder.fit` on a source (see the module's text); returns `est`."""
+    if table_encoder is not None:
+        raise ConfigError("table_encoder is for tables: pass X as a pandas DataFrame")
+    if y is not None:
+        raise ConfigError(f"{type(est).__name__}.fit on a streaming source takes no labels (y)")
+    est.__dict__.pop("table_encoder_", None)
+    n = len(source)
+    if n < 2:
+        raise DataError(f"{type(est).__name__} needs at least 2 samples to fit, got {n} sample")
+    scan = SourceScan(source)
+    probe = est._validate(scan.probe(source.sample_shape), reset=True)  # n_features_in_, the image shape
+    est._check_labels(None, n)
+    from aekit.estimators.base import resolve_seed
+
+    seed = resolve_seed(est.random_state)
+    config = est._resolve_config(probe, None)
+    check_streamable(est, config)
+    est.model_config_ = config
+    X_train, X_val = hold_out(est, RowView(source, flat=True), X_val, seed)
+    batch = auto_training_size(len(X_train), est.epochs, est.batch_size, est.patience)[1]
+    check_batch_fits(min(batch, len(X_train)), 4 * source.n_features)  # a batch is read into memory
+    if X_val is not None:  # the family's preparation of validation rows (a VAE's fixed binarization)
+        X_val = est._training_arrays(X_val[:1], None, X_val, None, seed)[1]
+    est._fit_model(config, X_train, X_val, seed, run_dir, resume, observed=None)
+    est.input_ndim_ = 2 if est._fit_image_shape is None else 1 + len(est._fit_image_shape)
+    del est._fit_image_shape
+    return est
+
+
+def set_standardization(model, X, n_features: int) -> None:
+    """The model's per-feature standardization from training data X: a tensor (the model's own
+    `set_standardization`) or a source, walked in chunks in file order (float64 moments merged
+    chunk by chunk; conv1d models pool each channel over time, as the model does)."""
+    if not is_row_source(X):
+        model.set_standardization(X[:, :n_features])
+        return
+    count, mean, m2 = 0, np.zeros(n_features), np.zeros(n_features)
+    rows = np.sort(X.rows) if isinstance(X, RowView) and X.rows is not None else None
+    parent = X.parent if rows is not None else X
+    step = chunk_rows(n_features)
+    for start in range(0, len(X), step):
+        index = rows[start : start + step] if rows is not None else np.arange(start, min(len(X), start + step))
+        block = parent.read(index).reshape(len(index), -1)[:, :n_features].astype(np.float64)
+        b_mean = block.mean(0)
+        b_m2 = ((block - b_mean) ** 2).sum(0)
+        total = count + len(block)
+        delta = b_mean - mean
+        mean = mean + delta * (len(block) / total)
+        m2 = m2 + b_m2 + delta**2 * (count * len(block) / total)
+        count = total
+    var = m2 / count
+    if getattr(model.config, "arch", "mlp") == "conv1d":
+        c, t = model.config.input_shape
+        ch_mean = mean.reshape(c, t).mean(1)
+        ch_var = (var + mean**2).reshape(c, t).mean(1) - ch_mean**2
+        mean, var = np.repeat(ch_mean, t), np.repeat(np.maximum(ch_var, 0.0), t)
+    std = torch.from_numpy(np.sqrt(var)).float()
+    model.input_shift.copy_(torch.from_numpy(mean).float())
+    model.input_scale.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
+
+
+def validated_source(est, X: RowSource) -> RowView:
+    """A source as the flat rows a fitted estimator takes, its sample shape checked."""
+    shape = tuple(getattr(est.model_config_, "input_shape", ()))
+    if X.n_features != est.n_features_in_:
+        raise DataError(f"{X.name}: samples of {X.n_features} values, the model was fitted on {est.n_features_in_}")
+    if X.is_image and tuple(X.sample_shape) != shape:
+        raise DataError(f"{X.name}: samples of shape {X.sample_shape}, the model was fitted on {shape}")
+    return X if isinstance(X, RowView) and X.flat else RowView(X, flat=True)
+
+
+def reconstruction_error(est, X: RowSource) -> np.ndarray:
+    """Mean squared error per value of each row of a source (N,), in chunks."""
+    view = validated_source(est, X)
+    out = np.empty(len(view), np.float64)
+    step = min(chunk_rows(view.n_features), 1 << 16)
+    for start in range(0, len(view), step):
+        block = view[start : start + step]
+        recon = est._batches(block, est.model_).reshape(len(block), -1)
+        out[start : start + len(block)] = ((block.astype(np.float64) - recon) ** 2).mean(1)
+    return out
+
+
+__all__ = ["CHUNK_BYTES", "VALIDATION_CAP_BYTES", "SourceScan", "check_streamable", "fit_source", "hold_out",
+           "reconstruction_error", "set_standardization", "validated_source"]
