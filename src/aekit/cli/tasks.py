@@ -21,12 +21,14 @@ def denoise(
     limit: LimitOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Denoise a test split (or one image) with a trained model, beside PCA.
+    """Denoise a test split (or one image or WAV file) with a trained model, beside PCA.
 
     Prints PSNR and SSIM for the noisy input, PCA-projection denoising (same latent size, and the
     component count best on the validation split) and the model; writes the arrays
-    (denoised.npz), metrics.json and a noisy / PCA / denoised / clean grid PNG. With --input,
-    denoises one image file into --out.
+    (denoised.npz), metrics.json and a noisy / PCA / denoised / clean grid PNG. A signal run (a
+    conv1d model on WAV or series windows) is scored by SI-SDR and segmental SNR instead, beside
+    PCA on frames, with spectrograms and WAV files of a stretch of the test split. With --input,
+    denoises one image or WAV file into --out.
     """
     from aekit.data.noise import parse_noise
     from aekit.tasks.denoise import default_noise, denoise_image, denoise_split, save_denoise_outputs
@@ -55,17 +57,22 @@ def denoise(
     spec = parse_noise(noise) if noise else default_noise(est)
     train_ds, val_ds, test_ds = recorded_splits(run, data, data_dir)
     test_ds = limit_rows(test_ds, limit, "--limit", notice=lambda s: console.print(f"[yellow]note:[/yellow] {s}"))
-    if not test_ds.is_image:
+    signal = test_ds.X.ndim == 3
+    if not test_ds.is_image and not signal:
         console.print("[yellow]note: not image data; SSIM is not computed[/yellow]")
     with console.status(f"denoising {len(test_ds)} test samples beside PCA (choosing PCA's size on validation)…"):
         metrics, arrays = denoise_split(est, train_ds, val_ds, test_ds, spec, seed=seed)
     out = out or run / "denoise"
     metrics["noise"] = str(spec)
-    grid = save_denoise_outputs(out, metrics, arrays, test_ds.value_range)
+    picture = save_denoise_outputs(out, metrics, arrays, test_ds.value_range)
     RunRecord(run).record_task("denoise", out, noise=str(spec))
+    what = "signal windows" if signal else "images" if test_ds.is_image else "rows"
     table = denoise_table({**metrics, "warnings": []},
-                          title=f"denoising {test_ds.name} test split ({len(test_ds)} images), noise {spec}")
+                          title=f"denoising {test_ds.name} test split ({len(test_ds)} {what}), noise {spec}")
     print_tables([table])
     for w in metrics["warnings"]:
         console.print(f"[red]warning:[/red] {w}")
-    console.print(f"arrays, metrics and [bold]{grid}[/bold] written to {out}; `aekit report {run}` shows them")
+    written = "arrays, metrics" + (f" and [bold]{picture}[/bold]" if picture is not None else "")
+    if signal and picture is not None:
+        written += " (with noisy / PCA / denoised / clean WAV files of the same stretch)"
+    console.print(f"{written} written to {out}; `aekit report {run}` shows them")

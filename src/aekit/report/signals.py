@@ -1,4 +1,5 @@
-"""Figures of signals: spectrograms of one signal as several methods give it back."""
+"""Figures of signals: spectrograms of one signal as several methods give it back, and audio players
+for the report."""
 from __future__ import annotations
 
 import os
@@ -63,4 +64,41 @@ def spectrogram_rows(signals: dict[str, np.ndarray], rate: int, path: str | os.P
     return save_figure(fig, path)
 
 
-__all__ = ["spectrogram_rows"]
+
+def audio_players(clips: dict[str, str | os.PathLike]) -> str:
+    """HTML: one labelled audio player per WAV file, the sound embedded in the page (base64), so
+    the report plays it without the files beside it.
+
+    Parameters
+    ----------
+    clips : dict of str to path-like
+        Label → a WAV file (keep them short: each is embedded whole).
+
+    Returns
+    -------
+    str
+        A block for `aekit.report.html.Section.blocks`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from aekit.data.audio import write_wav
+    >>> wav = Path(tempfile.mkdtemp()) / "a.wav"
+    >>> write_wav(wav, np.zeros(80), 8000, sample_format="int16")
+    >>> block = audio_players({"clean <speech>": wav})
+    >>> "data:audio/wav;base64," in block and "clean &lt;speech&gt;" in block
+    True
+    """
+    import base64
+    import html
+
+    cells = []
+    for label, path in clips.items():
+        data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+        cells.append(f'<figure style="display:inline-block;margin:.3em 1em .3em 0"><figcaption>'
+                     f'{html.escape(display_name(label))}</figcaption>'
+                     f'<audio controls preload="none" src="data:audio/wav;base64,{data}"></audio></figure>')
+    return f'<div class="audio">{"".join(cells)}</div>'
+
+
+__all__ = ["audio_players", "spectrogram_rows"]

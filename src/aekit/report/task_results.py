@@ -22,13 +22,15 @@ CLASSIFY_METHODS = ("encoder + pseudo-labels", "encoder fine-tuned", "PCA + logi
 
 
 def denoise_table(m: dict, title: str = "") -> Table:
-    """PSNR and SSIM of the noisy input, PCA denoising and the model against the clean images.
+    """PSNR and SSIM of the noisy input, PCA denoising and the model against the clean images (for
+    signals: SI-SDR and segmental SNR).
 
     Parameters
     ----------
     m : dict
         `aekit.tasks.denoise.denoise_split`'s metrics: "noisy", "model", "pca_tuned" and
-        optionally "pca_same_size", each with "psnr" (and "ssim" for images); "warnings".
+        optionally "pca_same_size", each with "psnr" (and "ssim" for images) or, for signals,
+        "si_sdr" and "seg_snr"; "warnings".
     title : str, default ""
         The console title.
 
@@ -47,8 +49,13 @@ def denoise_table(m: dict, title: str = "") -> Table:
         rows.append([f"PCA-{m['pca_same_size']['n_components']} (same size as the code)", m["pca_same_size"]])
     rows.append([f"PCA-{m['pca_tuned']['n_components']} (best size on validation)", m["pca_tuned"]])
     rows.append(["autoencoder", m["model"]])
-    has_ssim = "ssim" in m["model"]
     caption = " ".join(f"Warning: {w}." for w in m.get("warnings", []))
+    if "si_sdr" in m["model"]:  # signals: SI-SDR and segmental SNR, as the speech benchmark scores them
+        return Table(["method", "SI-SDR (dB)", "seg. SNR (dB)"],
+                     [[name.replace(" (", " on frames (", 1) if name.startswith("PCA-") else name, r["si_sdr"],
+                       r["seg_snr"]] for name, r in rows],
+                     caption=caption.strip(), title=title)
+    has_ssim = "ssim" in m["model"]
     return Table(["method", "PSNR (dB)", *(["SSIM"] if has_ssim else [])],
                  [[name, r["psnr"], *([r.get("ssim", float("nan"))] if has_ssim else [])] for name, r in rows],
                  caption=caption.strip(), title=title)
@@ -88,6 +95,15 @@ def _denoise(folder: Path, entry: dict) -> Section | None:
     m = _read(folder, "metrics.json")
     if m is None:
         return None
+    if "si_sdr" in m.get("model", {}):
+        return Section(f"Denoising ({entry.get('noise', m.get('noise', ''))})".replace(" ()", ""),
+                       text=["`aekit denoise`: test windows corrupted with noise, SI-SDR and segmental SNR against the "
+                             "clean signals (the windows joined end to end), beside the noisy input and PCA on frames. "
+                             f"Results (with WAV files of the stretch drawn) in {folder}."],
+                       tables=[denoise_table(m)],
+                       figures=_figure(folder / "denoise-spectrograms.png",
+                                       "Spectrograms of a stretch of the test signals: noisy, PCA on frames, the "
+                                       "autoencoder, the clean signal."))
     return Section(f"Denoising ({entry.get('noise', m.get('noise', ''))})".replace(" ()", ""),
                    text=[f"`aekit denoise`: test images corrupted with noise, PSNR/SSIM against the clean images, "
                          f"beside the noisy input and PCA-projection denoising. Results in {folder}."],

@@ -74,8 +74,9 @@ def task_results(run: RunRecord) -> dict[str, str]:
         try:
             if task == "denoise":
                 m = read_json(folder / "metrics.json")
-                out[task] = (f"{m.get('noise', entry.get('noise', '?'))}: PSNR {m['model']['psnr']:.2f} dB (noisy "
-                             f"{m['noisy']['psnr']:.2f}, PCA {m['pca_tuned']['psnr']:.2f})")
+                key, name = ("si_sdr", "SI-SDR") if "si_sdr" in m["model"] else ("psnr", "PSNR")  # signals: SI-SDR
+                out[task] = (f"{m.get('noise', entry.get('noise', '?'))}: {name} {m['model'][key]:.2f} dB (noisy "
+                             f"{m['noisy'][key]:.2f}, PCA {m['pca_tuned'][key]:.2f})")
             elif task == "detect score":
                 m = read_json(folder / "metrics.json")
                 if "roc_auc" in m:

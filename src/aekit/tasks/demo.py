@@ -1,4 +1,5 @@
-"""`aekit demo`: the family trained on the built-in digits, one report beside PCA."""
+"""`aekit demo`: the family trained on the built-in digits (and a speech denoiser on the bundled
+speech), one report beside PCA."""
 from __future__ import annotations
 
 import multiprocessing
@@ -17,6 +18,7 @@ from aekit.report import figures
 from aekit.report.html import Section, Table
 from aekit.report.run_report import ReportEntry, build_report
 from aekit.tasks.denoise import denoise_split, save_denoise_outputs
+from aekit.tasks.demo_signals import speech_section
 from aekit.evaluation import evaluate_reconstruction
 from aekit.kinds import load_splits
 from aekit.runs import DataRecord
@@ -85,7 +87,9 @@ def run_demo(
     """Train the family on the digits and write the report; (report path, metrics by model name).
 
     `epochs` caps the nine autoencoders' epochs ("auto": AutoEncoder's data-size rule); the
-    anomaly, VAE and few-label sections train for `epochs` (150 when "auto") with their own settings.
+    anomaly, VAE and few-label sections train for `epochs` (150 when "auto") with their own settings;
+    the speech section (`aekit.tasks.demo_signals`, the bundled speech) for 15 epochs, or `epochs`
+    when fewer.
     `jobs` processes train the models side by side, one thread each (default: one per CPU core):
     these networks are small, so a step costs mostly fixed overhead that more threads do not
     shorten, while two processes on two cores train two models at once.
@@ -95,9 +99,11 @@ def run_demo(
     jobs = default_jobs() if jobs is None else positive_int(jobs, "jobs")
     train, val, test = load_splits("digits", seed=seed)
     log(f"digits: {len(train)} train / {len(val)} validation / {len(test)} test images of 8×8 pixels")
-    # Longest first, so that the processes finish together.
-    work = [(section_job, (name, out, seed, section_epochs)) for name in TRAINED_SECTIONS]
-    work[1:1] = [(model_job, (slug, params, out, epochs, seed)) for _, slug, params, _, _ in DEMO_MODELS[::-1]]
+    # Longest first, so that the processes finish together: the few-label and speech sections, the nine
+    # autoencoders, then the shorter sections.
+    sections = [(section_job, (name, out, seed, section_epochs)) for name in TRAINED_SECTIONS]
+    models = [(model_job, (slug, params, out, epochs, seed)) for _, slug, params, _, _ in DEMO_MODELS[::-1]]
+    work = sections[:2] + models + sections[2:]
     if jobs > 1:
         log(f"training {len(DEMO_MODELS)} autoencoders and {len(TRAINED_SECTIONS)} task models in {jobs} processes "
             "(one thread each); each line below is one finished")
@@ -112,7 +118,7 @@ def run_demo(
         entries.append(ReportEntry(name, est, metrics, text, slug=slug, pca_reason=why))
         summary[name] = metrics
         fitted[slug] = est
-    extra = [_denoise_section(fitted["dae-16d"], train, val, test, out, seed, log),
+    extra = [_denoise_section(fitted["dae-16d"], train, val, test, out, seed, log), done["speech"],
              _sparsity_section(fitted["ae-sig32"], fitted["sae-32"], test, out),
              done["anomaly"], done["vae"],
              _search_section(out / "ae-8d", train, test, out, log),
@@ -402,8 +408,8 @@ def _colorize_section(train, val, test, out: Path, seed: int, epochs: int, progr
     )
 
 
-# The sections that train a model of their own, by key; the first runs first (the longest).
-TRAINED_SECTIONS = {"few-labels": _few_label_section, "anomaly": _anomaly_section, "vae": _vae_section,
-                    "colorize": _colorize_section}
+# The sections that train a model of their own, by key; the first two run first (the longest).
+TRAINED_SECTIONS = {"few-labels": _few_label_section, "speech": speech_section, "anomaly": _anomaly_section,
+                    "vae": _vae_section, "colorize": _colorize_section}
 
 __all__ = ["DEMO_MODELS", "PCA_RATIO_EXPECTED", "TRAINED_SECTIONS", "default_jobs", "model_job", "run_demo", "run_jobs", "section_job"]
