@@ -5,7 +5,8 @@ A run folder holds one of these kinds::
     autoencoder  AutoEncoder (every deterministic preset: ae, dae, sae, stacked, dbn, conv-*)
     vae          VariationalAutoEncoder (vae, conv-vae, cvae)
     colorizer    Colorizer
-    detector     AutoEncoderDetector over an autoencoder or a VAE (detector.json beside the model)
+    detector     AutoEncoderDetector over an autoencoder or a VAE (detector.json beside the model;
+                 on images, tables or a time series)
 
 Each `RunKind` says how to load the folder, which data it trains and is evaluated on, how to
 evaluate it beside its baselines, what its report shows and what its console tables print.
@@ -22,7 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from aekit.data import Dataset, load
-from aekit.data.photos import load_photos
+from aekit.data.streamed import in_memory
+from aekit.data.builtin import canonical_name
+from aekit.data.files import image_folder_files
+from aekit.data.image_source import ImageFolderSource
+from aekit.data.photos import PHOTO_SOURCES, load_photos
 from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError
 from aekit.estimators import AutoEncoder, AutoEncoderDetector, Colorizer, VariationalAutoEncoder
 from aekit.estimators.detector import DETECTOR_FILE
@@ -33,27 +38,48 @@ from aekit.report.colorize import colorizer_section, colorizer_tables
 from aekit.report.detector import detector_figures, detector_section, detector_tables, explanation_bars
 from aekit.report.html import Section, Table
 from aekit.report.run_report import ReportEntry, model_section
+from aekit.report.series_detector import series_section
 from aekit.report.vae import likelihood_table, vae_section
 from aekit.runs import DataRecord, RunRecord
 from aekit.specs import positive_int
 
 
 # -- the data of a run ------------------------------------------------------------------------------
-def load_splits(source, data_dir=None, seed: int = 0, label_column=None, train_size: int | None = None
-                ) -> tuple[Dataset, Dataset, Dataset]:
+def load_splits(source, data_dir=None, seed: int = 0, label_column=None, train_size: int | None = None,
+                image_options: dict | None = None) -> tuple[Dataset, Dataset, Dataset]:
     """(train, val, test) of a source, split with `seed`; `train_size` keeps that many training
-    samples (a seeded draw), for quick runs."""
+    samples (a seeded draw), for quick runs; `image_options` (size, crop, grey) decode an image
+    folder through `aekit.data.image_source.ImageFolderSource`."""
+    if image_options:
+        folder = image_folder(source, **image_options)
+        train = folder.split("train", seed)
+        if train_size is not None:
+            train = train.subset(train_draw(len(train), train_size, seed, folder.name))
+        return train.to_dataset("train"), folder.split("val", seed).to_dataset("val"), \
+            folder.split("test", seed).to_dataset("test")
     kw = {"data_dir": data_dir, "seed": seed}
     if label_column is not None:
         kw["label_column"] = label_column
     train = load(source, split="train", **kw)
     if train_size is not None:
-        n = positive_int(train_size, "--train-size", "training samples to use")
-        if n > len(train):
-            raise DataError(f"--train-size {n} is more than the {len(train)} training samples of {train.name}")
-        keep = np.sort(np.random.default_rng(seed).permutation(len(train))[:n])
-        train = train.subset(keep, split="train")
+        train = train.subset(train_draw(len(train), train_size, seed, train.name), split="train")
     return train, load(source, split="val", **kw), load(source, split="test", **kw)
+
+
+def train_draw(n: int, train_size, seed: int, name: str) -> np.ndarray:
+    """The sorted seeded draw of `train_size` rows out of n training rows (`--train-size`)."""
+    size = positive_int(train_size, "--train-size", "training samples to use")
+    if size > n:
+        raise DataError(f"--train-size {size} is more than the {n} training samples of {name}")
+    return np.sort(np.random.default_rng(seed).permutation(n)[:size])
+
+
+def image_folder(source, size=None, crop=None, grey=False, transform=None, num_workers=0) -> ImageFolderSource:
+    """The image folder `source`, read lazily with these options (DataError when it is not a folder)."""
+    folder = Path(str(source)).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"{source}: --image-size, --image-crop, --grey and --image-workers are for folders of images")
+    return ImageFolderSource(folder, size, crop=crop, grey=grey, transform=transform, num_workers=num_workers)
 
 
 def limit_rows(ds: Dataset, limit: int | None, flag: str = "--limit", seed: int = 0,
@@ -93,12 +119,16 @@ def recorded_splits(run, data=None, data_dir=None, label_column=None) -> tuple[D
     """(train, val, test) of the data a run was trained on (its --train-size draw too), or of `data`."""
     rec = RunRecord(run).data_record()
     train_size = rec.extra.get("train_size") if data is None else None
-    return load_splits(*recorded_source(run, data, data_dir, label_column, rec), train_size=train_size)
+    return load_splits(*recorded_source(run, data, data_dir, label_column, rec), train_size=train_size,
+                       image_options=rec.extra.get("image_options"))
 
 
 def recorded_split(run, split: str, data=None, data_dir=None) -> Dataset:
     """One split of the data a run was trained on (or of `data`, given instead)."""
-    source, ddir, seed, label_column = recorded_source(run, data, data_dir)
+    rec = RunRecord(run).data_record()
+    source, ddir, seed, label_column = recorded_source(run, data, data_dir, record=rec)
+    if rec.extra.get("image_options"):
+        return image_folder(source, **rec.extra["image_options"]).split(split, seed).to_dataset(split)
     kw = {"label_column": label_column} if label_column is not None else {}
     return load(source, split=split, data_dir=ddir, seed=seed, **kw)
 
@@ -149,8 +179,9 @@ class RunKind:
 
 
 # autoencoders -----------------------------------------------------------------------------------------
-def _recon_data(est, source, data_dir, seed, label_column, train_size=None) -> tuple[tuple, dict, DataRecord, dict]:
-    train, val, test = load_splits(source, data_dir, seed, label_column, train_size)
+def _recon_data(est, source, data_dir, seed, label_column, train_size=None, image_options=None
+                ) -> tuple[tuple, dict, DataRecord, dict]:
+    train, val, test = load_splits(source, data_dir, seed, label_column, train_size, image_options)
     y = y_val = None
     if isinstance(est, VariationalAutoEncoder) and est.conditional:
         if train.y is None:
@@ -162,12 +193,14 @@ def _recon_data(est, source, data_dir, seed, label_column, train_size=None) -> t
     # a folder of WAV files: its rate and windows, which `aekit denoise --input` cuts a file with
     signal = {k: train.meta[k] for k in ("sample_rate", "window", "hop") if k in train.meta}
     record = DataRecord.of(source, data_dir, seed, train, label_column, **signal,
-                           **({"train_size": int(train_size)} if train_size is not None else {}))
+                           **({"train_size": int(train_size)} if train_size is not None else {}),
+                           **({"image_options": dict(image_options)} if image_options else {}))
     return (train.X, y), kwargs, record, {"splits": {"train": train, "test": test}}
 
 
 def _evaluate_recon(est, run=None, data=None, data_dir=None, *, splits=None, **_) -> Evaluation:
     train, test = (splits["train"], splits["test"]) if splits else recorded_splits(run, data, data_dir)[::2]
+    train, test = in_memory(train), in_memory(test)  # data streamed from disk: a seeded draw that fits
     return Evaluation(evaluate_reconstruction(est, train, test), {"train": train, "test": test})
 
 
@@ -196,6 +229,7 @@ def _recon_sections(name, est, ev: Evaluation, fig_dir) -> list[Section]:
 def _evaluate_vae(est, run=None, data=None, data_dir=None, *, splits=None, k: int = 1000, limit=None,
                   seed: int = 0, **_) -> Evaluation:
     train, test = (splits["train"], splits["test"]) if splits else recorded_splits(run, data, data_dir)[::2]
+    train, test = in_memory(train), in_memory(test)  # data streamed from disk: a seeded draw that fits
     return Evaluation(evaluate_vae(est, train, test, k=k, n_ll=limit, seed=seed), {"train": train, "test": test})
 
 
@@ -210,11 +244,24 @@ def _vae_sections(name, est, ev: Evaluation, fig_dir) -> list[Section]:
 
 
 # colorizers ----------------------------------------------------------------------------------------------
-def _colorizer_data(est, source, data_dir, seed, label_column, train_size=None) -> tuple[tuple, dict, DataRecord, dict]:
-    if str(source) in ("digits", "mnist", "fashion-mnist"):
+MIN_IMAGE_SET = 50  # a folder of at least this many images of one size is an image set, not photos to crop
+COLOUR_SETS = ("cifar10", "cifar100")
+EVAL_IMAGES = 10000  # test images a colorizer is evaluated on at most (a seeded draw)
+
+
+def _colorizer_data(est, source, data_dir, seed, label_column, train_size=None, image_options=None
+                    ) -> tuple[tuple, dict, DataRecord, dict]:
+    if canonical_name(str(source)) in ("digits", "mnist", "fashion-mnist"):
         raise DataError(f"a colorizer learns from colour photos, and {source} is grey: use --data bundled "
                         "(the photos bundled with scikit-image, scikit-learn, matplotlib), --data skimage "
-                        "(scikit-image's only) or a folder of colour images")
+                        "(scikit-image's only), cifar10, cifar100 or a folder of colour images")
+    if image_options and image_options.get("grey"):
+        raise ConfigError("--grey makes the images grey, and a colorizer learns colour from colour images")
+    sets = colour_image_sets(source, data_dir, seed, image_options, train_size)
+    if sets is not None:  # whole images of one size: CIFAR in RAM, a folder read lazily
+        train, val, test, extra = sets
+        record = DataRecord.of(source, data_dir, seed, images=True, n_train=len(train), **extra)
+        return (), {"lab": train, "lab_val": val}, record, {"images": test}
     if train_size is not None:
         raise ConfigError("--train-size is for sample data; a colorizer trains on photos (use fewer photos in --data)")
     train, test = load_photos(source, seed=est.random_state)
@@ -223,10 +270,65 @@ def _colorizer_data(est, source, data_dir, seed, label_column, train_size=None) 
     return ([p for _, p in train],), {}, record, {"photos": test or train[:1], "held_out": bool(test)}
 
 
-def _evaluate_colorizer(est, run=None, data=None, data_dir=None, *, photos=None, held_out=True, **_) -> Evaluation:
+def colour_image_sets(source, data_dir, seed: int, image_options: dict | None, train_size=None, *,
+                      test_only: bool = False) -> tuple | None:
+    """A colorizer's (train, val, test, record entries) when `source` is a set of whole images of
+    one size, else None (photos to crop: "bundled", "skimage", or a folder of fewer than
+    MIN_IMAGE_SET images or of several sizes, without image options). CIFAR: scaled-Lab arrays
+    for train and val, RGB test images; a folder: `ImageFolderSource` s (Lab for train and val,
+    RGB for test) over its seeded splits. The test part is at most EVAL_IMAGES (a seeded draw)."""
+    from aekit.data.image_source import rgb_to_lab_batch
+
+    name = canonical_name(str(source))
+    if name in COLOUR_SETS:
+        parts = ("test",) if test_only else ("train", "val", "test")
+        data = {s: load(name, split=s, data_dir=data_dir, seed=seed) for s in parts}
+        test = data["test"].X
+        test = test[np.sort(np.random.default_rng(seed).permutation(len(test))[:EVAL_IMAGES])]
+        if test_only:
+            return None, None, test, {}
+        train = data["train"].X
+        if train_size is not None:
+            train = train[train_draw(len(train), train_size, seed, name)]
+        extra = {"train_size": int(train_size)} if train_size is not None else {}
+        return rgb_to_lab_batch(train), rgb_to_lab_batch(data["val"].X), test, extra
+    if str(source) in PHOTO_SOURCES:
+        return None
+    options = dict(image_options or {})
+    if not options:
+        folder = Path(str(source)).expanduser()
+        if not folder.is_dir() or len(image_folder_files(folder)[0]) < MIN_IMAGE_SET:
+            return None
+        try:
+            image_folder(source)
+        except DataError:  # images of several sizes: photos to crop, as before
+            return None
+    rgb = image_folder(source, **options)
+    test = rgb.split("test", seed)
+    test = test.subset(np.sort(np.random.default_rng(seed).permutation(len(test))[:EVAL_IMAGES]))
+    if test_only:
+        return None, None, test, {}
+    lab = image_folder(source, **options, transform="lab")
+    train = lab.split("train", seed)
+    if train_size is not None:
+        train = train.subset(train_draw(len(train), train_size, seed, lab.name))
+    extra = {"image_options": options} if options else {}
+    if train_size is not None:
+        extra["train_size"] = int(train_size)
+    return train, lab.split("val", seed), test, extra
+
+
+def _evaluate_colorizer(est, run=None, data=None, data_dir=None, *, photos=None, held_out=True, images=None,
+                        **_) -> Evaluation:
+    if images is not None:
+        return Evaluation(est.evaluate_images(images), {})
     if photos is None:
         rec = RunRecord(run).data_record()
-        source, _, _, _ = recorded_source(run, data, data_dir, record=rec)
+        source, ddir, seed, _ = recorded_source(run, data, data_dir, record=rec)
+        if rec.extra.get("images") or data is not None:
+            sets = colour_image_sets(source, ddir, seed, rec.extra.get("image_options"), test_only=True)
+            if sets is not None:
+                return Evaluation(est.evaluate_images(sets[2]), {})
         train, test = load_photos(source, seed=int(rec.seed))
         photos, held_out = test or train[:1], bool(test)
     return Evaluation(evaluate_colorizer(est, photos, held_out), {})
@@ -289,8 +391,20 @@ def _evaluate_table_detector(det, run, data=None, top_rows: int = 8) -> Evaluati
                                 "explained_scores": dict(zip(worst.index.tolist(), scores[order].tolist()))})
 
 
+def _evaluate_series_detector(det, run, data=None) -> Evaluation:
+    from aekit.estimators.series_evaluation import evaluate_series_detector
+
+    rec = RunRecord(run).data_record()
+    metrics, context = evaluate_series_detector(det, data if data is not None else rec.resolved_source(),
+                                                train_rows=None if data is not None else rec.extra.get("train_rows"))
+    metrics["warnings"] = baseline_warnings(metrics)
+    return Evaluation(metrics, context)
+
+
 def _evaluate_detector(det, run=None, data=None, data_dir=None, *, split: str = "test", normal=None, **_
                        ) -> Evaluation:
+    if getattr(det, "series_", None) is not None:
+        return _evaluate_series_detector(det, run, data)
     if det.table_encoder_ is not None:
         return _evaluate_table_detector(det, run, data)
     rec = RunRecord(run).data_record()
@@ -313,6 +427,8 @@ def baseline_training_split(run, data_dir=None) -> Dataset | None:
 
 
 def _detector_sections(name, det, ev: Evaluation, fig_dir) -> list[Section]:
+    if "series" in ev.context:
+        return [series_section(name, det, ev.metrics, ev.context, Path(fig_dir))]
     written = detector_figures(ev.context["scores"], det.threshold_, ev.context["is_anomaly"], ev.context["data"],
                                Path(fig_dir))
     if ev.context.get("explanations") is not None and len(ev.context["explanations"]):

@@ -1,14 +1,18 @@
-"""The detector's default model for tables (RobustAutoEncoder): why it is the default, and that it keeps."""
+"""The detector's default model for tables (RobustAutoEncoder) and its default score ("auto": mse+code
+for that model, mse otherwise): why they are the defaults, and that they keep."""
 from __future__ import annotations
 
+import json
 import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
 from aekit import AutoEncoder, AutoEncoderDetector
-from aekit.errors import ConfigError
+from aekit.errors import ConfigError, RunFolderError
 from aekit.estimators.robust import RobustAutoEncoder, auto_latent_dim, winsorize_bounds
 
 
@@ -67,12 +71,56 @@ def test_the_default_round_trips_through_its_run_folder(default_detector, table,
     assert again.estimator_.get_params() == default_detector.estimator_.get_params()
     np.testing.assert_array_equal(again.decision_function(table[1]), default_detector.decision_function(table[1]))
     assert again.threshold_ == default_detector.threshold_
+    meta = json.loads((run / "detector.json").read_text())  # the parameter as given, the score in use beside it
+    assert meta["params"]["score"] == "auto" and meta["score"] == again.score_ == "mse+code"
+
+
+def test_the_default_score_is_mse_code_for_the_table_default_only(default_detector):
+    assert default_detector.score == "auto" and default_detector.score_ == "mse+code"
+    X = np.random.default_rng(1).normal(size=(80, 5))
+    given = AutoEncoderDetector(AutoEncoder(hidden=(4,), latent_dim=2, epochs=1), random_state=0).fit(X)
+    assert given.score_ == "mse"  # a model the caller gives: not what mse+code was measured with
+    robust = AutoEncoderDetector(RobustAutoEncoder(updates=20), random_state=0).fit(X)
+    assert robust.score_ == "mse+code"
+    explicit = AutoEncoderDetector(score="mse", random_state=0).fit(X)
+    assert explicit.score_ == "mse" and not hasattr(explicit, "manifold_")
+
+
+def test_the_default_exports_with_its_score(default_detector, table, tmp_path):
+    import onnxruntime as ort
+
+    x = np.ascontiguousarray(table[1], dtype=np.float32)
+    path = default_detector.export(tmp_path / "det.onnx")
+    score, label = ort.InferenceSession(str(path)).run(None, {"x": x})
+    want = default_detector.decision_function(x)
+    assert np.abs(score - want).max() <= 1e-4
+    away = np.abs(want - default_detector.threshold_) > 1e-4
+    assert (label[away] == default_detector.predict(x)[away]).all()
+
+
+def test_old_run_folders_keep_their_score(tmp_path):
+    """A folder written before "auto" (params.score "mse", no resolved score) loads and scores with mse."""
+    v1 = Path(__file__).resolve().parents[1] / "fixtures" / "runs_v1" / "detector"
+    det = AutoEncoderDetector.load(v1)
+    assert det.score == det.score_ == "mse" and not hasattr(det, "manifold_")
+    X = np.random.default_rng(0).random((5, det.n_features_in_)).astype(np.float32)
+    est = det.estimator_
+    scale = est.model_.input_scale.numpy() if est.model_config_.standardize else 1.0
+    mse = (((X - est.reconstruct(X)) / scale) ** 2).mean(1)
+    np.testing.assert_allclose(det.decision_function(X), mse, rtol=1e-5)
+    run = shutil.copytree(v1, tmp_path / "auto")
+    meta = json.loads((run / "detector.json").read_text())
+    meta["params"]["score"] = "auto"  # "auto" without the score it resolved to: refused, named
+    (run / "detector.json").write_text(json.dumps(meta))
+    with pytest.raises(RunFolderError, match="score 'auto' needs the resolved score"):
+        AutoEncoderDetector.load(run)
 
 
 def test_images_keep_the_image_default():
     X = np.random.default_rng(0).random((60, 1, 4, 4)).astype(np.float32)
     det = AutoEncoderDetector(random_state=0).fit(X)
     assert type(det.estimator_) is AutoEncoder and det.estimator_.model_config_.latent_dim == 8
+    assert det.score_ == "mse"  # "auto": images keep the reconstruction error (mse+code is measured on tables)
 
 
 def test_winsorizing_clips_training_rows_only_in_columns_that_spread():

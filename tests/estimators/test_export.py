@@ -30,7 +30,8 @@ def rows(X: np.ndarray, n: int) -> np.ndarray:
 @pytest.fixture(scope="module")
 def models():
     """Small models trained for an epoch or two: a standardized table, images, a VAE, a conditional
-    VAE, a detector with the NaN policy 'flag', ones with the 'max' and 'ssim' scores on images."""
+    VAE, a detector with the NaN policy 'flag', ones with the 'max' and 'ssim' scores on images, and
+    the table default's score 'mse+code' (its training statistics are constants of the graph)."""
     warnings.simplefilter("ignore")
     rng = np.random.default_rng(0)
     table = (rng.normal(size=(300, 10)) * rng.uniform(0.5, 5, 10) + rng.uniform(-3, 3, 10)).astype(np.float32)
@@ -50,6 +51,8 @@ def models():
                                              random_state=0).fit(images), images),
         "detector-ssim": (AutoEncoderDetector(AutoEncoder(hidden=(8,), latent_dim=3, **fit), score="ssim",
                                               random_state=0).fit(images), images),
+        "detector-code": (AutoEncoderDetector(AutoEncoder(hidden=(8,), latent_dim=3, **fit), score="mse+code",
+                                              nan_policy="flag", random_state=0).fit(table), table),
     }
 
 
@@ -82,7 +85,7 @@ def inputs_for(name: str, est, part: str, n: int, data) -> tuple[dict, np.ndarra
     if name == "cvae":
         y = np.random.default_rng(n + 1).choice(data[2], n)
         feeds["label"] = np.searchsorted(est.classes_, y).astype(np.int64)
-    if name == "detector" and part == "detector" and n > 1:
+    if name in ("detector", "detector-code") and part == "detector" and n > 1:
         x[::50, 3] = np.nan  # rows with NaN: the flag policy scores them +inf, label 1
     return feeds, x, y
 
@@ -90,8 +93,9 @@ def inputs_for(name: str, est, part: str, n: int, data) -> tuple[dict, np.ndarra
 # ONNX: every kind and part once (each dynamo export costs a second or two); TorchScript: the rest.
 ONNX_CASES = [("table", "encoder"), ("table", "decoder"), ("conv", "autoencoder"), ("vae", "encoder"),
               ("vae", "decoder"), ("cvae", "encoder"), ("cvae", "decoder"), ("detector", "detector"),
-              ("detector-max", "detector"), ("detector-ssim", "detector")]
+              ("detector-max", "detector"), ("detector-ssim", "detector"), ("detector-code", "detector")]
 TORCHSCRIPT_CASES = [("table", "autoencoder"), ("conv", "encoder"), ("cvae", "autoencoder"), ("detector", "detector"),
+                     ("detector-code", "detector"),
                      ("detector", "encoder"), ("detector-max", "detector"), ("detector-ssim", "detector"),
                      ("vae", "encoder"), ("vae", "decoder")]
 
@@ -111,7 +115,7 @@ def test_onnx_gives_aekits_numbers_on_batches_of_1_and_257(models, name, part, t
         assert_same(want, got, est, part)
         if part == "detector":
             assert [g.dtype for g in got] == [np.float64, np.int64] and set(np.unique(got[1])) <= {0, 1}
-            if name == "detector" and n > 1:
+            if name in ("detector", "detector-code") and n > 1:
                 assert np.isinf(got[0][::50]).all() and (got[1][::50] == 1).all()
         else:
             assert all(g.dtype == np.float32 for g in got)
@@ -170,6 +174,8 @@ def check_metadata(est, name: str, part: str, path, tmp_path) -> None:
         assert [(t["name"], t["dtype"]) for t in meta["outputs"]] == [("score", "float64"), ("label", "int64")]
         run = est.save(tmp_path / "run")  # the weights' hash is the one a run folder records for them
         assert meta["weights_sha256"] == json.loads((run / "config.json").read_text())["weights_sha256"]
+    if name == "detector-code":  # the score in use, with its constants inside the graph (nothing beside it)
+        assert meta["score"] == "mse+code" and est.score == "mse+code"
     if name == "cvae":
         assert meta["classes"] == [1, 3, 5] and [t["name"] for t in meta["inputs"]][1] == "label"
 

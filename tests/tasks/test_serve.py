@@ -246,6 +246,26 @@ def test_table_records_are_scored_by_column_name(table_run):
     assert explained.status_code == 200 and explained.json()["explanations"]
 
 
+def test_the_table_defaults_mse_code_score_is_served(tmp_path):
+    """The table default (RobustAutoEncoder, score "auto" = mse+code): /score gives the detector's own
+    scores and labels, the code part included, and /metadata names the score in use."""
+    from aekit.estimators.robust import RobustAutoEncoder
+
+    rng = np.random.default_rng(2)
+    t = rng.normal(size=200)
+    df = pd.DataFrame({"a": t, "b": 2 * t + 0.1 * rng.normal(size=200), "c": rng.normal(size=200),
+                       "kind": rng.choice(["x", "y"], 200)})
+    det = AutoEncoderDetector(RobustAutoEncoder(hidden=(8,), updates=50, random_state=0), random_state=0).fit(df)
+    assert det.score_ == "mse+code"
+    client = TestClient(create_app(det.save(tmp_path / "table-default")))
+    rows = pd.concat([df[:10], pd.DataFrame({"a": [8.0], "b": [16.0], "c": [0.0], "kind": ["x"]})],
+                     ignore_index=True)  # the last row: far along the a-b direction, easy to reconstruct
+    body = client.post("/score", json={"instances": rows.to_dict(orient="records")}).json()
+    np.testing.assert_allclose(body["scores"], det.decision_function(rows), rtol=1e-5, atol=1e-6)
+    assert body["is_anomaly"] == det.predict(rows).tolist() and body["is_anomaly"][-1] == 1
+    assert client.get("/metadata").json()["score"] == "mse+code"
+
+
 def test_records_for_a_model_not_fitted_on_a_table_are_refused(det_client):
     assert_error(det_client.post("/score", json={"instances": [{"a": 1.0}]}), 422, "fitted on a table")
 

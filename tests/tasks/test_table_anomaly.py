@@ -76,7 +76,9 @@ def test_score_streams_the_file_in_chunks(table_run, tmp_path, capsys, monkeypat
     assert (scores["anomaly"] == (scores["score"] > det.threshold_)).all()
     from sklearn.metrics import roc_auc_score
 
-    assert roc_auc_score(scores["label"].astype(int), scores["score"]) > 0.9
+    # the default score (mse+code) on changed cells: about 0.93 where the error alone gives 0.99
+    # (benchmarks/RESULTS.md, "The default since the second round")
+    assert roc_auc_score(scores["label"].astype(int), scores["score"]) > 0.85
     assert not list(tmp_path.glob(".*partial"))
 
 

@@ -25,7 +25,7 @@ def fit(
     out: Annotated[Path, typer.Option("--out", help="Run folder to write (the model + detector.json).")] = Path("runs/detector"),
     model: Annotated[str, typer.Option("--model", help="Preset of the model inside: an autoencoder or a VAE preset (ae: for images a 64-32 network with an 8-value code; for a table file the robust table default: 64-32, a code of ⌈√D⌉, winsorized training rows, 1,000 updates; --hidden/--latent etc. override).")] = "ae",
     normal_label: Annotated[Optional[str], typer.Option(help="Train only on these labels (comma-separated); the rest count as anomalies when scoring.")] = None,
-    score: Annotated[str, typer.Option(help="mse, max, ssim (images), elbo or loglik (VAE).")] = "mse",
+    score: Annotated[str, typer.Option(help="auto (the default: mse+code for the table default model, --model ae on a table file; mse for images, time series and other models), mse, max, mse+code (tables: the error plus the row's distance along the learned manifold), ssim (images), elbo or loglik (VAE).")] = "auto",
     fpr: Annotated[float, typer.Option(help="Target false-positive rate of the threshold, set on the validation split.")] = 0.01,
     contamination: Annotated[Optional[float], typer.Option(help="PyOD-style threshold instead: expected anomaly share of the training data, in (0, 0.5].")] = None,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
@@ -33,10 +33,15 @@ def fit(
     data_dir: DataDirOpt = None,
     train_size: Annotated[Optional[int], typer.Option("--train-size", help="Train on this many training samples (a seeded draw, before --normal-label), for a quick run.", metavar="N")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.", metavar="")] = False,
-    label_column: Annotated[Optional[str], typer.Option(help="Tables: the label (or id) column, left out of the model; 0 = normal when scoring.")] = None,
+    label_column: Annotated[Optional[str], typer.Option(help="Tables and time series: the label (or id) column, left out of the model; 0 = normal when scoring.")] = None,
     ignore_columns: Annotated[Optional[str], typer.Option(help="Tables: more columns to leave out (comma-separated names).")] = None,
     datetime: Annotated[str, typer.Option(help="Tables: date/time columns are refused (refuse) or expanded into numbers (expand).")] = "refuse",
     errors: Annotated[str, typer.Option(help="Tables: a cell that does not parse (text in a numeric column) is an error naming its row and column (raise), or missing (coerce).")] = "raise",
+    window: Annotated[Optional[int], typer.Option(help="Time series: the file is one series in time order (a column per channel); the model's samples are windows of this many steps, and every step gets a score.", metavar="W")] = None,
+    hop: Annotated[Optional[int], typer.Option(help="Time series: steps between windows (default a quarter window).", metavar="H")] = None,
+    time_column: Annotated[Optional[str], typer.Option(help="Time series: the time column (numbers or ISO 8601 date-times; must increase).")] = None,
+    gaps: Annotated[str, typer.Option(help="Time series: a gap in the time column is an error (error), filled with masked steps (mask) or ignored (ignore).")] = "error",
+    test_fraction: Annotated[float, typer.Option(help="Time series: the last share of the rows kept out of training, for the report's metrics.")] = 0.2,
     **options,
 ) -> None:
     """Fit a detector on (normal) training data; the threshold comes from the validation split.
@@ -49,6 +54,11 @@ def fit(
     categorical and boolean ones one-hot, missing cells imputed and left out of the loss; the
     column encoding is stored in the run folder as table_encoder.json. 80 % of the rows train
     (a seeded split; the detector holds out its calibration rows from them), 20 % are the test part.
+
+    With --window, the file is one time series in time order (a column per channel, --time-column
+    checked for order and gaps, --label-column a 0/1 column left out): windows of W steps are the
+    model's samples and every step gets a score. The first 1 − --test-fraction of the rows train
+    (the detector holds out their last 20 % to set the threshold); the rest is the test part.
     """
     from aekit.estimators import AutoEncoderDetector, detector_model
     from aekit.kinds import load_splits
@@ -71,6 +81,26 @@ def fit(
     from aekit.tasks.table_anomaly import fit_table_detector, is_table_file, table_encoder_options
 
     table = is_table_file(data)
+    if window is not None:
+        if not table:
+            raise ConfigError(f"--window reads a time series from a .csv or .parquet file, not {data!r}")
+        if normal_label is not None or ignore_columns is not None:
+            raise ConfigError("--normal-label and --ignore-columns are not for time series: give --label-column "
+                              "for a 0/1 label column (kept out of the channels and of training)")
+        from aekit.tasks.series_anomaly import fit_series_detector
+
+        est = detector_model(model, series=True, random_state=seed, verbose=0 if quiet else 1, **params)
+        det = AutoEncoderDetector(est, score=score, fpr=fpr, contamination=contamination, random_state=seed,
+                                  window=window, hop=hop, time_column=time_column, label_column=label_column,
+                                  gaps=gaps)
+        det, run, n = fit_series_detector(det, data, out, seed=seed, test_fraction=test_fraction, overwrite=overwrite)
+        layout = det.series_
+        console.print(f"trained on the first {n} rows: {len(layout.channels)} channels, windows of {layout.window} "
+                      f"steps every {layout.hop}; threshold {det.threshold_:.4g} = {det.threshold_source_}")
+        console.print(f"detector: [bold]{run}[/bold]")
+        return
+    if hop is not None or time_column is not None:
+        raise ConfigError("--hop and --time-column are for time series: give --window too")
     est = detector_model(model, table=table, random_state=seed, verbose=0 if quiet else 1, **params)
     est.check_params()
     if table:
@@ -108,7 +138,7 @@ def score(
     data: Annotated[Optional[str], typer.Option("--data", help="Data source to score (default: the run's).")] = None,
     split: Annotated[str, typer.Option(help="train, val, test, train+val or all.")] = "test",
     normal_label: Annotated[Optional[str], typer.Option(help="Labels that count as normal (default: the ones the detector was fitted on); the rest are anomalies for ROC-AUC and PR-AUC.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default RUN/scores); for a table detector a .csv or .parquet file (default RUN/scores.parquet).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default RUN/scores); for a table detector a .csv or .parquet file (default RUN/scores.parquet); for a time-series detector a .csv or .parquet file of per-step scores (default RUN/scores.csv).")] = None,
     data_dir: DataDirOpt = None,
     top: Annotated[int, typer.Option(help="Tables: columns named per row (the largest shares of its score).")] = 3,
     chunk_rows: Annotated[int, typer.Option(help="Tables: rows read and scored at a time (memory does not grow with the file).")] = 50_000,
@@ -135,6 +165,18 @@ def score(
     if not is_writer():  # under torchrun, rank 0 scores and writes the one output
         return
     det = AutoEncoderDetector.load(run, device=device)
+    if getattr(det, "series_", None) is not None:  # a time series: a score per step
+        from aekit.tasks.series_anomaly import score_series_file
+
+        source = data if data is not None else RunRecord(run).data_record().resolved_source()
+        m = score_series_file(det, source, out or run / "scores.csv")
+        console.print(f"scored {m['steps']} steps; flagged {m['flagged']} ({m['flagged'] / max(m['steps'], 1):.1%}) "
+                      f"in {m['flagged_ranges']} span(s) above {det.threshold_:.4g}")
+        if "roc_auc" in m:
+            console.print(f"per-step ROC-AUC {m['roc_auc']:.4f}; range precision {m['range_precision']:.4f}, "
+                          f"range recall {m['range_recall']:.4f} (α = {m['range_alpha']:g})")
+        console.print(f"scores written to [bold]{m['out']}[/bold]")
+        return
     if det.table_encoder_ is not None:
         source = data if data is not None else RunRecord(run).data_record().resolved_source()
         m = score_table_file(det, source, out or run / "scores.parquet", top=top, chunksize=chunk_rows, errors=errors)

@@ -16,6 +16,10 @@ DataFrames are matched by column name. A row is scored on the cells it has: its 
 are filled with the model's own reconstruction, and the score is the mean squared error over
 its observed encoded values, so a missing cell neither raises nor raises the score.
 `explain(df)` gives each column's share of a row's score.
+
+Time series: with `window` set, `fit` takes one multivariate series (DataFrame, CSV/Parquet file,
+T×C array) and every method scores time steps; the window logic is in
+`aekit.estimators.series_detector`.
 """
 from __future__ import annotations
 
@@ -28,13 +32,16 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from aekit.errors import ConfigError, DataError, RunFolderError
+from aekit.estimators.series_detector import SeriesLayout, check_series_params, fit_series, series_scores
+from aekit.estimators.manifold_score import MANIFOLD_SCORE, ManifoldScore
 from aekit.estimators.tabular import (column_shares, hide_column, is_table, observed_mean, squared_errors,
                                       top_columns, unseen_cells)
 from aekit.runs import RunRecord, atomic_write_bytes
 from aekit.specs import finite_number, positive_int
 
-SCORES = ("mse", "max", "ssim", "elbo", "loglik")
-TABLE_SCORES = ("mse", "max")
+AUTO_SCORE = "auto"  # MANIFOLD_SCORE for the table default model (a RobustAutoEncoder), "mse" otherwise
+SCORES = (AUTO_SCORE, "mse", "max", "ssim", "elbo", "loglik", MANIFOLD_SCORE)
+TABLE_SCORES = (AUTO_SCORE, "mse", "max", MANIFOLD_SCORE)
 IMPUTE_PASSES = 3  # reconstructions that fill a table's missing cells before its row is scored
 DETECTOR_FILE = "detector.json"
 TRAIN_SCORES_FILE = "train_scores.npy"
@@ -58,15 +65,20 @@ def _default_estimator(random_state, images: bool = False):
     return RobustAutoEncoder(**DEFAULT_TABLE_MODEL, random_state=random_state)
 
 
-def detector_model(preset: str = "ae", *, table: bool = False, **params):
+def detector_model(preset: str = "ae", *, table: bool = False, series: bool = False, **params):
     """The model a detector holds: an autoencoder or VAE preset, with `params` overriding it; the
     plain preset "ae" gets DEFAULT_MODEL's sizes unless `params` give them, or for a `table` the
-    default table model (`DEFAULT_TABLE_MODEL`, a RobustAutoEncoder) with `params` overriding it."""
+    default table model (`DEFAULT_TABLE_MODEL`, a RobustAutoEncoder), for a time `series` the
+    default series model (`DEFAULT_SERIES_MODEL`), with `params` overriding it."""
     from aekit.estimators.presets import PRESETS, make_preset, preset_class
 
     if preset_class(preset).__name__ not in ("AutoEncoder", "VariationalAutoEncoder"):
         raise ConfigError(f"a detector holds an autoencoder or a VAE, not --model {preset}; choose one of "
                           + ", ".join(p for p, spec in PRESETS.items() if spec.estimator != "Colorizer"))
+    if preset == "ae" and series:
+        from aekit.estimators.series_detector import default_series_model
+
+        return default_series_model(**params)
     if preset == "ae" and table:
         from aekit.estimators.robust import RobustAutoEncoder
 
@@ -88,17 +100,38 @@ class AutoEncoderDetector(BaseEstimator):
         images (N×C×H×W): AutoEncoder(hidden=(64, 32), latent_dim=8) with the data-size training
         rule. Tables outside [0, 1] are standardized per feature on the training data (as PyOD
         does), images are not.
-    score : "mse" (mean squared error per feature, in the standardized units for tables),
+    score : "auto" (the default: "mse+code" when the model is the table default, a RobustAutoEncoder,
+        which flat rows and DataFrames get when no `estimator` is given; "mse" for any other model,
+        images and time series; the fitted `score_` says which), "mse" (mean squared error per
+        feature, in the standardized units for tables),
         "max" (largest squared error of any feature), "ssim" (1 − SSIM, images),
-        "elbo" (negative ELBO, VAE) or "loglik" (negative importance-weighted log-likelihood, VAE).
+        "elbo" (negative ELBO, VAE), "loglik" (negative importance-weighted log-likelihood, VAE) or
+        "mse+code" (the error plus the row's distance along the learned manifold: its code's robust
+        Mahalanobis distance and its reconstruction's distance from the training rows' median one,
+        each as the log of its ratio to its median on the training rows, summed; the state is saved
+        in detector.json; `explain` splits the error part by column; see
+        `aekit.estimators.manifold_score`; measured on tables only, where it is the default: see
+        benchmarks/RESULTS.md, "Detector default on tables").
     contamination : None, or the expected share of anomalies in the training data, in (0, 0.5].
     fpr : target false-positive rate for the held-out threshold (used when contamination is None).
     calibration_fraction : share of the training data held out to set the threshold.
     nan_policy : "raise" (NaN/inf rows are an error) or "flag" (such rows score +inf: anomalies).
+    window : int or None
+        Time series: steps per window. Set, the detector takes one multivariate series (a
+        DataFrame or CSV/Parquet file in time order, one column per channel; a T×C array) and
+        scores every time step (`aekit.estimators.series_detector`); the calibration part is
+        the series' last `calibration_fraction`. Default model: `DEFAULT_SERIES_MODEL`.
+    hop : int or None
+        Series: steps between windows (None: a quarter window).
+    time_column, label_column : str or None
+        Series: the time column (strictly increasing) and a 0/1 label column (not a channel).
+    gaps : "error", "mask" or "ignore"
+        Series: gaps in the time column, as `aekit.data.series.read_series` treats them.
     """
 
-    def __init__(self, estimator=None, *, score="mse", contamination=None, fpr=0.01, calibration_fraction=0.2,
-                 nan_policy="raise", k=100, random_state=None):
+    def __init__(self, estimator=None, *, score=AUTO_SCORE, contamination=None, fpr=0.01, calibration_fraction=0.2,
+                 nan_policy="raise", k=100, random_state=None, window=None, hop=None, time_column=None,
+                 label_column=None, gaps="error"):
         self.estimator = estimator
         self.score = score
         self.contamination = contamination
@@ -107,6 +140,12 @@ class AutoEncoderDetector(BaseEstimator):
         self.nan_policy = nan_policy
         self.k = k
         self.random_state = random_state
+        self.window, self.hop, self.time_column, self.label_column, self.gaps = window, hop, time_column, label_column, gaps
+
+    @property
+    def score_(self) -> str:
+        """The score in use: `score`, or for "auto" what it resolved to at fit (`resolve_score`)."""
+        return self.auto_score_ if self.score == AUTO_SCORE else self.score
 
     # -- checks ------------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -121,6 +160,8 @@ class AutoEncoderDetector(BaseEstimator):
         positive_int(self.k, "k", "importance samples for score='loglik'")
         if self.nan_policy not in ("raise", "flag"):
             raise ConfigError(f"nan_policy must be 'raise' or 'flag', got {self.nan_policy!r}")
+        if self.window is not None:
+            check_series_params(self)
 
     def _rows(self, X, *, fitting: bool) -> tuple[np.ndarray, np.ndarray]:
         """(X as float32 array, mask of rows holding NaN/inf)."""
@@ -142,18 +183,18 @@ class AutoEncoderDetector(BaseEstimator):
         return X, bad
 
     # -- scores ------------------------------------------------------------------------------
-    def _scores(self, X: np.ndarray) -> np.ndarray:
+    def _scores(self, X: np.ndarray, views: bool = False) -> np.ndarray:
         est = self.estimator_
         Xin = X if X.ndim == 2 or getattr(est, "input_ndim_", 2) == 4 else X.reshape(len(X), -1)
-        if self.score in ("elbo", "loglik"):
+        if self.score_ in ("elbo", "loglik"):
             if not hasattr(est, "elbo"):
-                raise ConfigError(f"score={self.score!r} needs a VariationalAutoEncoder")
-            if self.score == "elbo":
+                raise ConfigError(f"score={self.score_!r} needs a VariationalAutoEncoder")
+            if self.score_ == "elbo":
                 return -np.asarray(est.elbo(Xin), dtype=np.float64)
             return -np.asarray(est.log_likelihood(Xin, k=int(self.k)), dtype=np.float64)
         R = np.asarray(est.reconstruct(Xin), dtype=np.float64).reshape(len(X), -1)
         flat = X.reshape(len(X), -1).astype(np.float64)
-        if self.score == "ssim":
+        if self.score_ == "ssim":
             shape = est.model_config_.input_shape
             if len(shape) != 3:
                 raise ConfigError("score='ssim' needs image data (a model fitted on N×C×H×W)")
@@ -161,12 +202,13 @@ class AutoEncoderDetector(BaseEstimator):
 
             lo, hi = est.model_config_.value_range
             return 1.0 - ssim(flat.reshape(-1, *shape), R.reshape(-1, *shape), hi - lo)
-        diff = flat - R
-        cfg = est.model_config_
-        if cfg.standardize:  # errors in standardized units, so every feature counts alike
-            diff = diff / est.model_.input_scale.cpu().numpy().astype(np.float64)
-        sq = diff**2
-        return sq.max(1) if self.score == "max" else sq.mean(1)
+        # errors in standardized units, so every feature counts alike
+        scale = est.model_.input_scale.cpu().numpy().astype(np.float64) if est.model_config_.standardize else 1.0
+        sq = ((flat - R) / scale) ** 2
+        if self.score_ == MANIFOLD_SCORE:  # + the distance along the manifold (aekit.estimators.manifold_score)
+            parts = (sq.mean(1), est.transform(Xin), R / scale)
+            return parts if views else self.manifold_.score(*parts)
+        return sq.max(1) if self.score_ == "max" else sq.mean(1)
 
     # -- tables ------------------------------------------------------------------------------
     @property
@@ -182,31 +224,37 @@ class AutoEncoderDetector(BaseEstimator):
         if len(X) == 0:
             raise DataError("the training table has no rows")
 
-    def _table_errors(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(encoded X, squared error per encoded value with missing cells zeroed, observed mask)."""
+    def _table_errors(self, X, inputs: bool = False) -> tuple[np.ndarray, ...]:
+        """(encoded X, squared error per encoded value with missing cells zeroed, observed mask), and with
+        `inputs` the model's input (missing cells imputed) and its reconstruction."""
         if not is_table(X):
             cols = [s.name for s in self.table_encoder_.columns_]
             raise DataError(f"this detector was fitted on a table: pass a pandas DataFrame with its columns "
                             f"({', '.join(cols[:8])}{', ...' if len(cols) > 8 else ''}), matched by name")
         Xe, observed = self.table_encoder_.transform(X)
         if len(Xe) == 0:
-            return Xe, np.zeros(Xe.shape), observed
+            return (Xe, np.zeros(Xe.shape), observed) + ((Xe, Xe) if inputs else ())
         R = self.estimator_.reconstruct(Xe)
         # A missing cell's input is the column's center; for a model that saw few missing cells that
         # is an unusual row, which disturbs the others. So missing cells are filled with the model's
         # own reconstruction (a few passes, rows with missing cells only) before the row is scored.
         imputed = ~observed & (np.asarray(self.table_encoder_.feature_roles_) != "missing")
-        rows = np.flatnonzero(imputed.any(1))
+        rows, model_input = np.flatnonzero(imputed.any(1)), Xe.copy()
         if len(rows):
             filled = Xe[rows]
             for _ in range(IMPUTE_PASSES):
                 filled = np.where(imputed[rows], R[rows], Xe[rows]).astype(np.float32)
                 R[rows] = self.estimator_.reconstruct(filled)
-        return Xe, squared_errors(Xe, R, observed), observed
+            model_input[rows] = filled
+        return (Xe, squared_errors(Xe, R, observed), observed) + ((model_input, R) if inputs else ())
 
-    def _table_scores(self, X) -> np.ndarray:
+    def _table_scores(self, X, views: bool = False) -> np.ndarray:
+        if self.score_ == MANIFOLD_SCORE:  # + the distance along the manifold (aekit.estimators.manifold_score)
+            _, sq, observed, model_input, R = self._table_errors(X, inputs=True)
+            parts = (observed_mean(sq, observed), self.estimator_.transform(model_input), R)
+            return parts if views else self.manifold_.score(*parts)
         _, sq, observed = self._table_errors(X)
-        if self.score == "max":
+        if self.score_ == "max":
             return sq.max(1) if sq.shape[1] else np.zeros(len(sq))
         return observed_mean(sq, observed)
 
@@ -220,7 +268,9 @@ class AutoEncoderDetector(BaseEstimator):
         Shares are the parts over their sum, so a row's shares sum to 1 (all 0 for a row
         without error). The second term is what makes the changed column the one named: an odd
         value moves the code, so the reconstruction of every column suffers, and a plain split
-        of the error by column often names a column the change merely disturbed.
+        of the error by column often names a column the change merely disturbed. With
+        ``score="mse+code"`` the shares are those of the reconstruction error part (the code part
+        has no split by column); the "wide" form's ``score`` is the whole score.
 
         Parameters
         ----------
@@ -271,7 +321,8 @@ class AutoEncoderDetector(BaseEstimator):
         rows = X.index.to_numpy()
         order, shares = top_columns(column_shares(parts), top)
         if form == "wide":
-            out = {"row": rows, "score": sq.max(1) if self.score == "max" else observed_mean(sq, observed)}
+            out = {"row": rows, "score": sq.max(1) if self.score_ == "max" else observed_mean(sq, observed)
+                   if self.score_ == "mse" else self._table_scores(X)}
             for r in range(order.shape[1]):
                 out[f"column_{r + 1}"] = np.where(shares[:, r] > 0, names[order[:, r]], None)
                 out[f"share_{r + 1}"] = shares[:, r]
@@ -304,6 +355,9 @@ class AutoEncoderDetector(BaseEstimator):
         (label and ignored columns, robust scaling, datetimes, bad cells); see the module docstring.
         """
         self._check_params()
+        if self.window is not None:  # one time series: windows, a score per step
+            self.auto_score_ = resolve_score(AUTO_SCORE, self.estimator, series=True)
+            return fit_series(self, X, X_calib)
         table = is_table(X)
         if table:
             self._check_table_fit(X, X_calib)
@@ -314,6 +368,7 @@ class AutoEncoderDetector(BaseEstimator):
         seed = 0 if self.random_state is None else int(self.random_state)
         est = clone(self.estimator) if self.estimator is not None else _default_estimator(
             self.random_state, images=not table and X.ndim == 4)
+        self.auto_score_ = resolve_score(AUTO_SCORE, est)
         if table and not getattr(est, "_accepts_tables", False):
             raise ConfigError(f"a detector of tables holds an AutoEncoder (its loss skips missing cells), "
                               f"not a {type(est).__name__}")
@@ -330,6 +385,9 @@ class AutoEncoderDetector(BaseEstimator):
         else:
             X_fit = X
         self.estimator_ = est.fit(X_fit, table_encoder=table_encoder) if table else est.fit(X_fit)
+        if self.score_ == MANIFOLD_SCORE:  # its parts' medians: the rows the model was trained on
+            views = self._table_scores(X_fit, views=True) if table else self._scores(X_fit, views=True)
+            self.manifold_ = ManifoldScore.fit(*views, random_state=seed)
         if table:
             self.n_features_in_ = int(self.estimator_.n_features_in_)  # the encoded width
         self.decision_scores_ = self._table_scores(X) if table else self._scores(X)
@@ -351,6 +409,8 @@ class AutoEncoderDetector(BaseEstimator):
     def decision_function(self, X) -> np.ndarray:
         """Anomaly score per row: higher means more anomalous."""
         check_is_fitted(self, "estimator_")
+        if getattr(self, "series_", None) is not None:
+            return series_scores(self, X)[0]
         if self.table_encoder_ is not None:
             return self._table_scores(X)
         X, bad = self._rows(X, fitting=False)
@@ -385,6 +445,9 @@ class AutoEncoderDetector(BaseEstimator):
         RunRecord(run).write_json(DETECTOR_FILE, {
             "params": params, "threshold": self.threshold_, "threshold_source": self.threshold_source_,
             "n_features_in": self.n_features_in_, "estimator": type(self.estimator_).__name__,
+            "score": self.score_,  # the score in use ("auto" resolved)
+            **({"manifold": self.manifold_.to_dict()} if self.score_ == MANIFOLD_SCORE else {}),
+            **({"series": self.series_.to_dict()} if getattr(self, "series_", None) is not None else {}),
         })
         buf = io.BytesIO()
         np.save(buf, self.decision_scores_, allow_pickle=False)
@@ -428,6 +491,9 @@ class AutoEncoderDetector(BaseEstimator):
         """
         from aekit.estimators.export import export_estimator
 
+        if getattr(self, "series_", None) is not None and part is None:
+            raise ConfigError("a time-series detector exports its model only (part='autoencoder', 'encoder' or "
+                              "'decoder'): the windowing and per-step scores are not in the exported graph")
         return export_estimator(self, path, format, part, opset=opset, metadata=metadata)
 
     @classmethod
@@ -458,9 +524,16 @@ class AutoEncoderDetector(BaseEstimator):
             if not np.isfinite(threshold):
                 raise ValueError(f"threshold {threshold} is not finite")
             det.n_features_in_ = int(meta["n_features_in"])
+            in_use = loaded_score(det.score, meta.get("score"), series=det.window is not None)
+            if in_use == MANIFOLD_SCORE:
+                det.manifold_ = ManifoldScore.from_dict(meta.get("manifold"), str(meta_path))
+            if det.window is not None:
+                det.series_ = SeriesLayout.from_dict(meta.get("series"), str(meta_path))
         except (KeyError, TypeError, ValueError) as exc:
             raise RunFolderError(f"{meta_path}: not a valid detector description ({exc})") from None
         det.estimator_ = allowed[name].load(run.path, device=device)
+        det.auto_score_ = in_use if det.score == AUTO_SCORE else resolve_score(
+            AUTO_SCORE, det.estimator_, series=det.window is not None)
         det.threshold_ = threshold
         det.threshold_source_ = str(meta.get("threshold_source", ""))
         try:
@@ -471,9 +544,42 @@ class AutoEncoderDetector(BaseEstimator):
         return det
 
 
+def resolve_score(score: str, estimator, *, series: bool = False) -> str:
+    """The score a detector uses: `score`, or for "auto" MANIFOLD_SCORE when the model is the table
+    default (a RobustAutoEncoder; None stands for the default model of flat rows) and "mse" otherwise.
+
+    "mse+code" was measured on tables with the RobustAutoEncoder only (benchmarks/RESULTS.md,
+    "Detector default on tables"), so images, time series and models given by the caller keep "mse".
+
+    Examples
+    --------
+    >>> from aekit import AutoEncoder
+    >>> resolve_score("auto", None), resolve_score("auto", AutoEncoder()), resolve_score("max", None)
+    ('mse+code', 'mse', 'max')
+    """
+    if score != AUTO_SCORE:
+        return score
+    from aekit.estimators.robust import RobustAutoEncoder
+
+    table_default = estimator is None or isinstance(estimator, RobustAutoEncoder)
+    return MANIFOLD_SCORE if table_default and not series else "mse"
+
+
+def loaded_score(score: str, recorded, *, series: bool = False) -> str:
+    """The score in use of a detector read from a run folder: `score` (its parameter), or for "auto"
+    the resolved one detector.json `recorded`; folders written before "auto" record only the parameter."""
+    if score != AUTO_SCORE:
+        return score
+    allowed = ("mse", "max") if series else tuple(s for s in SCORES if s != AUTO_SCORE)
+    if recorded not in allowed:
+        raise ValueError(f"score 'auto' needs the resolved score (one of {', '.join(allowed)}), got {recorded!r}")
+    return recorded
+
+
 def _take(X, rows: np.ndarray):
     """Rows of an array or a DataFrame, by position."""
     return X.iloc[rows] if is_table(X) else X[rows]
 
 
-__all__ = ["AutoEncoderDetector", "DEFAULT_MODEL", "DETECTOR_FILE", "SCORES", "detector_model"]
+__all__ = ["AUTO_SCORE", "AutoEncoderDetector", "DEFAULT_MODEL", "DETECTOR_FILE", "SCORES", "detector_model",
+           "loaded_score", "resolve_score"]

@@ -7,7 +7,8 @@ detector, colorizer.
 
 Inside the graph: the per-feature standardization learned on the training data (and its
 inverse on the outputs), the reshaping between flat rows and images, a conditional VAE's one-hot
-labels (the graph takes class indices), and the detector's score, NaN policy and threshold.
+labels (the graph takes class indices), and the detector's score (with "mse+code"'s training
+statistics as constants: `aekit.estimators.export_scores`), NaN policy and threshold.
 What cannot be inside (the 8-bit image scaling and the CIE Lab conversion done before an
 estimator sees the data) is written beside the file as JSON metadata (`<file>.json`, also
 embedded: ONNX metadata_props "aekit", TorchScript extra file "aekit.json") with the input and
@@ -41,7 +42,7 @@ from torch import nn
 
 from aekit import __version__
 from aekit.errors import ConfigError
-from aekit.metrics import ssim_tensor
+from aekit.estimators.export_scores import DetectorGraph, manifold_graph
 from aekit.runs import atomic_write_bytes, check_output_file, write_json
 
 FORMATS = ("onnx", "torchscript")
@@ -95,41 +96,6 @@ class NetworkGraph(nn.Module):
         if self.vae:
             return self.model.posterior(x.reshape(x.shape[0], -1), c)
         return self.model.encode(x)
-
-
-class DetectorGraph(nn.Module):
-    """x (raw) → (anomaly score, float64; label, int64: score > threshold), as
-    `AutoEncoderDetector.decision_function` and `predict` compute them."""
-
-    def __init__(self, model: nn.Module, score: str, threshold: float, flag_nan: bool):
-        super().__init__()
-        self.model = model
-        self.score = score
-        self.flag_nan = bool(flag_nan)
-        cfg = model.config
-        self.image_shape = tuple(cfg.input_shape)
-        lo, hi = cfg.value_range
-        self.data_range = float(hi - lo)
-        scale = model.input_scale if cfg.standardize else torch.ones_like(model.input_scale)
-        self.register_buffer("scale", scale.detach().clone().double())
-        self.register_buffer("threshold", torch.tensor(float(threshold), dtype=torch.float64))
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        flat = x.reshape(x.shape[0], -1)
-        bad = ~torch.isfinite(flat).all(1) if self.flag_nan else None
-        if bad is not None:  # scored as the detector does: such rows get +inf (nan_policy="flag")
-            flat = torch.where(bad[:, None], torch.zeros_like(flat), flat)
-        recon = self.model(flat.reshape(x.shape)).reshape(flat.shape).double()
-        clean = flat.double()
-        if self.score == "ssim":
-            shape = (-1, *self.image_shape)
-            score = 1.0 - ssim_tensor(clean.reshape(shape), recon.reshape(shape), self.data_range)
-        else:
-            sq = ((clean - recon) / self.scale) ** 2
-            score = sq.amax(1) if self.score == "max" else sq.mean(1)
-        if bad is not None:
-            score = torch.where(bad, torch.full_like(score, float("inf")), score)
-        return score, (score > self.threshold).to(torch.int64)
 
 
 class ColorizerGraph(nn.Module):
@@ -344,8 +310,8 @@ def _network_spec(est, part: str) -> GraphSpec:
 
 def _detector_spec(det) -> GraphSpec:
     inner = det.estimator_
-    if det.score in ("elbo", "loglik"):
-        raise ConfigError(f"part 'detector' cannot be exported for score={det.score!r}: that score averages "
+    if det.score_ in ("elbo", "loglik"):
+        raise ConfigError(f"part 'detector' cannot be exported for score={det.score_!r}: that score averages "
                           "Monte-Carlo samples of z (random draws), which a deterministic graph cannot reproduce; "
                           "export part 'autoencoder' (or 'encoder') and score outside, or use score='mse'")
     x = TensorSpec("x", _data_shape(inner), "float32", "raw samples, in the layout the detector was fitted on")
@@ -353,11 +319,11 @@ def _detector_spec(det) -> GraphSpec:
                TensorSpec("label", [BATCH], "int64", "1 = anomaly (score > threshold), 0 = normal (predict); a score "
                           "within float32 rounding of the threshold may fall on either side")]
     flag = det.nan_policy == "flag"
-    notes = {**_input_notes(inner), "score": det.score, "threshold": float(det.threshold_),
+    notes = {**_input_notes(inner), "score": det.score_, "threshold": float(det.threshold_),
              "threshold_source": str(getattr(det, "threshold_source_", "")), "nan_policy": det.nan_policy,
              "nan_rows": "score +inf, label 1 (nan_policy='flag')" if flag else
              "not checked by the graph: their scores are NaN or inf (the library raises DataError); check inputs first"}
-    module = DetectorGraph(_model(inner), det.score, det.threshold_, flag)
+    module = DetectorGraph(_model(inner), det.score_, det.threshold_, flag, manifold_graph(det))
     return GraphSpec("detector", module, [x], outputs, notes)
 
 

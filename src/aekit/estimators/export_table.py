@@ -9,7 +9,9 @@ state is written in the metadata (``table_encoder``), from which
 ``TableEncoder.from_json(meta["table_encoder"]).transform(df)`` gives exactly those two arrays.
 Everything after the encoding is in the graph: the detector fills a row's missing cells with
 the model's own reconstruction (`detector.IMPUTE_PASSES` passes), then scores the mean (or
-max) squared error over the observed cells, as `AutoEncoderDetector.decision_function` does.
+max) squared error over the observed cells, as `AutoEncoderDetector.decision_function` does;
+for ``score="mse+code"`` it adds the distance along the manifold of the imputed row's code and
+reconstruction, the training statistics being constants of the graph (`export_scores`).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import torch
 from torch import nn
 
 from aekit.estimators.export import BATCH, GraphSpec, NetworkGraph, TensorSpec
+from aekit.estimators.export_scores import ManifoldScoreGraph, manifold_graph
 
 # The encoded values of a table are standardized: the export's probes draw them from this range.
 ENCODED_RANGE = (-3.0, 3.0)
@@ -25,26 +28,31 @@ ENCODED_RANGE = (-3.0, 3.0)
 class TableDetectorGraph(nn.Module):
     """(encoded x, observed mask) → (anomaly score float64, label int64), as the detector scores a table."""
 
-    def __init__(self, model: nn.Module, imputable: torch.Tensor, score: str, threshold: float, passes: int):
+    def __init__(self, model: nn.Module, imputable: torch.Tensor, score: str, threshold: float, passes: int,
+                 manifold: ManifoldScoreGraph | None = None):
         super().__init__()
         self.model = model
         self.score = score
+        self.manifold = manifold
         self.passes = int(passes)
         self.register_buffer("imputable", imputable.to(torch.float32))  # 0 for the missing-indicator features
         self.register_buffer("threshold", torch.tensor(float(threshold), dtype=torch.float64))
 
     def forward(self, x: torch.Tensor, observed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         obs = observed.to(torch.float32)
-        recon = self.model(x)
+        recon, model_input = self.model(x), x
         fill = (1.0 - obs) * self.imputable
         for _ in range(self.passes):  # a complete row's input does not change, so neither does its reconstruction
-            recon = self.model(fill * recon + (1.0 - fill) * x)
+            model_input = fill * recon + (1.0 - fill) * x
+            recon = self.model(model_input)
         sq = (x.double() - recon.double()) ** 2 * obs.double()
         if self.score == "max":
             score = sq.amax(1)
         else:
             count = obs.double().sum(1)
             score = torch.where(count > 0, sq.sum(1) / count.clamp(min=1.0), torch.zeros_like(count))
+            if self.manifold is not None:  # the code of the input the reconstruction came from
+                score = self.manifold(score, self.model.encode(model_input), recon)
         return score, (score > self.threshold).to(torch.int64)
 
 
@@ -87,9 +95,9 @@ def table_detector_spec(det, model: nn.Module, passes: int) -> GraphSpec:
               TensorSpec("observed", [BATCH, n], "bool", "True where the encoded cell held a value")]
     outputs = [TensorSpec("score", [BATCH], "float64", "anomaly score over the observed cells (decision_function)"),
                TensorSpec("label", [BATCH], "int64", "1 = anomaly (score > threshold), 0 = normal (predict)")]
-    notes = {**_table_notes(encoder), "score": det.score, "threshold": float(det.threshold_),
+    notes = {**_table_notes(encoder), "score": det.score_, "threshold": float(det.threshold_),
              "threshold_source": str(getattr(det, "threshold_source_", "")), "impute_passes": int(passes)}
-    return GraphSpec("detector", TableDetectorGraph(model, imputable, det.score, det.threshold_, passes),
+    return GraphSpec("detector", TableDetectorGraph(model, imputable, det.score_, det.threshold_, passes, manifold_graph(det)),
                      inputs, outputs, notes)
 
 

@@ -35,6 +35,10 @@ def detector_tables(m: dict) -> list[Table]:
     >>> table.title, table.rows
     ('anomaly scores on digits test (100 samples)', [['threshold', '0.0123'], ['flagged', '5 (5.0%)'], ['ROC-AUC', '0.9000']])
     """
+    if "range_recall" in m or m.get("series"):  # a time-series detector: per-step and range metrics
+        from aekit.report.series_detector import series_tables
+
+        return series_tables(m)
     rows = [["threshold", f"{m['threshold']:.4g}"],
             ["flagged", f"{m['flagged']} ({m['flagged'] / max(m['n'], 1):.1%})"]]
     rows += [[label, f"{m[key]:.4f}"] for key, label in METRIC_LABELS if key in m]
@@ -171,7 +175,7 @@ def detector_section(name: str, det, metrics: dict, written: dict[str, Path]) ->
     """
     est = det.estimator_
     model = type(est).__name__
-    text = [f"{'An' if model[0] in 'AEIOU' else 'A'} {model} scores each sample by <code>{det.score}</code>; samples scoring above "
+    text = [f"{'An' if model[0] in 'AEIOU' else 'A'} {model} scores each sample by <code>{det.score_}</code>; samples scoring above "
             f"the threshold are flagged. Trained {est.n_epochs_} epochs."]
     sec = Section(name, text=[*(f"<b class='warn'>Warning:</b> {w}." for w in metrics.get("warnings", [])), *text],
                   tables=[facts_table(det, metrics), *detector_tables(metrics)])
