@@ -43,8 +43,25 @@ def test_empty_chunk():
 
 
 def test_the_callers_denormal_mode_is_restored():
-    from aekit.train.incremental import flushes_denormals
+    from aekit.train.precision import flushes_denormals
 
     torch.set_flush_denormal(False)
     IncrementalTrainer(model(), TrainConfig(progress=False)).partial_fit(torch.rand(8, 8))
+    assert not flushes_denormals()
+
+
+def test_trainer_and_rbm_give_the_floating_point_mode_back():
+    """fit() flushes subnormals while it trains (speed) and restores the caller's mode after, as
+    partial_fit does: code after a fit (hypothesis, for one) must see subnormal floats."""
+    import numpy as np
+
+    from aekit.estimators import AutoEncoder
+    from aekit.nn.rbm import RBM
+    from aekit.train.precision import flushes_denormals
+    from aekit.train.rbm import RBMTrainer
+
+    assert not flushes_denormals()
+    AutoEncoder(hidden=(4,), latent_dim=2, epochs=1, random_state=0).fit(np.random.default_rng(0).random((20, 6)))
+    assert not flushes_denormals()
+    RBMTrainer(epochs=1).fit(RBM(6, 3), torch.rand(20, 6))
     assert not flushes_denormals()

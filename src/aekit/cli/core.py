@@ -191,8 +191,8 @@ def demo(
 ) -> None:
     """Train the autoencoder family on the digits; one report beside PCA.
 
-    About a minute and a quarter on 2 idle CPU cores (the models train with the data-size defaults, one
-    process per core); prints where the report is.
+    About two minutes on 2 CPU cores (the models train with the data-size defaults, one process per
+    core), a short speech denoiser included; prints where the report is.
     """
     from aekit.tasks.demo import run_demo
 

@@ -26,7 +26,7 @@ from torch import nn
 
 from aekit.errors import ConfigError, TrainingError
 from aekit.train.distributed import rank_and_world
-from aekit.train.precision import MixedPrecision, auto_threads, to_device
+from aekit.train.precision import MixedPrecision, auto_threads, flushes_denormals, to_device
 from aekit.train.trainer import TrainConfig, make_optimizer, make_scheduler
 
 STAGE = "partial_fit"
@@ -190,16 +190,4 @@ class IncrementalTrainer:
         return sums
 
 
-def flushes_denormals() -> bool:
-    """Whether this thread's CPU flushes subnormal floats to zero now (`torch.set_flush_denormal`
-    has no getter: a product that is subnormal in float32 shows it).
-
-    Examples
-    --------
-    >>> flushes_denormals() in (True, False)
-    True
-    """
-    return bool((torch.tensor(1e-30) * torch.tensor(1e-10)).item() == 0.0)
-
-
-__all__ = ["STAGE", "IncrementalTrainer", "flushes_denormals"]
+__all__ = ["STAGE", "IncrementalTrainer"]

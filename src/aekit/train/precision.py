@@ -221,4 +221,17 @@ def auto_threads(model: nn.Module, x1: torch.Tensor, batch_size: int) -> int:
     return 1 if 3 * macs * batch_size < SMALL_STEP_MACS else torch.get_num_threads()
 
 
-__all__ = ["PRECISIONS", "SMALL_STEP_MACS", "MixedPrecision", "auto_threads", "check_device", "check_precision", "resolve_device", "to_device"]
+def flushes_denormals() -> bool:
+    """Whether this thread's CPU flushes subnormal floats to zero now (`torch.set_flush_denormal`
+    has no getter: a product that is subnormal in float32 shows it).
+
+    Examples
+    --------
+    >>> flushes_denormals() in (True, False)
+    True
+    """
+    return bool((torch.tensor(1e-30) * torch.tensor(1e-10)).item() == 0.0)
+
+
+__all__ = ["PRECISIONS", "SMALL_STEP_MACS", "MixedPrecision", "auto_threads", "check_device", "check_precision", "flushes_denormals", "resolve_device",
+           "to_device"]

@@ -19,6 +19,7 @@ import torch
 from aekit.errors import ConfigError, DataError, TrainingError
 from aekit.nn.rbm import RBM, sample_units
 from aekit.train.callbacks import Callback, CallbackList, ProgressBar, TrainingLoop, scoped_callbacks
+from aekit.train.precision import flushes_denormals
 
 MOMENTUM_SWITCH_EPOCH = 5  # first momentum for epochs 1-5, then the second (H&S 2006)
 PL_ROWS = 1000  # rows of the training set whose pseudo-likelihood is reported each epoch
@@ -169,6 +170,7 @@ class RBMTrainer(TrainingLoop):
         self.model, self.history, self.epoch = rbm, [], 0
         self.reset_stop()
         callbacks = CallbackList(self.install_callbacks())
+        flushing = flushes_denormals()
         torch.set_flush_denormal(True)  # sigmoid tails produce denormals that slow CPU matmuls
         try:
             with torch.no_grad():
@@ -178,6 +180,8 @@ class RBMTrainer(TrainingLoop):
             self.error = exc
             callbacks.on_stage_end(self)
             raise
+        finally:
+            torch.set_flush_denormal(flushing)  # the caller's floating-point mode back
         callbacks.on_stage_end(self)
         return self.history
 

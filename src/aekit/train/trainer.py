@@ -66,7 +66,8 @@ from aekit.train.distributed import (
     rank_generator,
     wrap_ddp,
 )
-from aekit.train.precision import MixedPrecision, auto_threads, check_device, check_precision, to_device
+from aekit.train.precision import (MixedPrecision, auto_threads, check_device, check_precision, flushes_denormals,
+                                   to_device)
 
 OPTIMIZERS: dict[str, Callable] = {
     "adam": torch.optim.Adam,
@@ -383,6 +384,7 @@ class Trainer(TrainingLoop):
             `resume` without a usable checkpoint.
         """
         cfg = self.config
+        flushing = flushes_denormals()
         torch.set_flush_denormal(True)  # denormals have slowed CPU runs several-fold
         previous_threads = torch.get_num_threads()
         if torch.device(cfg.device).type == "cpu":
@@ -393,6 +395,7 @@ class Trainer(TrainingLoop):
                              observed_val=observed_val)
         finally:
             torch.set_num_threads(previous_threads)
+            torch.set_flush_denormal(flushing)  # the caller's floating-point mode back
 
     def _fit(self, model, X_train, X_val, *, resume, history, observed=None, observed_val=None) -> list[dict]:
         cfg = self.config
