@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from aekit.data import Dataset, load
-from aekit.data.streamed import in_memory
+from aekit.data.streamed import image_dataset, in_memory
 from aekit.data.builtin import canonical_name
 from aekit.data.files import image_folder_files
 from aekit.data.image_source import ImageFolderSource
@@ -55,8 +55,8 @@ def load_splits(source, data_dir=None, seed: int = 0, label_column=None, train_s
         train = folder.split("train", seed)
         if train_size is not None:
             train = train.subset(train_draw(len(train), train_size, seed, folder.name))
-        return train.to_dataset("train"), folder.split("val", seed).to_dataset("val"), \
-            folder.split("test", seed).to_dataset("test")
+        return (image_dataset(train, "train"), image_dataset(folder.split("val", seed), "val"),
+                image_dataset(folder.split("test", seed), "test"))
     kw = {"data_dir": data_dir, "seed": seed}
     if label_column is not None:
         kw["label_column"] = label_column
@@ -128,7 +128,7 @@ def recorded_split(run, split: str, data=None, data_dir=None) -> Dataset:
     rec = RunRecord(run).data_record()
     source, ddir, seed, label_column = recorded_source(run, data, data_dir, record=rec)
     if rec.extra.get("image_options"):
-        return image_folder(source, **rec.extra["image_options"]).split(split, seed).to_dataset(split)
+        return image_dataset(image_folder(source, **rec.extra["image_options"]).split(split, seed), split)
     kw = {"label_column": label_column} if label_column is not None else {}
     return load(source, split=split, data_dir=ddir, seed=seed, **kw)
 

@@ -37,3 +37,18 @@ def test_any_model_trains_on_a_folder_resized_cropped_and_grey(tmp_path, capsys)
     code, _, err = run_cli(["train", "--data", folder, "--image-size", "8", "--image-crop", "top", "--quiet",
                             "--out", tmp_path / "r2"], capsys)
     assert code != 0 and "--image-crop" in err
+
+
+def test_an_image_folder_with_decoding_options_over_the_budget_streams(tmp_path, capsys):
+    """--image-size / --image-workers with data over --memory-budget: decoded per batch, not refused."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(60):
+        Image.fromarray(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(folder / f"im{i:02d}.png")
+    code, out, err = run_cli(["train", "--data", folder, "--image-size", "8", "--image-crop", "center",
+                              "--memory-budget", "20KiB", "--epochs", "1", "--batch-size", "8", "--quiet",
+                              "--out", tmp_path / "run"], capsys)
+    assert code == 0, err
+    data = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
+    assert data["stream"]["kind"] == "image-folder" and data["stream"]["sample_shape"] == [3, 8, 8]

@@ -94,3 +94,21 @@ def test_an_operation_that_needs_the_data_in_memory_says_so(images):
     vae = VariationalAutoEncoder(**KW).fit(source)
     with pytest.raises(DataError, match="stays on disk and is read batch by batch, but this operation needs it in memory"):
         vae.score(source)  # the ELBO binarizes the whole array with one seed
+
+
+def test_partial_fit_refuses_a_source_with_what_to_do(images):
+    with pytest.raises(DataError, match="pass the source to fit"):
+        AutoEncoder(hidden=(8,), latent_dim=2, random_state=0).partial_fit(images[1])
+
+
+def test_raw_uint8_pixels_given_to_a_model_of_unit_values_warn(images):
+    """A model trained on a uint8 .npy through a source learned values / 255; the same file's array
+    passed as is would give meaningless scores without an error, so it warns."""
+    Xf, source = images
+    model = AutoEncoder(hidden=(8,), latent_dim=2, epochs=1, random_state=0).fit(source)
+    raw = np.round(Xf[:5] * 255).astype(np.uint8)  # the file's own values
+    with pytest.warns(AekitWarning, match="divide by 255"):
+        model.transform(raw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.transform(Xf[:5])  # scaled: no warning

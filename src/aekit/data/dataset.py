@@ -104,3 +104,28 @@ class Dataset:
             paths=None if self.paths is None else [self.paths[i] for i in np.asarray(index)],
             meta=dict(self.meta),
         )
+
+
+def warn_raw_pixels(X, value_range, what: str = "X") -> None:
+    """An `AekitWarning` when `X` holds 8-bit pixel values (uint8) for a model trained on data in
+    [0, 1] or less: aekit's loaders (and `aekit.data.sources.MemmapSource`) scale uint8 images by
+    1/255, an array passed as is is taken at its values, and a model fed 0–255 where it learned
+    0–1 gives meaningless codes and scores without any error.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_raw_pixels(np.zeros((2, 3), np.uint8), (0.0, 1.0))
+    >>> "divide by 255" in str(caught[0].message)
+    True
+    """
+    if getattr(X, "dtype", None) == np.uint8 and value_range is not None and float(value_range[1]) <= 1.0:
+        import warnings
+
+        from aekit.errors import AekitWarning
+
+        warnings.warn(f"{what} is uint8 (pixel values 0–255) but the model was trained on values in "
+                      f"[{float(value_range[0]):g}, {float(value_range[1]):g}]: divide by 255 first "
+                      "(aekit's loaders scale 8-bit images that way)", AekitWarning, stacklevel=4)

@@ -215,9 +215,19 @@ def _image_folder(path: Path, name: str, memory_budget):
     return StreamedDataset(ImageFolderSource(path, name=name, num_workers=default_workers()), name=name)
 
 
+def image_dataset(folder, split: str = "all", memory_budget=None):
+    """An `aekit.data.image_source.ImageFolderSource` (a folder with its decoding options, or a split
+    of one) as a data set: decoded into memory when it fits the memory budget, else a
+    `StreamedDataset` decoded per batch (in the source's DataLoader workers)."""
+    if fits_memory(folder.float_nbytes, memory_budget):
+        return folder.to_dataset(split)
+    return StreamedDataset(folder, split=split, meta={"image_options": folder.options()})
+
+
 def default_workers() -> int:
     """DataLoader workers for sources that decode: one per core but one, at most 4."""
     return max(0, min(4, (os.cpu_count() or 1) - 1))
 
 
-__all__ = ["EVALUATION_BYTES", "StreamedDataset", "default_workers", "in_memory", "is_streamed", "load_streamed"]
+__all__ = ["EVALUATION_BYTES", "StreamedDataset", "default_workers", "image_dataset", "in_memory", "is_streamed",
+           "load_streamed"]

@@ -284,6 +284,12 @@ class AutoEncoder(CodeTransformer):
         >>> ae.n_samples_seen_, len(ae.history_), ae.transform(chunk).shape
         (300, 3, (100, 2))
         """
+        from aekit.estimators.streaming import is_row_source
+
+        if is_row_source(X):
+            raise DataError("partial_fit takes one chunk of rows in memory (an array or a DataFrame), not a "
+                            f"{type(X).__name__}: pass the source to fit(), which streams it, or read its rows "
+                            "in chunks (source.read(np.arange(start, stop))) and pass each to partial_fit")
         observed = None
         state = getattr(self, "_partial_fit_state", None)
         if not hasattr(self, "model_"):

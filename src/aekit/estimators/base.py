@@ -22,6 +22,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from aekit.data.dataset import warn_raw_pixels
 from aekit.data.sources import is_row_source
 from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError
 from aekit.estimators.sizing import AUTO, auto_training_size
@@ -226,16 +227,16 @@ class BaseAutoEncoder(BaseEstimator):
             return validated_source(self, X)
         if not reset and is_table(X) and getattr(self, "table_encoder_", None) is not None:
             X = self.table_encoder_.transform(X).X
+        elif not reset:
+            warn_raw_pixels(X, getattr(self.model_config_, "value_range", None))
         if hasattr(X, "ndim") and getattr(X, "ndim", 0) in (3, 4):  # N×C×T signals, N×C×H×W images
             image_shape = tuple(int(s) for s in X.shape[1:])
             X = np.asarray(X).reshape(X.shape[0], -1)
         else:
             image_shape = None
         try:
-            X = validate_data(
-                self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False,
-                ensure_min_features=1,
-            )
+            X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False,
+                              ensure_min_features=1)
         except ValueError as exc:
             if isinstance(exc, DataError):
                 raise
@@ -244,9 +245,8 @@ class BaseAutoEncoder(BaseEstimator):
         if reset:
             self._fit_image_shape = image_shape
         elif image_shape is not None and image_shape != tuple(self.model_config_.input_shape):
-            raise DataError(
-                f"X has samples of shape {image_shape}, the model was fitted on {tuple(self.model_config_.input_shape)}"
-            )
+            raise DataError(f"X has samples of shape {image_shape}, the model was fitted on "
+                            f"{tuple(self.model_config_.input_shape)}")
         return X
 
     def _validate_masked(self, X) -> tuple[np.ndarray, np.ndarray | None]:
