@@ -78,7 +78,10 @@ def test_score_streams_the_file_in_chunks(table_run, tmp_path, capsys, monkeypat
 
     # the default score (mse+code) on changed cells: about 0.93 where the error alone gives 0.99
     # (benchmarks/RESULTS.md, "The default since the second round")
-    assert roc_auc_score(scores["label"].astype(int), scores["score"]) > 0.85
+    auc = roc_auc_score(scores["label"].astype(int), scores["score"])
+    assert auc > 0.85
+    # the file has the label column: the command says how well the scores separate the labels
+    assert f"ROC-AUC {auc:.4f}" in stdout
     assert not list(tmp_path.glob(".*partial"))
 
 
@@ -93,10 +96,21 @@ def test_stream_memory_does_not_grow_with_the_file(table_run, tmp_path):
     peaks = []
     for source in (path, big):
         tracemalloc.start()
-        table_anomaly.score_table_file(det, source, tmp_path / "s.csv", top=1, chunksize=200)
+        table_anomaly.score_table_file(det, source, tmp_path / "s.csv", top=1, chunksize=200, metrics=False)
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     assert peaks[1] < 1.5 * peaks[0], peaks
+
+
+def test_metrics_of_a_labelled_file_are_bounded(table_run, tmp_path, monkeypatch):
+    """The labels give ROC-AUC for files up to METRIC_ROWS labelled rows; above, a notice instead."""
+    path, run, df = table_run
+    det = AutoEncoderDetector.load(run)
+    m = table_anomaly.score_table_file(det, path, tmp_path / "s.csv", top=0, chunksize=300)
+    assert 0.85 < m["metrics"]["roc_auc"] <= 1.0
+    monkeypatch.setattr(table_anomaly, "METRIC_ROWS", 500)
+    m = table_anomaly.score_table_file(det, path, tmp_path / "s.csv", top=0, chunksize=300)
+    assert "metrics" not in m and any("no ROC-AUC" in n for n in m["notices"])
 
 
 def test_explain_command(table_run, tmp_path, capsys):

@@ -175,15 +175,24 @@ def score(
         if "roc_auc" in m:
             console.print(f"per-step ROC-AUC {m['roc_auc']:.4f}; range precision {m['range_precision']:.4f}, "
                           f"range recall {m['range_recall']:.4f} (α = {m['range_alpha']:g})")
+        if "roc_auc" in m.get("metrics", {}):
+            console.print(f"ROC-AUC {m['metrics']['roc_auc']:.4f}, PR-AUC {m['metrics']['pr_auc']:.4f} "
+                          f"(label column {det.table_encoder_.label_column!r}: anomalies are the labels not normal)")
         console.print(f"scores written to [bold]{m['out']}[/bold]")
         return
     if det.table_encoder_ is not None:
         source = data if data is not None else RunRecord(run).data_record().resolved_source()
-        m = score_table_file(det, source, out or run / "scores.parquet", top=top, chunksize=chunk_rows, errors=errors)
+        rec = RunRecord(run).data_record()
+        normal = parse_labels(normal_label) if normal_label is not None else rec.extra.get("normal_labels")
+        m = score_table_file(det, source, out or run / "scores.parquet", top=top, chunksize=chunk_rows, errors=errors,
+                             normal=normal)
         for notice in m["notices"]:
             typer.secho(f"note: {notice}", err=True, fg="yellow")
         console.print(f"scored {m['rows']} rows in {m['chunks']} chunk(s), {m['rows_per_second']:.0f} rows/s; "
                       f"flagged {m['flagged']} ({m['flagged'] / max(m['rows'], 1):.1%}) above {det.threshold_:.4g}")
+        if "roc_auc" in m.get("metrics", {}):
+            console.print(f"ROC-AUC {m['metrics']['roc_auc']:.4f}, PR-AUC {m['metrics']['pr_auc']:.4f} "
+                          f"(label column {det.table_encoder_.label_column!r}: anomalies are the labels not normal)")
         console.print(f"scores written to [bold]{m['out']}[/bold]")
         return
     rec = RunRecord(run).data_record()

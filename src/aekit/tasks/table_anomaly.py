@@ -142,8 +142,11 @@ class _Writer:
             self.tmp.unlink(missing_ok=True)
 
 
-def score_table_file(det, path, out, *, top: int = 3, chunksize: int = CHUNK_ROWS, errors: str | None = None
-                     ) -> dict:
+METRIC_ROWS = 1_000_000  # labelled rows whose scores are kept for ROC-AUC (9 bytes each, and sklearn's sort): bounded
+
+
+def score_table_file(det, path, out, *, top: int = 3, chunksize: int = CHUNK_ROWS, errors: str | None = None,
+                     normal: list | None = None, metrics: bool = True) -> dict:
     """Score a table file in chunks: per row its score, the 0/1 label and its top columns.
 
     Parameters
@@ -163,13 +166,22 @@ def score_table_file(det, path, out, *, top: int = 3, chunksize: int = CHUNK_ROW
     errors : {"raise", "coerce"} or None, default None
         Cells that do not parse (text in a numeric column): an error naming the row and column,
         or missing values; None keeps the encoder's setting.
+    normal : list or None, default None
+        The label column's values that are normal (None: 0, as in the ODDS tables).
+    metrics : bool, default True
+        Keep each labelled row's score and label for the metrics (up to METRIC_ROWS rows; above
+        that, a notice and no metrics); False: memory holds one chunk whatever the file.
 
     Returns
     -------
     dict
-        "rows", "flagged", "chunks", "seconds", "rows_per_second", "out", and "notices" (what
-        the encoder noted once, such as extra columns ignored).
+        "rows", "flagged", "chunks", "seconds", "rows_per_second", "out", "notices" (what the
+        encoder noted once, such as extra columns ignored), and when the file has the label
+        column (and at most METRIC_ROWS rows) "metrics": ROC-AUC, PR-AUC and the rates at the threshold
+        (`aekit.metrics.detection_metrics`; one score and one flag per row are kept for them).
     """
+    from aekit.metrics import detection_metrics
+
     encoder = det.table_encoder_
     if encoder is None:
         raise ConfigError("this detector was fitted on arrays, not a table: score it with --split, not a table file")
@@ -186,6 +198,7 @@ def score_table_file(det, path, out, *, top: int = 3, chunksize: int = CHUNK_ROW
     writer = _Writer(out, suffix)
     flagged = chunks = 0
     notices: list[str] = []
+    scores, truth, kept = [], [], 0  # for the metrics, when the file has labels
     ok = False
     try:
         for chunk in _chunks(path, chunksize, notices):
@@ -199,6 +212,10 @@ def score_table_file(det, path, out, *, top: int = 3, chunksize: int = CHUNK_ROW
                 frame[f"column_{r}"] = frame[f"column_{r}"].astype(object)
             if encoder.label_column is not None and encoder.label_column in chunk.columns:
                 frame["label"] = chunk[encoder.label_column].astype(str).to_numpy()
+                if metrics and kept + len(frame) <= METRIC_ROWS:  # a copy: a view would keep the chunk's frame alive
+                    scores.append(np.array(frame["score"], dtype=np.float64))
+                    truth.append(anomaly_labels(chunk, encoder.label_column, normal))
+                kept += len(frame)
             flagged += int(frame["anomaly"].sum())
             writer.write(frame)
         ok = True
@@ -206,9 +223,15 @@ def score_table_file(det, path, out, *, top: int = 3, chunksize: int = CHUNK_ROW
         encoder.errors = saved_errors
         writer.close(ok)
     seconds = time.perf_counter() - t0
-    return {"rows": writer.rows, "flagged": flagged, "chunks": chunks, "seconds": seconds,
-            "rows_per_second": writer.rows / seconds if seconds > 0 else float("nan"), "out": str(out),
-            "notices": notices}
+    result = {"rows": writer.rows, "flagged": flagged, "chunks": chunks, "seconds": seconds,
+              "rows_per_second": writer.rows / seconds if seconds > 0 else float("nan"), "out": str(out),
+              "notices": notices}
+    if scores and kept == writer.rows <= METRIC_ROWS:  # every row labelled, every score kept
+        result["metrics"] = detection_metrics(np.concatenate(scores), np.concatenate(truth), det.threshold_)
+    elif metrics and kept > METRIC_ROWS:
+        notices.append(f"no ROC-AUC: the file has over {METRIC_ROWS:,} labelled rows, and memory stays bounded "
+                       "(compute it from the scores file's score and label columns)")
+    return result
 
 
 def explain_table_file(det, path, out, *, top: int = 5, chunksize: int = CHUNK_ROWS) -> dict:
@@ -238,5 +261,5 @@ def explain_table_file(det, path, out, *, top: int = 5, chunksize: int = CHUNK_R
     return {"rows": rows, "lines": writer.rows, "out": str(out), "notices": notices}
 
 
-__all__ = ["CHUNK_ROWS", "explain_table_file", "fit_table_detector", "is_table_file", "score_table_file",
+__all__ = ["CHUNK_ROWS", "METRIC_ROWS", "explain_table_file", "fit_table_detector", "is_table_file", "score_table_file",
            "table_encoder_options"]
