@@ -173,7 +173,7 @@ def _channel_columns(df, time_column: str | None, columns, src: str) -> list:
         if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
             bad = next((v for v in df[c] if pd.isna(pd.to_numeric(v, errors="coerce")) and not pd.isna(v)), None)
             raise DataError(
-                f"{src}: column {c!r} is not numeric (holds {bad!r}); choose the channels with columns=[...]"
+                f"{src}: column {c!r} is not numeric (holds {bad!r}); fix the cell, or leave the column out (columns=[...])"
             )
     return chosen
 
@@ -224,8 +224,8 @@ def _check_time(values: np.ndarray, mask: np.ndarray | None, t: np.ndarray, is_d
         desc = (f"{len(gap_rows)} gap(s) in time column {name!r}, the first after data row {i + 1} "
                 f"(a step of {float(diffs[i]) * unit:g} where the series steps {step * unit:g})")
         if gaps == "error":
-            raise DataError(f"{src}: {desc}; pass gaps='mask' to fill them as missing values or "
-                            "gaps='ignore' to join the rows back to back")
+            raise DataError(f"{src}: {desc}; pass gaps='mask' (--gaps mask) to fill them as missing "
+                            "values or gaps='ignore' (--gaps ignore) to join the rows back to back")
         if gaps == "ignore":
             warnings.warn(f"{src}: {desc}; the rows are joined back to back", AekitWarning, stacklevel=4)
         else:

@@ -349,7 +349,7 @@ def fit_series(det, X, X_calib=None):
         raise DataError(
             f"{data.source}: {t} steps are too few to hold out a calibration tail of "
             f"{det.calibration_fraction:g} of the series with windows of {window} steps (both parts need at "
-            f"least one window); give a longer series, a shorter window, X_calib or a contamination")
+            f"least one window); give a longer series, a shorter window, X_calib or a contamination (--contamination)")
     head = slice(0, t - n_cal)
     scaler = ChannelScaler().fit(values[:, head], mask[:, head])
     det.series_ = SeriesLayout(window, hop, list(data.channels), scaler, det.time_column, det.label_column, det.gaps)

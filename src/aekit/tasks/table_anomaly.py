@@ -244,7 +244,9 @@ def explain_table_file(det, path, out, *, top: int = 5, chunksize: int = CHUNK_R
         "rows" (explained), "lines" (written), "out", "notices".
     """
     if det.table_encoder_ is None:
-        raise ConfigError("explain names the columns of a table: this detector was fitted on arrays")
+        what = ("a time series: its scores are per time step (aekit detect score writes them)"
+                if getattr(det, "series_", None) is not None else "arrays")
+        raise ConfigError(f"explain names the columns of a table: this detector was fitted on {what}")
     chunksize = positive_int(chunksize, "--chunk-rows", "rows per chunk")
     out, suffix = _output(out)
     writer = _Writer(out, suffix)
