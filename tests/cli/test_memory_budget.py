@@ -34,3 +34,14 @@ def test_a_budget_smaller_than_a_batch_is_one_clear_error(tmp_path, capsys):
     assert code != 0
     assert "smaller than one batch of 64 rows × 144 bytes" in err + out
     assert "Traceback" not in err + out
+
+
+def test_a_refusal_under_the_flag_names_the_flag(tmp_path):
+    """Under --memory-budget (memory_budget_scope) the message names the flag, not the variable
+    the scope sets for the loaders."""
+    from aekit.data.limits import check_memory, memory_budget_scope
+    from aekit.errors import DataError
+
+    with memory_budget_scope("1KiB"), pytest.raises(DataError) as e:
+        check_memory(4096, "x.npy", "the data take")
+    assert "(--memory-budget 1KiB)" in str(e.value)

@@ -40,6 +40,7 @@ _UNITS = {
     "t": 1 << 40, "tib": 1 << 40, "tb": 10**12,
 }
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?(?:[eE][0-9]+)?)\s*([A-Za-z]*)\s*$")
+_scoped: list[str] = []  # the budgets memory_budget_scope has set, innermost last
 _NO_LIMIT = 1 << 60  # cgroup v1 and rlimits report "unlimited" as a huge number
 
 
@@ -227,7 +228,8 @@ def resolve_memory_budget(memory_budget: int | float | str | None = None) -> Mem
         return MemoryBudget(parse_size(memory_budget), f"memory_budget={memory_budget!r}")
     env = os.environ.get(MEMORY_BUDGET_ENV, "").strip()
     if env:
-        return MemoryBudget(parse_size(env, MEMORY_BUDGET_ENV), f"{MEMORY_BUDGET_ENV}={env}")
+        origin = f"--memory-budget {env}" if _scoped and _scoped[-1] == env else f"{MEMORY_BUDGET_ENV}={env}"
+        return MemoryBudget(parse_size(env, MEMORY_BUDGET_ENV), origin)
     avail = available_memory()
     if avail is None:
         return MemoryBudget(None, "no budget: the available memory is unknown")
@@ -263,7 +265,7 @@ def check_memory(nbytes: int, source: str, what: str, memory_budget: int | float
     ...              memory_budget="1GiB")
     Traceback (most recent call last):
     ...
-    aekit.errors.DataError: a.npy: the header declares shape (2147483648,) of uint8, that is 2.0 GiB, over the memory budget of 1.0 GiB (memory_budget='1GiB'); raise it with the memory_budget argument or AEKIT_MEMORY_BUDGET (e.g. AEKIT_MEMORY_BUDGET=2GiB)
+    aekit.errors.DataError: a.npy: the header declares shape (2147483648,) of uint8, that is 2.0 GiB, over the memory budget of 1.0 GiB (memory_budget='1GiB'); raise it with --memory-budget, the memory_budget argument or AEKIT_MEMORY_BUDGET (e.g. 2GiB)
     """
     budget = resolve_memory_budget(memory_budget)
     if budget.limit is None or nbytes <= budget.limit:
@@ -271,8 +273,8 @@ def check_memory(nbytes: int, source: str, what: str, memory_budget: int | float
     suggestion = f"{-(-int(nbytes) // 2**30)}GiB"  # the declared size rounded up to whole GiB
     raise DataError(
         f"{source}: {what} {format_size(nbytes)}, over the memory budget of {format_size(budget.limit)} "
-        f"({budget.origin}); raise it with the memory_budget argument or {MEMORY_BUDGET_ENV} "
-        f"(e.g. {MEMORY_BUDGET_ENV}={suggestion})"
+        f"({budget.origin}); raise it with --memory-budget, the memory_budget argument or {MEMORY_BUDGET_ENV} "
+        f"(e.g. {suggestion})"
     )
 
 
@@ -340,10 +342,12 @@ def memory_budget_scope(memory_budget: int | float | str | None):
         return
     parse_size(memory_budget, "--memory-budget")
     previous = os.environ.get(MEMORY_BUDGET_ENV)
-    os.environ[MEMORY_BUDGET_ENV] = str(memory_budget)
+    os.environ[MEMORY_BUDGET_ENV] = str(memory_budget).strip()
+    _scoped.append(str(memory_budget).strip())  # so that messages name the flag, not the variable
     try:
         yield
     finally:
+        _scoped.pop()
         if previous is None:
             os.environ.pop(MEMORY_BUDGET_ENV, None)
         else:
