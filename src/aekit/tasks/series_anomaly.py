@@ -109,7 +109,10 @@ def score_series_file(det, path, out) -> dict:
     flagged = np.nan_to_num(scores, nan=-np.inf) > det.threshold_
     frame = pd.DataFrame({"step": np.arange(len(scores))})
     if data.time is not None:
-        frame["time"] = data.time
+        t = data.time  # whole numbers read back as they were written (the reader keeps times as float64)
+        integral = (t.size > 0 and t.dtype.kind == "f" and np.isfinite(t).all() and (t == np.round(t)).all()
+                    and np.abs(t).max() < 2**53)
+        frame["time"] = t.astype(np.int64) if integral else t
     frame["score"] = scores
     frame["anomaly"] = flagged.astype(np.int8)
     labels = read_labels(path, det.series_)
