@@ -23,7 +23,7 @@ app.add_typer(detect_app, name="detect")
 def fit(
     data: DataOpt = "digits",
     out: Annotated[Path, typer.Option("--out", help="Run folder to write (the model + detector.json).")] = Path("runs/detector"),
-    model: Annotated[str, typer.Option("--model", help="Preset of the model inside: an autoencoder or a VAE preset (ae: for images a 64-32 network with an 8-value code; for a table file the robust table default: 64-32, a code of ⌈√D⌉, winsorized training rows, 1,000 updates; --hidden/--latent etc. override).")] = "ae",
+    model: Annotated[str, typer.Option("--model", help="Preset of the model inside: an autoencoder or a VAE preset (ae: for images a 64-32 network with an 8-value code; for a table file the robust table default: 64-32, a code of ⌈√D⌉, winsorized training rows, 1,000 updates; with --window a 128-64 network on the flattened windows, a code of ⌈√(channels·window)⌉ (≤ 16), 2,000 updates; --hidden/--latent etc. override).")] = "ae",
     normal_label: Annotated[Optional[str], typer.Option(help="Train only on these labels (comma-separated); the rest count as anomalies when scoring.")] = None,
     score: Annotated[str, typer.Option(help="auto (the default: mse+code for the table default model, --model ae on a table file; mse for images, time series and other models), mse, max, mse+code (tables: the error plus the row's distance along the learned manifold), ssim (images), elbo or loglik (VAE).")] = "auto",
     fpr: Annotated[float, typer.Option(help="Target false-positive rate of the threshold, set on the validation split.")] = 0.01,
