@@ -140,16 +140,11 @@ def _first_row(f: BinaryIO) -> tuple[list[str], int, bool] | None:
 
 
 def _label_index(label_column, header: list[str] | None, width: int) -> int | None:
-    """The label column's number, or None when it cannot be resolved (the csv module says why)."""
-    if label_column is None:
-        return None
-    if header is not None and str(label_column) in header:
-        return header.index(str(label_column))
+    """The label column's number, or None when it cannot be resolved (the csv module then says why)."""
     try:
-        lab = int(label_column)
-    except (TypeError, ValueError):
+        return _checked_label_index("", label_column, header, width)
+    except DataError:
         return None
-    return lab % width if -width <= lab < width else None
 
 
 def _read_with_pandas(f: BinaryIO, size: int, label_column) -> CsvArrays | None:

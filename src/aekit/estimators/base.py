@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from aekit.data.dataset import warn_raw_pixels
 from aekit.data.sources import is_row_source
 from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError
-from aekit.estimators.sizing import AUTO, auto_training_size
+from aekit.estimators.sizing import AUTO, auto_training_size, validation_rows
 from aekit.estimators.streaming import fit_source, set_standardization, validated_source
 from aekit.estimators.tabular import fit_table_encoder, is_table, load_table_encoder, save_table_encoder
 from aekit.models.autoencoder import ModelConfig
@@ -397,11 +397,7 @@ class BaseAutoEncoder(BaseEstimator):
                 raise ConfigError(f"{type(self).__name__} trains on labels: pass y_val with X_val")
             return X, y, self._validate_val(X_val, X), (None if y is None else np.asarray(y_val))
         n = len(X)
-        n_val = int(round(n * frac))
-        if frac > 0 and (n_val < 1 or n - n_val < 1):
-            warnings.warn(f"{n} samples are too few for a validation_fraction of {frac:g}: training without "
-                          "validation or early stopping", AekitWarning, stacklevel=3)
-            n_val = 0
+        n_val = validation_rows(n, frac, stacklevel=3)
         if not n_val:
             return X, y, None, None
         perm = np.random.default_rng(seed).permutation(n)

@@ -8,8 +8,9 @@ measurements that chose the numbers are in benchmarks/RESULTS.md ("Defaults on s
 from __future__ import annotations
 
 import math
+import warnings
 
-from aekit.errors import ConfigError, DataError
+from aekit.errors import AekitWarning, ConfigError, DataError
 
 AUTO_ROWS_PER_BATCH = 32  # batch ≈ training rows / 32, so that an epoch has about 32 steps or more
 AUTO_MIN_BATCH, AUTO_MAX_BATCH = 16, 128
@@ -88,4 +89,21 @@ def auto_training_size(n_rows: int, epochs="auto", batch_size="auto", patience="
     return epochs, batch, patience
 
 
-__all__ = ["AUTO", "AUTO_SIZE_DEFAULTS", "auto_training_size"]
+def validation_rows(n: int, fraction: float, stacklevel: int = 3) -> int:
+    """Rows held out for validation out of `n`: round(n·fraction), or 0 (with an `AekitWarning`)
+    when the training or the validation part would be empty.
+
+    Examples
+    --------
+    >>> validation_rows(100, 0.1), validation_rows(100, 0.0)
+    (10, 0)
+    """
+    n_val = int(round(n * fraction))
+    if fraction > 0 and (n_val < 1 or n - n_val < 1):
+        warnings.warn(f"{n} samples are too few for a validation_fraction of {fraction:g}: training without "
+                      "validation or early stopping", AekitWarning, stacklevel=stacklevel + 1)
+        return 0
+    return n_val
+
+
+__all__ = ["AUTO", "AUTO_SIZE_DEFAULTS", "auto_training_size", "validation_rows"]

@@ -29,7 +29,7 @@ import torch
 from aekit.data.limits import check_batch_fits
 from aekit.data.sources import RowSource, RowView, is_row_source
 from aekit.errors import AekitWarning, ConfigError, DataError
-from aekit.estimators.sizing import auto_training_size
+from aekit.estimators.sizing import auto_training_size, validation_rows
 
 VALIDATION_CAP_BYTES = 64 << 20  # float32 validation rows read into RAM for a streamed fit
 CHUNK_BYTES = 64 << 20  # float32 bytes per chunk when a source is walked in order
@@ -88,11 +88,7 @@ def hold_out(est, source: RowView, X_val, seed: int) -> tuple[RowView, np.ndarra
             X_val = RowView(X_val, flat=True)[: capped_rows(len(X_val), source.n_features)]
         return source, est._validate_val(X_val, np.empty((0, source.n_features), np.float32))
     n = len(source)
-    n_val = int(round(n * frac))
-    if frac > 0 and (n_val < 1 or n - n_val < 1):
-        warnings.warn(f"{n} samples are too few for a validation_fraction of {frac:g}: training without "
-                      "validation or early stopping", AekitWarning, stacklevel=4)
-        n_val = 0
+    n_val = validation_rows(n, frac, stacklevel=4)
     if not n_val:
         return source, None
     perm = np.random.default_rng(seed).permutation(n)
