@@ -113,6 +113,41 @@ def read_csv_arrays(path, label_column: str | int | None = None,
     return _read_with_csv_module(raw, path, label_column)
 
 
+def spool_csv_arrays(path, target, label_column: str | int | None = None) -> CsvArrays:
+    """A numeric CSV file too large for memory, read in chunks into the float32 ``.npy`` file
+    `target` (its X is that file, memory-mapped); the labels are held in memory.
+
+    Only the fast reader can do this: a file it refuses (see the module) is a DataError that says
+    how to get the csv module's message naming the line (read it in memory: raise the budget).
+
+    Examples
+    --------
+    >>> import tempfile; from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "t.csv").write_text("a,b,y\\n1,2,0\\n3,4,1\\n")
+    >>> out = spool_csv_arrays(folder / "t.csv", folder / "t.npy", "y")
+    >>> np.load(folder / "t.npy").tolist(), out.y.tolist() == [0, 1]
+    ([[1.0, 2.0], [3.0, 4.0]], True)
+    """
+    sink = NpySink(target)
+    with open_data_file(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        try:
+            arrays = _read_with_pandas(f, size, label_column, sink)
+        except BaseException:
+            if hasattr(sink, "file"):
+                sink.abandon()
+            raise
+    if arrays is None:
+        if hasattr(sink, "file"):
+            sink.abandon()
+        raise DataError(f"{path}: the file is over the memory budget, and its fast reading stopped at something "
+                        "it does not take (a non-numeric or empty cell, NaN or inf, a ragged row, a quoted line "
+                        "break, an unknown label column); raise --memory-budget to read it in memory for a "
+                        "message naming the line")
+    return arrays
+
+
 # -- the fast reader ----------------------------------------------------------------------------
 def _first_row(f: BinaryIO) -> tuple[list[str], int, bool] | None:
     """(cells, byte offset where the row starts, whether it is a header) of the first non-blank
@@ -147,8 +182,61 @@ def _label_index(label_column, header: list[str] | None, width: int) -> int | No
         return None
 
 
-def _read_with_pandas(f: BinaryIO, size: int, label_column) -> CsvArrays | None:
-    """The fast reader (see the module); None when the file needs the csv module."""
+class _ArraySink:
+    """Where the fast reader puts its float32 rows: one preallocated array in memory (pages never
+    written are never resident), shrunk in place at the end."""
+
+    def allocate(self, capacity: int, width: int) -> None:
+        self.X = np.empty((capacity, width), dtype=np.float32)
+
+    def put(self, start: int, block: np.ndarray) -> None:
+        self.X[start : start + len(block)] = block
+
+    def finish(self, n: int) -> np.ndarray:
+        self.X.resize((n, self.X.shape[1]), refcheck=False)  # in place: gives back the rows not used
+        return self.X
+
+
+class NpySink(_ArraySink):
+    """The rows written to a float32 ``.npy`` file instead (for a file over the memory budget),
+    opened memory-mapped at the end; its header is written first for the largest possible row
+    count and rewritten, padded to the same length, for the rows read."""
+
+    def __init__(self, path) -> None:
+        self.path = path
+
+    def _header(self, rows: int, width: int) -> bytes:
+        return repr({"descr": "<f4", "fortran_order": False, "shape": (rows, width)}).encode("latin1")
+
+    def allocate(self, capacity: int, width: int) -> None:
+        self.width = width
+        self.length = -(-(10 + len(self._header(capacity, width)) + 1) // 64) * 64 - 10  # aligned to 64
+        self.file = open(self.path, "wb")
+        self.file.write(self._framed(capacity))
+
+    def _framed(self, rows: int) -> bytes:
+        text = self._header(rows, self.width)
+        return b"\x93NUMPY\x01\x00" + self.length.to_bytes(2, "little") + text + b" " * (self.length - len(text) - 1) + b"\n"
+
+    def put(self, start: int, block: np.ndarray) -> None:
+        self.file.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+
+    def finish(self, n: int) -> np.ndarray:
+        self.file.seek(0)
+        self.file.write(self._framed(n))
+        self.file.close()
+        return np.load(self.path, mmap_mode="r")
+
+    def abandon(self) -> None:
+        """Close and remove the partial file (the reader refused the CSV)."""
+        if not self.file.closed:
+            self.file.close()
+        os.unlink(self.path)
+
+
+def _read_with_pandas(f: BinaryIO, size: int, label_column, sink: _ArraySink | None = None) -> CsvArrays | None:
+    """The fast reader (see the module); None when the file needs the csv module. `sink` takes
+    the rows (default: an array in memory)."""
     import pandas as pd
 
     first = _first_row(f)
@@ -168,7 +256,8 @@ def _read_with_pandas(f: BinaryIO, size: int, label_column) -> CsvArrays | None:
     # Every valid row has at least one character a cell and a separator after each: an upper
     # bound on the rows, allocated once (pages never written are never resident) and shrunk.
     capacity = (size - f.tell() + 1) // (2 * width) + 1
-    X = np.empty((capacity, len(features)), dtype=np.float32)
+    sink = sink if sink is not None else _ArraySink()
+    sink.allocate(capacity, len(features))
     labels: list[np.ndarray] = []
     # Parsed as float64 (pandas parses doubles; asking it for float32 was 15-26 % slower on an
     # MNIST-like file, RESULTS.md), then each chunk cast to float32, as the csv module's float() values are.
@@ -186,7 +275,7 @@ def _read_with_pandas(f: BinaryIO, size: int, label_column) -> CsvArrays | None:
                 block = chunk.iloc[:, features].to_numpy(dtype=np.float32)
                 if not np.isfinite(block).all():  # NaN, inf, or beyond float32's range
                     return None
-                X[n : n + m] = block
+                sink.put(n, block)
                 if lab is not None:
                     labels.append(chunk.iloc[:, lab].to_numpy(dtype=object))
                 n += m
@@ -196,7 +285,7 @@ def _read_with_pandas(f: BinaryIO, size: int, label_column) -> CsvArrays | None:
         return None
     if n == 0:
         return None
-    X.resize((n, len(features)), refcheck=False)  # in place: gives back the rows not used
+    X = sink.finish(n)
     y = classes = None
     if lab is not None:
         cells = [c.strip() for c in np.concatenate(labels)]
@@ -291,4 +380,4 @@ def _checked_label_index(path, label_column, header: list[str] | None, width: in
     return lab % width
 
 
-__all__ = ["CHUNK_BYTES", "CsvArrays", "is_number", "read_csv_arrays"]
+__all__ = ["CHUNK_BYTES", "CsvArrays", "NpySink", "is_number", "read_csv_arrays", "spool_csv_arrays"]

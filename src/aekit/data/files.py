@@ -472,7 +472,7 @@ def load_path(
 def _dispatch(path: Path, name: str, label_column, memory_budget) -> Dataset:
     from aekit.data.streamed import load_streamed  # here: it builds on this module's readers
 
-    streamed = load_streamed(path, name, memory_budget)  # over the budget: stays on disk (or shards)
+    streamed = load_streamed(path, name, memory_budget, label_column)  # over the budget: stays on disk (or shards)
     if streamed is not None:
         return streamed
     if path.is_dir():

@@ -163,7 +163,7 @@ def in_memory(ds, max_bytes: int = EVALUATION_BYTES, seed: int = 0) -> Dataset:
                    paths=None if ds.paths is None else [ds.paths[i] for i in index], meta=meta)
 
 
-def load_streamed(path: Path, name: str, memory_budget=None):
+def load_streamed(path: Path, name: str, memory_budget=None, label_column=None):
     """What `aekit.data.files.load_path` gives for data that stays on disk, or None to load it as before.
 
     - a ``.npy`` file whose float32 values are over the memory budget: a `StreamedDataset` over a
@@ -171,6 +171,9 @@ def load_streamed(path: Path, name: str, memory_budget=None):
     - a folder of ``.npy`` or Parquet shards (`ShardSource`): in memory when it fits, else streamed;
     - a folder of images over the budget: streamed, decoded per batch
       (`aekit.data.image_source.ImageFolderSource`);
+    - a CSV file larger than the budget: read once in chunks into a float32 ``.npy`` in the
+      cache (`spool_folder`, deleted when the process ends) and streamed from there; its labels
+      (`label_column`) are held in memory;
     - anything else (and anything that fits): None.
 
     Parameters
@@ -196,6 +199,8 @@ def load_streamed(path: Path, name: str, memory_budget=None):
                                meta={"source": str(path)})
             return StreamedDataset(source, name=name)
         return _image_folder(path, name, memory_budget)
+    if path.suffix.lower() == ".csv":
+        return _spooled_csv(path, name, label_column, memory_budget)
     if path.suffix.lower() != ".npy":
         return None
     with open_data_file(path) as f:
@@ -203,6 +208,43 @@ def load_streamed(path: Path, name: str, memory_budget=None):
     if fits_memory(int(np.prod(shape, dtype=np.int64)) * 4, memory_budget):
         return None  # in memory, as before
     return StreamedDataset(MemmapSource(path, name=name), name=name)
+
+
+def spool_folder() -> Path:
+    """Where CSV files too large for memory are written as float32 ``.npy`` while a process uses
+    them: ``<data dir>/spool`` (`aekit.data.builtin.default_data_dir`: $AEKIT_DATA_DIR, else the
+    user's cache; not /tmp, which is often in memory)."""
+    from aekit.data.builtin import default_data_dir
+
+    return default_data_dir() / "spool"
+
+
+def _spooled_csv(path: Path, name: str, label_column, memory_budget):
+    import atexit
+    import tempfile
+
+    from aekit.data.csv_reader import spool_csv_arrays
+
+    if fits_memory(os.stat(path).st_size, memory_budget):
+        return None  # in memory, as before
+    folder = spool_folder()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, target = tempfile.mkstemp(prefix=f"{path.stem}-", suffix=".npy", dir=folder)
+        os.close(fd)
+    except OSError as exc:
+        raise DataError(f"{path}: over the memory budget, and {folder} (where it would be read to) is not "
+                        f"writable ({exc.strerror or exc}); set AEKIT_DATA_DIR to a folder with space") from None
+    atexit.register(lambda: Path(target).unlink(missing_ok=True))
+    try:
+        arrays = spool_csv_arrays(path, target, label_column)
+    except OSError as exc:  # a full disk, for one
+        Path(target).unlink(missing_ok=True)
+        raise DataError(f"{path}: could not write its float32 copy to {folder} ({exc.strerror or exc}); "
+                        "free space there or set AEKIT_DATA_DIR") from None
+    meta = {"source": str(path), **({"columns": arrays.columns} if arrays.columns is not None else {})}
+    return StreamedDataset(MemmapSource(target, name=name), name=name, y=arrays.y, classes=arrays.classes,
+                           meta=meta)
 
 
 def _image_folder(path: Path, name: str, memory_budget):
@@ -230,4 +272,4 @@ def default_workers() -> int:
 
 
 __all__ = ["EVALUATION_BYTES", "StreamedDataset", "default_workers", "image_dataset", "in_memory", "is_streamed",
-           "load_streamed"]
+           "load_streamed", "spool_folder"]
