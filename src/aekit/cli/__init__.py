@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 import typer.core
 
 from rich.console import Console
 
-from aekit.errors import AekitError
+from aekit.errors import AekitError, AekitWarning
 
 # Typer shows every flag's type; for the --help flag that is a bare "<bool>", which says nothing:
 # show no type for it (the other flags set their own metavar).
@@ -55,7 +56,11 @@ def main(argv: list[str] | None = None) -> None:
 
     _register()
     try:
-        with distributed_session():  # under torchrun: join its process group (nothing otherwise)
+        with distributed_session(), warnings.catch_warnings():  # under torchrun: join its process group
+            default_show = warnings.showwarning
+            warnings.showwarning = lambda message, category, *rest, **kw: (  # aekit's own: one line, no source
+                typer.secho(f"warning: {message}", err=True, fg="yellow") if issubclass(category, AekitWarning)
+                else default_show(message, category, *rest, **kw))
             app(args=argv)
     except AekitError as exc:
         typer.secho(f"error: {exc}", err=True, fg="red")

@@ -360,7 +360,7 @@ def read_series(source: str | os.PathLike | Any, *, time_column: str | None = No
     import pandas as pd
 
     if isinstance(source, pd.DataFrame):
-        return _from_frame(source, "DataFrame", time_column, columns, nan, gaps)
+        return _from_frame(source, str(source.attrs.get("source", "DataFrame")), time_column, columns, nan, gaps)
     if isinstance(source, np.ndarray):
         if time_column is not None:
             raise ConfigError("an array has no time column; give time_column only for tables")

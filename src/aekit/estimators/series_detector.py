@@ -239,7 +239,10 @@ def _column_names(path) -> list[str]:
 
 
 def _name(source) -> str:
-    return str(source) if isinstance(source, (str, Path)) else "DataFrame"
+    """For messages: the path, or what a DataFrame says it was read from (``attrs["source"]``)."""
+    if isinstance(source, (str, Path)):
+        return str(source)
+    return str(getattr(source, "attrs", {}).get("source", "DataFrame"))
 
 
 # -- windows and per-step errors --------------------------------------------------------------------

@@ -64,6 +64,7 @@ def fit_series_detector(det, path, out, *, seed: int = 0, test_fraction: float =
     # read once through the series reader, so that order, gap, NaN and column problems name the file
     whole = read_detector_series(path, time_column=det.time_column, label_column=det.label_column, gaps=det.gaps)
     df = read_table(path)
+    df.attrs["source"] = f"{path} (its first {100 - round(100 * float(test_fraction))} % of rows)"  # named in messages
     n_train = len(df) - int(round(len(df) * float(test_fraction)))
     if n_train < 1:
         raise DataError(f"{path}: no rows left for training with --test-fraction {test_fraction}")
