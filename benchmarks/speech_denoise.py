@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from aekit.data.audio import read_wav, write_wav
-from aekit.data.noise import COLORS, colored_noise
+from aekit.data.noise import COLORS, colored_noise, mix_at_snr
 from aekit.data.windows import frame
 from aekit.estimators import AutoEncoder
 from aekit.metrics import segmental_snr, si_sdr
@@ -133,20 +133,13 @@ def speech_set(work: Path, seed: int) -> dict[str, list[np.ndarray]]:
     return sets
 
 
-def mix(clean: np.ndarray, color: str, snr_db: float, seed: int) -> np.ndarray:
-    """clean + colored noise scaled to `snr_db` over the whole utterance."""
-    n = colored_noise(color, len(clean), rng=seed).astype(np.float64)
-    gain = np.sqrt(np.mean(clean.astype(np.float64) ** 2) / (np.mean(n**2) * 10 ** (snr_db / 10)))
-    return (clean + gain * n).astype(np.float32)
-
-
 def mixtures(utterances: list[np.ndarray], seed0: int) -> list[dict]:
     out = []
     for u, clean in enumerate(utterances):
         for c, color in enumerate(COLORS):
             for snr in SNRS:
                 seed = seed0 + 1000 * u + 10 * c + snr
-                out.append({"utt": u, "color": color, "snr": snr, "clean": clean, "noisy": mix(clean, color, snr, seed)})
+                out.append({"utt": u, "color": color, "snr": snr, "clean": clean, "noisy": mix_at_snr(clean, color, snr, seed)})
     return out
 
 

@@ -175,14 +175,11 @@ def score(
         if "roc_auc" in m:
             console.print(f"per-step ROC-AUC {m['roc_auc']:.4f}; range precision {m['range_precision']:.4f}, "
                           f"range recall {m['range_recall']:.4f} (α = {m['range_alpha']:g})")
-        if "roc_auc" in m.get("metrics", {}):
-            console.print(f"ROC-AUC {m['metrics']['roc_auc']:.4f}, PR-AUC {m['metrics']['pr_auc']:.4f} "
-                          f"(label column {det.table_encoder_.label_column!r}: anomalies are the labels not normal)")
         console.print(f"scores written to [bold]{m['out']}[/bold]")
         return
     if det.table_encoder_ is not None:
-        source = data if data is not None else RunRecord(run).data_record().resolved_source()
         rec = RunRecord(run).data_record()
+        source = data if data is not None else rec.resolved_source()
         normal = parse_labels(normal_label) if normal_label is not None else rec.extra.get("normal_labels")
         m = score_table_file(det, source, out or run / "scores.parquet", top=top, chunksize=chunk_rows, errors=errors,
                              normal=normal)

@@ -324,6 +324,22 @@ def colored_noise(color: str, shape, rng=None) -> np.ndarray:
     return (x / np.maximum(x.std(axis=-1, keepdims=True), 1e-12)).astype(np.float32)
 
 
+def mix_at_snr(clean: np.ndarray, color: str, snr_db: float, seed: int) -> np.ndarray:
+    """`clean` plus white, pink or brown noise scaled to `snr_db` over the whole signal.
+
+    Examples
+    --------
+    >>> s = np.sin(np.arange(8000) / 5).astype(np.float32)
+    >>> noisy = mix_at_snr(s, "pink", 0.0, seed=1)
+    >>> snr = 10 * np.log10((s ** 2).mean() / ((noisy - s) ** 2).mean())
+    >>> bool(abs(snr) < 1e-3)
+    True
+    """
+    noise = colored_noise(color, len(clean), rng=seed).astype(np.float64)
+    gain = np.sqrt(np.mean(np.square(clean, dtype=np.float64)) / (np.mean(noise**2) * 10 ** (snr_db / 10)))
+    return (clean + gain * noise).astype(np.float32)
+
+
 class FileNoise:
     """Additive noise cut from a folder of noise recordings (WAV), at a chosen signal-to-noise ratio.
 
@@ -472,5 +488,5 @@ def parse_noise(spec: "str | Noise | FileNoise | None") -> "Noise | FileNoise | 
     return None if parsed is None else Noise(parsed[0], parsed[1][0])
 
 
-__all__ = ["COLORS", "KINDS", "FileNoise", "Noise", "colored_noise", "gaussian", "masking", "parse_noise",
+__all__ = ["COLORS", "KINDS", "FileNoise", "Noise", "colored_noise", "gaussian", "masking", "mix_at_snr", "parse_noise",
            "salt_pepper"]

@@ -22,6 +22,7 @@ Other sources (lazily decoded image folders: `aekit.data.image_source`) subclass
 """
 from __future__ import annotations
 
+import abc
 import mmap
 import os
 import threading
@@ -38,7 +39,7 @@ FAULT_AROUND = 64 << 10  # what one page fault on a file mapping may map (Linux'
 SCAN_ROWS_BYTES = 64 << 20  # bytes per chunk when a whole source is scanned (value range, NaN check)
 
 
-class RowSource:
+class RowSource(abc.ABC):
     """Base class of data that stays on disk and is read by row index.
 
     Subclasses set `shape` (``(n_rows, *sample_shape)``), `value_range` and `name`, and
@@ -92,6 +93,7 @@ class RowSource:
         """Bytes the whole source would take decoded into RAM as float32."""
         return len(self) * self.n_features * 4
 
+    @abc.abstractmethod
     def read(self, index: np.ndarray) -> np.ndarray:
         """The rows at `index`, in that order, as a float32 array ``(len(index), *sample_shape)``.
 
@@ -110,11 +112,10 @@ class RowSource:
         DataError
             Bad data on disk (naming the file), or an index out of range.
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def describe(self) -> dict:
         """What the run record keeps about the source: kind, path(s), rows, sample shape, bytes on disk."""
-        raise NotImplementedError
 
     def read_all(self) -> np.ndarray:
         """Every row, in order, as one float32 array (only for sources that fit in memory)."""

@@ -28,7 +28,7 @@ import numpy as np
 
 from aekit.data.audio import read_wav, write_wav
 from aekit.data.dataset import Dataset
-from aekit.data.noise import COLORS, colored_noise
+from aekit.data.noise import COLORS, colored_noise, mix_at_snr
 from aekit.data.windows import frame
 from aekit.errors import DataError
 from aekit.estimators import AutoEncoder
@@ -88,22 +88,6 @@ def bundled_speech() -> dict[str, dict[str, np.ndarray]]:
             raise DataError(f"{p}: {rate} Hz, expected the bundled speech's {SPEECH_RATE} Hz; reinstall aekit")
         sets["test" if p.stem.startswith("test_") else "train"][p.stem] = x[0]
     return sets
-
-
-def mix_at_snr(clean: np.ndarray, color: str, snr_db: float, seed: int) -> np.ndarray:
-    """`clean` plus white, pink or brown noise scaled to `snr_db` over the whole signal.
-
-    Examples
-    --------
-    >>> s = np.sin(np.arange(8000) / 5).astype(np.float32)
-    >>> noisy = mix_at_snr(s, "pink", 0.0, seed=1)
-    >>> snr = 10 * np.log10((s ** 2).mean() / ((noisy - s) ** 2).mean())
-    >>> bool(abs(snr) < 1e-3)
-    True
-    """
-    noise = colored_noise(color, len(clean), rng=seed).astype(np.float64)
-    gain = np.sqrt(np.mean(np.square(clean, dtype=np.float64)) / (np.mean(noise**2) * 10 ** (snr_db / 10)))
-    return (clean + gain * noise).astype(np.float32)
 
 
 class FramePCA:
