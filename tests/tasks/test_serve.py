@@ -163,7 +163,10 @@ def test_metadata_points_to_the_model_card(tmp_path, rows):
     lambda X: json.dumps({"instances": X.tolist()}, separators=(",", ":")),    # compact (httpx, JS)
     lambda X: '  { "instances" : [ [' + "],[".join(",".join(f"{v:.3e}" for v in r) for r in X) + "] ] }\n",
 ])
-def test_fast_rows_read_exactly_what_json_reads(rows, dumps):
+@pytest.mark.parametrize("orjson", ["installed", "missing"])
+def test_fast_rows_read_exactly_what_json_reads(rows, dumps, orjson, monkeypatch):
+    if orjson == "missing":  # the np.loadtxt path, as without the serve extra's orjson
+        monkeypatch.setitem(__import__("sys").modules, "orjson", None)
     X = np.vstack([rows[:30], -rows[:2] * 1e-7, np.round(rows[:2] * 1e6)])  # exponents, negatives, integers
     body = dumps(X).encode()
     fast = fast_rows(bytearray(body), Limits())
@@ -186,8 +189,25 @@ def test_fast_rows_read_exactly_what_json_reads(rows, dumps):
     b'{"instances": [[1e999, 2]]}', b'{"instances": [["1", 2]]}', b'{"instances": [[1, 2]]} x',
     b'{"instances": [[1, 2]]', '{"instances": [[\u0661, 2]]}'.encode(), b'{"instances": [[1,, 2]]}',
 ])
-def test_fast_rows_leave_every_other_body_to_the_general_path(body):
+@pytest.mark.parametrize("orjson", ["installed", "missing"])
+def test_fast_rows_leave_every_other_body_to_the_general_path(body, orjson, monkeypatch):
+    if orjson == "missing":
+        monkeypatch.setitem(__import__("sys").modules, "orjson", None)
     assert fast_rows(body, Limits()) is None
+
+
+@pytest.mark.parametrize("body", [b'{"instances": [[1, 2]', b'{"instances": [[NaN, 2]]}', b'[1, 2]',
+                                  b'{"instances": [[123456789012345678901234567890, 2]]}'])
+def test_json_bodies_read_alike_with_and_without_orjson(body, monkeypatch):
+    def read():
+        try:
+            return repr(instances_array(parse_json(body), Limits()).tolist())
+        except RequestError as exc:
+            return exc.status, exc.message
+
+    fast = read()
+    monkeypatch.setitem(__import__("sys").modules, "orjson", None)
+    assert read() == fast  # orjson refuses NaN (json.loads reads it) and reads huge integers as floats
 
 
 def test_fast_rows_count_rows_against_the_batch_limit_before_parsing():
@@ -263,7 +283,8 @@ def test_the_table_defaults_mse_code_score_is_served(tmp_path):
     body = client.post("/score", json={"instances": rows.to_dict(orient="records")}).json()
     np.testing.assert_allclose(body["scores"], det.decision_function(rows), rtol=1e-5, atol=1e-6)
     assert body["is_anomaly"] == det.predict(rows).tolist() and body["is_anomaly"][-1] == 1
-    assert client.get("/metadata").json()["score"] == "mse+code"
+    meta = client.get("/metadata").json()
+    assert meta["score"] == "mse+code" and meta["n_estimators"] == 5  # the table default's cross-fitted networks
 
 
 def test_records_for_a_model_not_fitted_on_a_table_are_refused(det_client):

@@ -28,6 +28,7 @@ def fit(
     score: Annotated[str, typer.Option(help="auto (the default: mse+code for the table default model, --model ae on a table file; mse for images, time series and other models), mse, max, mse+code (tables: the error plus the row's distance along the learned manifold), ssim (images), elbo or loglik (VAE).")] = "auto",
     fpr: Annotated[float, typer.Option(help="Target false-positive rate of the threshold, set on the validation split.")] = 0.01,
     contamination: Annotated[Optional[float], typer.Option(help="PyOD-style threshold instead: expected anomaly share of the training data, in (0, 0.5].")] = None,
+    n_estimators: Annotated[str, typer.Option("--n-estimators", help="Networks in the detector: auto (5 for the table default model, cross-fitted: each trains on 4/5 of the rows and the threshold comes from every row's score by the network that did not see it; 1 otherwise) or a number (1: one network and a held-out calibration part).", metavar="auto|K")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run folder.", metavar="")] = False,
     data_dir: DataDirOpt = None,
@@ -78,6 +79,7 @@ def fit(
     if loggers:
         params["logger"] = loggers
     non_negative_int(seed, "--seed")
+    members = n_estimators if n_estimators == "auto" else _count(n_estimators, "--n-estimators")
     from aekit.tasks.table_anomaly import fit_table_detector, is_table_file, table_encoder_options
 
     table = is_table_file(data)
@@ -92,7 +94,7 @@ def fit(
         est = detector_model(model, series=True, random_state=seed, verbose=0 if quiet else 1, **params)
         det = AutoEncoderDetector(est, score=score, fpr=fpr, contamination=contamination, random_state=seed,
                                   window=window, hop=hop, time_column=time_column, label_column=label_column,
-                                  gaps=gaps)
+                                  gaps=gaps, n_estimators=members)
         det, run, n = fit_series_detector(det, data, out, seed=seed, test_fraction=test_fraction, overwrite=overwrite)
         layout = det.series_
         console.print(f"trained on the first {n} rows: {len(layout.channels)} channels, windows of {layout.window} "
@@ -105,7 +107,8 @@ def fit(
     est.check_params()
     if table:
         encoder = table_encoder_options(label_column, ignore_columns, datetime, errors)
-        det = AutoEncoderDetector(est, score=score, fpr=fpr, contamination=contamination, random_state=seed)
+        det = AutoEncoderDetector(est, score=score, fpr=fpr, contamination=contamination, random_state=seed,
+                                  n_estimators=members)
         det, run, n = fit_table_detector(det, data, out, encoder=encoder, seed=seed, normal=parse_labels(normal_label),
                                          overwrite=overwrite)
         console.print(f"trained on {n} rows × {len(det.table_encoder_.encoded_columns_)} columns "
@@ -120,7 +123,8 @@ def fit(
     normal = parse_labels(normal_label)
     train, val, _ = load_splits(data, data_dir, seed, train_size=train_size)
     train, val = normal_subset(train, normal), normal_subset(val, normal)
-    det = AutoEncoderDetector(est, score=score, fpr=fpr, contamination=contamination, random_state=seed)
+    det = AutoEncoderDetector(est, score=score, fpr=fpr, contamination=contamination, random_state=seed,
+                              n_estimators=members)
     with record.lock():
         if overwrite:
             record.clear()
@@ -130,6 +134,17 @@ def fit(
             tracking.log_summary({"threshold": det.threshold_, "train_flagged_fraction": float(det.labels_.mean())})
     console.print(f"trained on {len(train)} samples; threshold {det.threshold_:.4g} = {det.threshold_source_}")
     console.print(f"flagged {int(det.labels_.sum())} of {len(train)} training samples; detector: [bold]{run}[/bold]")
+
+
+def _count(text: str, option: str) -> int:
+    """An option's positive integer (ConfigError naming the option otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{option} must be 'auto' or a positive integer, got {text!r}")
+    return value
 
 
 @detect_app.command("score")

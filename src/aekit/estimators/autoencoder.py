@@ -220,7 +220,7 @@ class AutoEncoder(CodeTransformer):
         last one (after pretraining: from the pretrained stack).
 
         A DataFrame is a table: a `TableEncoder` (with the options of `table_encoder`, an unfitted
-        one, if given) is learned on it and kept as ``table_encoder_`` (saved as
+        one, if given; a fitted one is used as it is) is learned on it and kept as ``table_encoder_`` (saved as
         table_encoder.json); numeric columns are standardized, categorical and boolean ones
         one-hot, missing cells imputed with an indicator. The loss counts only observed cells
         (layer-wise pretraining, if any, sees the imputed values). Later, DataFrames are encoded

@@ -32,60 +32,20 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from aekit.errors import ConfigError, DataError, RunFolderError
+from aekit.estimators.detector_models import (AUTO_SCORE, DEFAULT_MODEL, DEFAULT_TABLE_MODEL, SCORES, TABLE_SCORES,
+                                              default_estimator, detector_model, loaded_score, resolve_score)
+from aekit.estimators.ensemble import (AUTO, complement, crossfit_folds, load_members, member_estimator,
+                                       recorded_count, resolve_n_estimators, save_members, share_table_encoder)
 from aekit.estimators.series_detector import SeriesLayout, check_series_params, fit_series, series_scores
 from aekit.estimators.manifold_score import MANIFOLD_SCORE, ManifoldScore
-from aekit.estimators.tabular import (column_shares, hide_column, is_table, observed_mean, squared_errors,
-                                      top_columns, unseen_cells)
+from aekit.estimators.tabular import (column_shares, fit_table_encoder, hide_column, is_table, observed_mean,
+                                      squared_errors, top_columns, unseen_cells)
 from aekit.runs import RunRecord, atomic_write_bytes
 from aekit.specs import finite_number, positive_int
 
-AUTO_SCORE = "auto"  # MANIFOLD_SCORE for the table default model (a RobustAutoEncoder), "mse" otherwise
-SCORES = (AUTO_SCORE, "mse", "max", "ssim", "elbo", "loglik", MANIFOLD_SCORE)
-TABLE_SCORES = (AUTO_SCORE, "mse", "max", MANIFOLD_SCORE)
 IMPUTE_PASSES = 3  # reconstructions that fill a table's missing cells before its row is scored
 DETECTOR_FILE = "detector.json"
 TRAIN_SCORES_FILE = "train_scores.npy"
-
-
-# The plain preset's network inside a detector when no size is given: small, as for tables.
-DEFAULT_MODEL = {"hidden": (64, 32), "latent_dim": 8}
-# The default for flat rows (tables): a RobustAutoEncoder (winsorized training rows, a code of ⌈√D⌉,
-# 1,000 updates of batch 32, no validation split: the budget, not early stopping, ends training).
-# Measured on the ODDS tables against PyOD's AutoEncoder and IsolationForest: benchmarks/RESULTS.md,
-# "Detector default on tables". Images (N×C×H×W) keep DEFAULT_MODEL with the data-size training rule.
-DEFAULT_TABLE_MODEL = {"hidden": (64, 32), "latent_dim": "auto", "winsorize": 3.0, "updates": 1000,
-                       "batch_size": 32, "validation_fraction": 0.0}
-
-
-def _default_estimator(random_state, images: bool = False):
-    if images:
-        return detector_model("ae", random_state=random_state)
-    from aekit.estimators.robust import RobustAutoEncoder
-
-    return RobustAutoEncoder(**DEFAULT_TABLE_MODEL, random_state=random_state)
-
-
-def detector_model(preset: str = "ae", *, table: bool = False, series: bool = False, **params):
-    """The model a detector holds: an autoencoder or VAE preset, with `params` overriding it; the
-    plain preset "ae" gets DEFAULT_MODEL's sizes unless `params` give them, or for a `table` the
-    default table model (`DEFAULT_TABLE_MODEL`, a RobustAutoEncoder), for a time `series` the
-    default series model (`DEFAULT_SERIES_MODEL`), with `params` overriding it."""
-    from aekit.estimators.presets import PRESETS, make_preset, preset_class
-
-    if preset_class(preset).__name__ not in ("AutoEncoder", "VariationalAutoEncoder"):
-        raise ConfigError(f"a detector holds an autoencoder or a VAE, not --model {preset}; choose one of "
-                          + ", ".join(p for p, spec in PRESETS.items() if spec.estimator != "Colorizer"))
-    if preset == "ae" and series:
-        from aekit.estimators.series_detector import default_series_model
-
-        return default_series_model(**params)
-    if preset == "ae" and table:
-        from aekit.estimators.robust import RobustAutoEncoder
-
-        return RobustAutoEncoder(**{**DEFAULT_TABLE_MODEL, **params})
-    if preset == "ae":
-        params = {**DEFAULT_MODEL, **params}
-    return make_preset(preset, **params)
 
 
 class AutoEncoderDetector(BaseEstimator):
@@ -114,7 +74,13 @@ class AutoEncoderDetector(BaseEstimator):
         benchmarks/RESULTS.md, "Detector default on tables").
     contamination : None, or the expected share of anomalies in the training data, in (0, 0.5].
     fpr : target false-positive rate for the held-out threshold (used when contamination is None).
-    calibration_fraction : share of the training data held out to set the threshold.
+    calibration_fraction : share of the training data held out to set the threshold (one network).
+    n_estimators : "auto" or int, default "auto"
+        Networks in the detector. K > 1: a cross-fitted ensemble (`aekit.estimators.ensemble`):
+        network k trains on all but the k-th of K folds of the training rows, the threshold is set
+        on each row's score by the network that did not see it (`calibration_fraction` is then
+        unused), and a row's score is the mean of the K networks'. "auto": 5 for the table
+        default (a RobustAutoEncoder), 1 for images, time series and a model the caller gives.
     nan_policy : "raise" (NaN/inf rows are an error) or "flag" (such rows score +inf: anomalies).
     window : int or None
         Time series: steps per window. Set, the detector takes one multivariate series (a
@@ -130,16 +96,11 @@ class AutoEncoderDetector(BaseEstimator):
     """
 
     def __init__(self, estimator=None, *, score=AUTO_SCORE, contamination=None, fpr=0.01, calibration_fraction=0.2,
-                 nan_policy="raise", k=100, random_state=None, window=None, hop=None, time_column=None,
-                 label_column=None, gaps="error"):
-        self.estimator = estimator
-        self.score = score
-        self.contamination = contamination
-        self.fpr = fpr
-        self.calibration_fraction = calibration_fraction
-        self.nan_policy = nan_policy
-        self.k = k
-        self.random_state = random_state
+                 n_estimators=AUTO, nan_policy="raise", k=100, random_state=None, window=None, hop=None,
+                 time_column=None, label_column=None, gaps="error"):
+        self.estimator, self.n_estimators, self.score, self.contamination = estimator, n_estimators, score, contamination
+        self.fpr, self.calibration_fraction, self.nan_policy = fpr, calibration_fraction, nan_policy
+        self.k, self.random_state = k, random_state
         self.window, self.hop, self.time_column, self.label_column, self.gaps = window, hop, time_column, label_column, gaps
 
     @property
@@ -158,6 +119,8 @@ class AutoEncoderDetector(BaseEstimator):
         if finite_number(self.calibration_fraction, "calibration_fraction", 0.0, low_open=True) >= 1:
             raise ConfigError(f"calibration_fraction must be below 1, got {self.calibration_fraction}")
         positive_int(self.k, "k", "importance samples for score='loglik'")
+        if resolve_n_estimators(self.n_estimators, False) > 1 and self.window is not None:
+            raise ConfigError("a time-series detector holds one network: n_estimators must be 'auto' or 1")
         if self.nan_policy not in ("raise", "flag"):
             raise ConfigError(f"nan_policy must be 'raise' or 'flag', got {self.nan_policy!r}")
         if self.window is not None:
@@ -183,8 +146,19 @@ class AutoEncoderDetector(BaseEstimator):
         return X, bad
 
     # -- scores ------------------------------------------------------------------------------
-    def _scores(self, X: np.ndarray, views: bool = False) -> np.ndarray:
-        est = self.estimator_
+    def _members(self) -> list:
+        return getattr(self, "estimators_", None) or [self.estimator_]
+
+    def _scores(self, X: np.ndarray) -> np.ndarray:
+        """The detector's score: the mean of its networks' (one network: its own)."""
+        members = self._members()
+        total = self._member_scores(X, 0)
+        for k in range(1, len(members)):
+            total = total + self._member_scores(X, k)
+        return total / len(members)
+
+    def _member_scores(self, X: np.ndarray, k: int, views: bool = False) -> np.ndarray:
+        est = self._members()[k]
         Xin = X if X.ndim == 2 or getattr(est, "input_ndim_", 2) == 4 else X.reshape(len(X), -1)
         if self.score_ in ("elbo", "loglik"):
             if not hasattr(est, "elbo"):
@@ -207,7 +181,7 @@ class AutoEncoderDetector(BaseEstimator):
         sq = ((flat - R) / scale) ** 2
         if self.score_ == MANIFOLD_SCORE:  # + the distance along the manifold (aekit.estimators.manifold_score)
             parts = (sq.mean(1), est.transform(Xin), R / scale)
-            return parts if views else self.manifold_.score(*parts)
+            return parts if views else self._manifolds()[k].score(*parts)
         return sq.max(1) if self.score_ == "max" else sq.mean(1)
 
     # -- tables ------------------------------------------------------------------------------
@@ -224,17 +198,21 @@ class AutoEncoderDetector(BaseEstimator):
         if len(X) == 0:
             raise DataError("the training table has no rows")
 
-    def _table_errors(self, X, inputs: bool = False) -> tuple[np.ndarray, ...]:
+    def _manifolds(self) -> list:
+        return getattr(self, "manifolds_", None) or [self.manifold_]
+
+    def _table_errors(self, X, inputs: bool = False, k: int = 0) -> tuple[np.ndarray, ...]:
         """(encoded X, squared error per encoded value with missing cells zeroed, observed mask), and with
-        `inputs` the model's input (missing cells imputed) and its reconstruction."""
+        `inputs` the model's input (missing cells imputed) and its reconstruction, by network k."""
         if not is_table(X):
             cols = [s.name for s in self.table_encoder_.columns_]
             raise DataError(f"this detector was fitted on a table: pass a pandas DataFrame with its columns "
                             f"({', '.join(cols[:8])}{', ...' if len(cols) > 8 else ''}), matched by name")
-        Xe, observed = self.table_encoder_.transform(X)
+        est = self._members()[k]
+        Xe, observed = est.table_encoder_.transform(X)
         if len(Xe) == 0:
             return (Xe, np.zeros(Xe.shape), observed) + ((Xe, Xe) if inputs else ())
-        R = self.estimator_.reconstruct(Xe)
+        R = est.reconstruct(Xe)
         # A missing cell's input is the column's center; for a model that saw few missing cells that
         # is an unusual row, which disturbs the others. So missing cells are filled with the model's
         # own reconstruction (a few passes, rows with missing cells only) before the row is scored.
@@ -244,16 +222,21 @@ class AutoEncoderDetector(BaseEstimator):
             filled = Xe[rows]
             for _ in range(IMPUTE_PASSES):
                 filled = np.where(imputed[rows], R[rows], Xe[rows]).astype(np.float32)
-                R[rows] = self.estimator_.reconstruct(filled)
+                R[rows] = est.reconstruct(filled)
             model_input[rows] = filled
         return (Xe, squared_errors(Xe, R, observed), observed) + ((model_input, R) if inputs else ())
 
-    def _table_scores(self, X, views: bool = False) -> np.ndarray:
+    def _table_scores(self, X) -> np.ndarray:
+        """The detector's score of a table's rows: the mean of its networks'."""
+        members = self._members()
+        return sum(self._member_table_scores(X, k) for k in range(len(members))) / len(members)
+
+    def _member_table_scores(self, X, k: int, views: bool = False) -> np.ndarray:
         if self.score_ == MANIFOLD_SCORE:  # + the distance along the manifold (aekit.estimators.manifold_score)
-            _, sq, observed, model_input, R = self._table_errors(X, inputs=True)
-            parts = (observed_mean(sq, observed), self.estimator_.transform(model_input), R)
-            return parts if views else self.manifold_.score(*parts)
-        _, sq, observed = self._table_errors(X)
+            _, sq, observed, model_input, R = self._table_errors(X, inputs=True, k=k)
+            parts = (observed_mean(sq, observed), self._members()[k].transform(model_input), R)
+            return parts if views else self._manifolds()[k].score(*parts)
+        _, sq, observed = self._table_errors(X, k=k)
         if self.score_ == "max":
             return sq.max(1) if sq.shape[1] else np.zeros(len(sq))
         return observed_mean(sq, observed)
@@ -316,13 +299,14 @@ class AutoEncoderDetector(BaseEstimator):
             raise ConfigError("explain names the columns of a table: fit the detector on a pandas DataFrame "
                               "(numeric arrays can be wrapped in one)")
         Xe, sq, observed = self._table_errors(X)
-        parts = self._column_parts(Xe, sq, observed)
+        shares = column_shares(self._column_parts(Xe, sq, observed))
+        for k in range(1, len(self._members())):  # an ensemble: each network's shares, averaged
+            shares = shares + column_shares(self._column_parts(*self._table_errors(X, k=k), k=k))
         names = np.asarray(encoder.encoded_columns_, dtype=object)
         rows = X.index.to_numpy()
-        order, shares = top_columns(column_shares(parts), top)
+        order, shares = top_columns(shares / len(self._members()), top)
         if form == "wide":
-            out = {"row": rows, "score": sq.max(1) if self.score_ == "max" else observed_mean(sq, observed)
-                   if self.score_ == "mse" else self._table_scores(X)}
+            out = {"row": rows, "score": self._table_scores(X)}
             for r in range(order.shape[1]):
                 out[f"column_{r + 1}"] = np.where(shares[:, r] > 0, names[order[:, r]], None)
                 out[f"share_{r + 1}"] = shares[:, r]
@@ -332,16 +316,16 @@ class AutoEncoderDetector(BaseEstimator):
         return pd.DataFrame({"row": rows[i], "rank": r + 1, "column": names[order[i, r]], "share": shares[i, r],
                              "unseen": unseen[i, order[i, r]]})
 
-    def _column_parts(self, Xe: np.ndarray, sq: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    def _column_parts(self, Xe: np.ndarray, sq: np.ndarray, observed: np.ndarray, k: int = 0) -> np.ndarray:
         """Per row and encoded column: its own error plus the error it causes in the other columns
-        (what of theirs goes away when it is hidden, if anything)."""
+        (what of theirs goes away when it is hidden, if anything), by network k."""
         encoder = self.table_encoder_
         own = encoder.sum_by_column(sq) if len(Xe) else np.zeros((0, len(encoder.encoded_columns_)))
         others = own.sum(1, keepdims=True) - own  # each column's "rest of the row" before hiding it
         parts = own.copy()
         for c, name in enumerate(encoder.encoded_columns_):
             hidden, kept = hide_column(encoder, Xe, observed, name)
-            after = squared_errors(Xe, self.estimator_.reconstruct(hidden), kept).sum(1) if len(Xe) else 0.0
+            after = squared_errors(Xe, self._members()[k].reconstruct(hidden), kept).sum(1) if len(Xe) else 0.0
             parts[:, c] += np.maximum(others[:, c] - after, 0.0)
         # a missing cell is already hidden: any difference is rounding, and it explains nothing
         return np.where(encoder.sum_by_column(observed) > 0, parts, 0.0) if len(Xe) else parts
@@ -355,8 +339,9 @@ class AutoEncoderDetector(BaseEstimator):
         (label and ignored columns, robust scaling, datetimes, bad cells); see the module docstring.
         """
         self._check_params()
+        self.estimators_, self.manifolds_ = [], []  # the networks, filled by _fit_member
         if self.window is not None:  # one time series: windows, a score per step
-            self.auto_score_ = resolve_score(AUTO_SCORE, self.estimator, series=True)
+            self.auto_score_, self.n_estimators_ = resolve_score(AUTO_SCORE, self.estimator, series=True), 1
             return fit_series(self, X, X_calib)
         table = is_table(X)
         if table:
@@ -366,13 +351,16 @@ class AutoEncoderDetector(BaseEstimator):
         else:
             X, _ = self._rows(X, fitting=True)
         seed = 0 if self.random_state is None else int(self.random_state)
-        est = clone(self.estimator) if self.estimator is not None else _default_estimator(
+        est = clone(self.estimator) if self.estimator is not None else default_estimator(
             self.random_state, images=not table and X.ndim == 4)
         self.auto_score_ = resolve_score(AUTO_SCORE, est)
         if table and not getattr(est, "_accepts_tables", False):
             raise ConfigError(f"a detector of tables holds an AutoEncoder (its loss skips missing cells), "
                               f"not a {type(est).__name__}")
         self.n_features_in_ = len(X.columns) if table else int(np.prod(X.shape[1:]))
+        self.n_estimators_ = resolve_n_estimators(self.n_estimators, self.auto_score_ == MANIFOLD_SCORE)
+        if self.n_estimators_ > 1:
+            return self._fit_ensemble(est, X, X_calib, table_encoder, seed)
         if self.contamination is None and X_calib is None:
             perm = np.random.default_rng(seed).permutation(len(X))
             n_cal = int(round(len(X) * float(self.calibration_fraction)))
@@ -384,25 +372,64 @@ class AutoEncoderDetector(BaseEstimator):
             X_calib, X_fit = _take(X, np.sort(perm[:n_cal])), _take(X, np.sort(perm[n_cal:]))
         else:
             X_fit = X
-        self.estimator_ = est.fit(X_fit, table_encoder=table_encoder) if table else est.fit(X_fit)
-        if self.score_ == MANIFOLD_SCORE:  # its parts' medians: the rows the model was trained on
-            views = self._table_scores(X_fit, views=True) if table else self._scores(X_fit, views=True)
-            self.manifold_ = ManifoldScore.fit(*views, random_state=seed)
+        self._fit_member(est, X_fit, table_encoder, seed)
+        if self.contamination is None:
+            if not table:
+                X_calib, _ = self._rows(X_calib, fitting=False)
+            cal = self._table_scores(X_calib) if table else self._scores(X_calib)
+            return self._finish_fit(X, cal, f"{len(cal)} held-out scores")
+        return self._finish_fit(X)
+
+    def _fit_member(self, est, X_fit, table_encoder, seed: int) -> None:
+        """Train one more network on X_fit (and, for "mse+code", learn its parts' medians there)."""
+        k = len(self.estimators_)
+        table = is_table(X_fit)
+        self.estimators_.append(est.fit(X_fit, table_encoder=table_encoder) if table else est.fit(X_fit))
+        self.estimator_ = self.estimators_[0]
+        if self.score_ == MANIFOLD_SCORE:  # its parts' medians: the rows the network was trained on
+            views = self._member_table_scores(X_fit, k, views=True) if table else self._member_scores(X_fit, k, views=True)
+            self.manifolds_.append(ManifoldScore.fit(*views, random_state=seed + k))
+            self.manifold_ = self.manifolds_[0]
         if table:
             self.n_features_in_ = int(self.estimator_.n_features_in_)  # the encoded width
-        self.decision_scores_ = self._table_scores(X) if table else self._scores(X)
+
+    def _fit_ensemble(self, est, X, X_calib, table_encoder, seed: int):
+        """K networks cross-fitted on K folds of X (`aekit.estimators.ensemble`)."""
+        K, table = self.n_estimators_, is_table(X)
+        if len(X) < max(10, 2 * K):
+            raise DataError(f"{len(X)} samples are too few for {K} cross-fitted networks and a threshold; "
+                            "give more data, or n_estimators=1")
+        if table:  # one column encoding for all networks, learned on all the training rows
+            table_encoder, _ = fit_table_encoder(X, table_encoder)
+        folds = crossfit_folds(len(X), K, seed)
+        for k, fold in enumerate(folds):
+            self._fit_member(est if k == 0 else member_estimator(est, k), _take(X, complement(len(X), fold)),
+                             table_encoder, seed)
+        share_table_encoder(self.estimators_)
         if self.contamination is not None:
+            return self._finish_fit(X)
+        if X_calib is not None:
+            if not table:
+                X_calib, _ = self._rows(X_calib, fitting=False)
+            cal = self._table_scores(X_calib) if table else self._scores(X_calib)
+            return self._finish_fit(X, cal, f"{len(cal)} held-out scores")
+        cal = np.empty(len(X))
+        for k, fold in enumerate(folds):  # each row scored by the network that did not train on it
+            rows = _take(X, fold)
+            cal[fold] = self._member_table_scores(rows, k) if table else self._member_scores(rows, k)
+        return self._finish_fit(X, cal, f"{len(cal)} out-of-fold scores (each row scored by the one of {K} "
+                                        "networks that did not train on it)")
+
+    def _finish_fit(self, X, cal=None, what: str = ""):
+        """Training scores, the threshold (from `cal`, else the contamination) and labels."""
+        self.decision_scores_ = self._table_scores(X) if is_table(X) else self._scores(X)
+        if cal is None:
             self.threshold_ = float(np.percentile(self.decision_scores_, 100 * (1 - float(self.contamination))))
             self.threshold_source_ = f"contamination={float(self.contamination):g} of the training scores"
         else:
-            if table:
-                cal = self._table_scores(X_calib)
-            else:
-                X_calib, _ = self._rows(X_calib, fitting=False)
-                cal = self._scores(X_calib)
             self.calibration_scores_ = cal
             self.threshold_ = float(np.quantile(cal, 1 - float(self.fpr), method="higher"))
-            self.threshold_source_ = f"the {1 - float(self.fpr):g} quantile of {len(cal)} held-out scores (fpr={float(self.fpr):g})"
+            self.threshold_source_ = f"the {1 - float(self.fpr):g} quantile of {what} (fpr={float(self.fpr):g})"
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
 
@@ -437,16 +464,21 @@ class AutoEncoderDetector(BaseEstimator):
 
     # -- run folders -------------------------------------------------------------------------
     def save(self, path, *, data: dict | None = None) -> Path:
-        """The inner model's run folder plus detector.json (parameters, threshold) and the training
-        scores (train_scores.npy)."""
+        """The inner model's run folder (an ensemble's other networks in ``members/<k>``) plus
+        detector.json (parameters, threshold) and the training scores (train_scores.npy)."""
         check_is_fitted(self, "estimator_")
+        members = self._members()
         run = self.estimator_.save(path, data=data)
+        save_members(members, run, data)
         params = {k: v for k, v in self.get_params(deep=False).items() if k != "estimator"}
+        manifold = self.score_ == MANIFOLD_SCORE
         RunRecord(run).write_json(DETECTOR_FILE, {
             "params": params, "threshold": self.threshold_, "threshold_source": self.threshold_source_,
             "n_features_in": self.n_features_in_, "estimator": type(self.estimator_).__name__,
             "score": self.score_,  # the score in use ("auto" resolved)
-            **({"manifold": self.manifold_.to_dict()} if self.score_ == MANIFOLD_SCORE else {}),
+            "n_estimators": len(members),  # networks: this folder's and members/1 … members/K-1
+            **({"manifold": self.manifold_.to_dict()} if manifold else {}),
+            **({"manifolds": [m.to_dict() for m in self._manifolds()]} if manifold and len(members) > 1 else {}),
             **({"series": self.series_.to_dict()} if getattr(self, "series_", None) is not None else {}),
         })
         buf = io.BytesIO()
@@ -525,13 +557,21 @@ class AutoEncoderDetector(BaseEstimator):
                 raise ValueError(f"threshold {threshold} is not finite")
             det.n_features_in_ = int(meta["n_features_in"])
             in_use = loaded_score(det.score, meta.get("score"), series=det.window is not None)
+            count = recorded_count(meta)
             if in_use == MANIFOLD_SCORE:
                 det.manifold_ = ManifoldScore.from_dict(meta.get("manifold"), str(meta_path))
+                states = meta.get("manifolds") if count > 1 else [meta.get("manifold")]
+                if not isinstance(states, list) or len(states) != count:
+                    raise ValueError(f"'manifolds' must list the {count} networks' states")
+                det.manifolds_ = [ManifoldScore.from_dict(m, str(meta_path)) for m in states]
             if det.window is not None:
                 det.series_ = SeriesLayout.from_dict(meta.get("series"), str(meta_path))
         except (KeyError, TypeError, ValueError) as exc:
             raise RunFolderError(f"{meta_path}: not a valid detector description ({exc})") from None
         det.estimator_ = allowed[name].load(run.path, device=device)
+        det.estimators_ = [det.estimator_, *load_members(allowed[name], run.path, count, device)]
+        det.n_estimators_ = count
+        share_table_encoder(det.estimators_)
         det.auto_score_ = in_use if det.score == AUTO_SCORE else resolve_score(
             AUTO_SCORE, det.estimator_, series=det.window is not None)
         det.threshold_ = threshold
@@ -542,38 +582,6 @@ class AutoEncoderDetector(BaseEstimator):
             raise RunFolderError(f"{run.file(TRAIN_SCORES_FILE)}: unreadable ({exc})") from None
         det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)
         return det
-
-
-def resolve_score(score: str, estimator, *, series: bool = False) -> str:
-    """The score a detector uses: `score`, or for "auto" MANIFOLD_SCORE when the model is the table
-    default (a RobustAutoEncoder; None stands for the default model of flat rows) and "mse" otherwise.
-
-    "mse+code" was measured on tables with the RobustAutoEncoder only (benchmarks/RESULTS.md,
-    "Detector default on tables"), so images, time series and models given by the caller keep "mse".
-
-    Examples
-    --------
-    >>> from aekit import AutoEncoder
-    >>> resolve_score("auto", None), resolve_score("auto", AutoEncoder()), resolve_score("max", None)
-    ('mse+code', 'mse', 'max')
-    """
-    if score != AUTO_SCORE:
-        return score
-    from aekit.estimators.robust import RobustAutoEncoder
-
-    table_default = estimator is None or isinstance(estimator, RobustAutoEncoder)
-    return MANIFOLD_SCORE if table_default and not series else "mse"
-
-
-def loaded_score(score: str, recorded, *, series: bool = False) -> str:
-    """The score in use of a detector read from a run folder: `score` (its parameter), or for "auto"
-    the resolved one detector.json `recorded`; folders written before "auto" record only the parameter."""
-    if score != AUTO_SCORE:
-        return score
-    allowed = ("mse", "max") if series else tuple(s for s in SCORES if s != AUTO_SCORE)
-    if recorded not in allowed:
-        raise ValueError(f"score 'auto' needs the resolved score (one of {', '.join(allowed)}), got {recorded!r}")
-    return recorded
 
 
 def _take(X, rows: np.ndarray):

@@ -42,7 +42,7 @@ from torch import nn
 
 from aekit import __version__
 from aekit.errors import ConfigError
-from aekit.estimators.export_scores import DetectorGraph, manifold_graph
+from aekit.estimators.export_scores import DetectorGraph, EnsembleGraph, manifold_graph
 from aekit.runs import atomic_write_bytes, check_output_file, write_json
 
 FORMATS = ("onnx", "torchscript")
@@ -244,7 +244,8 @@ def graph_spec(est, part: str | None = None) -> GraphSpec:
         from aekit.estimators import export_table
         from aekit.estimators.detector import IMPUTE_PASSES
 
-        return (export_table.table_detector_spec(est, _model(inner), IMPUTE_PASSES) if part == "detector"
+        return (export_table.table_detector_spec(est, [_model(m) for m in detector_members(est)], IMPUTE_PASSES)
+                if part == "detector"
                 else export_table.table_network_spec(inner, part, _model(inner)))
     return _detector_spec(est) if part == "detector" else _network_spec(inner, part)
 
@@ -319,12 +320,24 @@ def _detector_spec(det) -> GraphSpec:
                TensorSpec("label", [BATCH], "int64", "1 = anomaly (score > threshold), 0 = normal (predict); a score "
                           "within float32 rounding of the threshold may fall on either side")]
     flag = det.nan_policy == "flag"
-    notes = {**_input_notes(inner), "score": det.score_, "threshold": float(det.threshold_),
+    notes = {**_input_notes(inner), "score": det.score_, "n_estimators": len(detector_members(det)),
+             "threshold": float(det.threshold_),
              "threshold_source": str(getattr(det, "threshold_source_", "")), "nan_policy": det.nan_policy,
              "nan_rows": "score +inf, label 1 (nan_policy='flag')" if flag else
              "not checked by the graph: their scores are NaN or inf (the library raises DataError); check inputs first"}
-    module = DetectorGraph(_model(inner), det.score_, det.threshold_, flag, manifold_graph(det))
-    return GraphSpec("detector", module, [x], outputs, notes)
+    graphs = [DetectorGraph(_model(m), det.score_, det.threshold_, flag, manifold_graph(det, k))
+              for k, m in enumerate(detector_members(det))]
+    return GraphSpec("detector", ensemble_graph(graphs, det), [x], outputs, notes)
+
+
+def detector_members(det) -> list:
+    """A detector's networks (one, or its cross-fitted ensemble's `estimators_`)."""
+    return list(getattr(det, "estimators_", None) or [det.estimator_])
+
+
+def ensemble_graph(graphs: list[nn.Module], det) -> nn.Module:
+    """One network's detector graph as it is; several averaged (`EnsembleGraph`)."""
+    return graphs[0] if len(graphs) == 1 else EnsembleGraph(graphs, det.threshold_)
 
 
 def _colorizer_spec(col) -> GraphSpec:
@@ -562,4 +575,5 @@ def export_estimator(est, path, format: str = "onnx", part: str | None = None, *
 
 
 __all__ = ["DEFAULT_OPSET", "DEFAULT_PARTS", "FORMATS", "GraphSpec", "PARTS", "TensorSpec", "check_opset",
-           "default_part", "export_estimator", "graph_spec", "metadata_path", "state_sha256"]
+           "default_part", "detector_members", "ensemble_graph", "export_estimator", "graph_spec", "metadata_path",
+           "state_sha256"]

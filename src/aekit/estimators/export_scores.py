@@ -58,10 +58,48 @@ class ManifoldScoreGraph(nn.Module):
         return (torch.log(raw.clamp(min=TINY)) - self.log_medians).sum(1)
 
 
-def manifold_graph(det) -> ManifoldScoreGraph | None:
-    """The ``mse+code`` piece of a fitted detector's graph, or None for another score."""
-    state = getattr(det, "manifold_", None)
-    return ManifoldScoreGraph(state) if det.score_ == "mse+code" and state is not None else None
+def manifold_graph(det, k: int = 0) -> ManifoldScoreGraph | None:
+    """The ``mse+code`` piece of network k's graph in a fitted detector, or None for another score."""
+    states = getattr(det, "manifolds_", None) or [getattr(det, "manifold_", None)]
+    return ManifoldScoreGraph(states[k]) if det.score_ == "mse+code" and states[k] is not None else None
+
+
+class EnsembleGraph(nn.Module):
+    """The inputs → (the mean of the member graphs' scores, float64; label, int64: score > threshold):
+    a cross-fitted ensemble's detector (`aekit.estimators.ensemble`), as its `decision_function`
+    averages its networks' scores.
+
+    Parameters
+    ----------
+    members : list of torch.nn.Module
+        One detector graph per network (`DetectorGraph` or a table's), each returning (score, label).
+    threshold : float
+
+    Examples
+    --------
+    >>> class Half(nn.Module):
+    ...     def __init__(self, c):
+    ...         super().__init__(); self.c = c
+    ...     def forward(self, x):
+    ...         s = x.sum(1) * self.c
+    ...         return s, (s > 0).long()
+    >>> score, label = EnsembleGraph([Half(1.0), Half(3.0)], threshold=1.0)(torch.ones(2, 2))
+    >>> score.tolist(), label.tolist()
+    ([4.0, 4.0], [1, 1])
+    """
+
+    def __init__(self, members: list[nn.Module], threshold: float):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.register_buffer("threshold", torch.tensor(float(threshold), dtype=torch.float64))
+
+    def forward(self, x: torch.Tensor, observed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        inputs = (x,) if observed is None else (x, observed)  # a table's graphs also take the observed mask
+        score = self.members[0](*inputs)[0]
+        for member in self.members[1:]:
+            score = score + member(*inputs)[0]
+        score = score / len(self.members)
+        return score, (score > self.threshold).to(torch.int64)
 
 
 class DetectorGraph(nn.Module):
@@ -117,4 +155,4 @@ class DetectorGraph(nn.Module):
         return score, (score > self.threshold).to(torch.int64)
 
 
-__all__ = ["DetectorGraph", "ManifoldScoreGraph", "manifold_graph"]
+__all__ = ["DetectorGraph", "EnsembleGraph", "ManifoldScoreGraph", "manifold_graph"]

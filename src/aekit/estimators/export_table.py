@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aekit.estimators.export import BATCH, GraphSpec, NetworkGraph, TensorSpec
+from aekit.estimators.export import BATCH, GraphSpec, NetworkGraph, TensorSpec, ensemble_graph
 from aekit.estimators.export_scores import ManifoldScoreGraph, manifold_graph
 
 # The encoded values of a table are standardized: the export's probes draw them from this range.
@@ -86,8 +86,9 @@ def table_network_spec(est, part: str, model: nn.Module) -> GraphSpec:
                      [TensorSpec("code", code, "float32", "the codes (AutoEncoder.transform)")], _table_notes(encoder))
 
 
-def table_detector_spec(det, model: nn.Module, passes: int) -> GraphSpec:
-    """A detector fitted on a table: (encoded x, observed) → (score, label)."""
+def table_detector_spec(det, models: list[nn.Module], passes: int) -> GraphSpec:
+    """A detector fitted on a table: (encoded x, observed) → (score, label); `models`: its networks
+    (frozen copies), which share one column encoding."""
     encoder = det.table_encoder_
     n = det.estimator_.model_config_.n_features
     imputable = torch.tensor([role != "missing" for role in encoder.feature_roles_])
@@ -95,10 +96,12 @@ def table_detector_spec(det, model: nn.Module, passes: int) -> GraphSpec:
               TensorSpec("observed", [BATCH, n], "bool", "True where the encoded cell held a value")]
     outputs = [TensorSpec("score", [BATCH], "float64", "anomaly score over the observed cells (decision_function)"),
                TensorSpec("label", [BATCH], "int64", "1 = anomaly (score > threshold), 0 = normal (predict)")]
-    notes = {**_table_notes(encoder), "score": det.score_, "threshold": float(det.threshold_),
-             "threshold_source": str(getattr(det, "threshold_source_", "")), "impute_passes": int(passes)}
-    return GraphSpec("detector", TableDetectorGraph(model, imputable, det.score_, det.threshold_, passes, manifold_graph(det)),
-                     inputs, outputs, notes)
+    notes = {**_table_notes(encoder), "score": det.score_, "n_estimators": len(models),
+             "threshold": float(det.threshold_), "threshold_source": str(getattr(det, "threshold_source_", "")),
+             "impute_passes": int(passes)}
+    graphs = [TableDetectorGraph(model, imputable, det.score_, det.threshold_, passes, manifold_graph(det, k))
+              for k, model in enumerate(models)]
+    return GraphSpec("detector", ensemble_graph(graphs, det), inputs, outputs, notes)
 
 
 __all__ = ["ENCODED_RANGE", "TableDetectorGraph", "table_detector_spec", "table_network_spec"]

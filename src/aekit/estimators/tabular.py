@@ -41,7 +41,9 @@ def fit_table_encoder(df: pd.DataFrame, template: TableEncoder | None = None) ->
     df : pandas.DataFrame
         The training table.
     template : TableEncoder or None, default None
-        An unfitted encoder whose options are used (it is not changed); None: the defaults.
+        An unfitted encoder whose options are used (it is not changed); a fitted one, used as it
+        is (a copy, not refitted: the members of a detector's ensemble share one encoding learned
+        on all the training rows); None: the defaults.
 
     Returns
     -------
@@ -59,6 +61,9 @@ def fit_table_encoder(df: pd.DataFrame, template: TableEncoder | None = None) ->
         raise ConfigError(f"table_encoder must be an aekit.data.tabular.TableEncoder, got {type(template).__name__}")
     if len(df) == 0:
         raise DataError("the training table has no rows")
+    if template is not None and hasattr(template, "columns_"):  # fitted: kept as it is
+        encoder = TableEncoder.from_json(template.to_json())
+        return encoder, encoder.transform(df)
     encoder = TableEncoder(**(template.options() if template is not None else {}))
     encoder.fit(df)
     return encoder, encoder.transform(df)
