@@ -63,6 +63,25 @@ def test_a_detector_card_gives_its_auc_and_threshold(tmp_path, capsys):
     assert "threshold was set on data like the training data" in card
 
 
+def test_a_table_detector_card_names_its_score_and_networks(tmp_path, capsys):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    t = rng.normal(size=300)
+    csv = tmp_path / "table.csv"
+    pd.DataFrame({"a": t, "b": 2 * t + 0.1 * rng.normal(size=300), "kind": rng.choice(["x", "y"], 300)}).to_csv(csv)
+    run = tmp_path / "det"
+    code, _, err = run_cli(["detect", "fit", "--data", csv, "--n-estimators", "0", "--out", run, "--quiet"], capsys)
+    assert code == 2 and "--n-estimators must be 'auto' or a positive integer" in err
+    code, out, err = run_cli(["detect", "fit", "--data", csv, "--n-estimators", "2", "--epochs", "3", "--out", run,
+                              "--quiet"], capsys)
+    assert code == 0, err
+    assert "out-of-fold scores" in out and (run / "members" / "1" / "model.safetensors").exists()
+    assert run_cli(["report", run], capsys)[0] == 0
+    card = (run / MODEL_CARD).read_text()
+    assert "score mse+code (the mean of 2 cross-fitted networks" in card
+
+
 def test_a_vae_card_gives_its_likelihoods_and_warnings_become_limits(tmp_path, digits_splits):
     train, _, test = digits_splits
     vae = VariationalAutoEncoder(hidden=(16,), latent_dim=2, epochs=1, random_state=0).fit(train.X)

@@ -138,8 +138,11 @@ def model_card(run_dir, kind: str, title: str, metrics: dict) -> str:
     if kind == "detector" and record.file(DETECTOR_FILE).exists():
         det = record.read_json(DETECTOR_FILE)
         dp = det.get("params") or {}
-        lines.append(f"- **Detector:** score {dp.get('score', '?')}, threshold {_fmt(det.get('threshold'))} "
-                     f"({det.get('threshold_source', '')})")
+        networks = int(det.get("n_estimators", 1))
+        lines.append(f"- **Detector:** score {det.get('score', dp.get('score', '?'))}"
+                     + (f" (the mean of {networks} cross-fitted networks; networks 2 to {networks} are in members/)"
+                        if networks > 1 else "")
+                     + f", threshold {_fmt(det.get('threshold'))} ({det.get('threshold_source', '')})")
     extra = {k: v for k, v in data.items() if k not in ("source", "data_dir", "seed", "path", "size", "sha256")}
     lines += ["", "## Data", "",
               f"Source `{data.get('source', 'not recorded (saved from Python)')}`, split seed {data.get('seed', '?')}"
