@@ -6,7 +6,8 @@ rows with one changed column), fits a detector on 20,000 of its rows, then runs
 `aekit detect score RUN --data big.csv --out scores.parquet` in a child process and reads its
 wall time and peak resident memory (the child's own getrusage, printed as it exits).
 
-    python benchmarks/detect_score_stream.py [--rows 1000000] [--top 3] [--json benchmarks/out/detect_score_stream.json]
+    python benchmarks/detect_score_stream.py [--rows 1000000] [--top 3] [--n-estimators auto|K]
+        [--json benchmarks/out/detect_score_stream.json]
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--top", type=int, default=3)
     ap.add_argument("--chunk-rows", type=int, default=50_000)
+    ap.add_argument("--n-estimators", default="auto", help="the detector's networks (aekit detect fit --n-estimators)")
     ap.add_argument("--json", default="benchmarks/out/detect_score_stream.json")
     args = ap.parse_args()
     aekit = str(Path(sys.executable).with_name("aekit"))
@@ -51,7 +53,8 @@ def main() -> None:
         print(f"wrote {args.rows} rows ({big.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f} s", flush=True)
         small = tmp / "train.csv"
         pd.read_csv(big, nrows=25_000).to_csv(small, index=False)
-        subprocess.run([aekit, "detect", "fit", "--data", str(small), "--out", str(tmp / "run"), "--quiet"], check=True)
+        subprocess.run([aekit, "detect", "fit", "--data", str(small), "--out", str(tmp / "run"), "--quiet",
+                        "--n-estimators", str(args.n_estimators)], check=True)
         t0 = time.perf_counter()
         # the scoring process reports its own peak resident memory when it exits
         wrapper = ("import atexit, resource, sys, aekit.cli; atexit.register(lambda: print('PEAK_RSS_KB', "
@@ -64,6 +67,7 @@ def main() -> None:
         print(done.stdout.split("PEAK_RSS_KB")[0].strip())
         n = len(pd.read_parquet(tmp / "scores.parquet", columns=["score"]))
         result = {"rows": n, "file_mb": big.stat().st_size / 1e6, "top": args.top, "chunk_rows": args.chunk_rows,
+                  "n_estimators": args.n_estimators,
                   "seconds": seconds, "rows_per_second": n / seconds, "peak_rss_mb": peak_mb}
     print(f"\n| rows | file | top columns | chunk | wall time | rows/s | peak RSS |")
     print("|---|---|---|---|---|---|---|")

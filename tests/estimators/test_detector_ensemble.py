@@ -162,3 +162,23 @@ def test_the_exported_ensemble_equals_the_detector(ensemble, unit_rows, tmp_path
         else:
             score, label = (t.numpy() for t in torch.jit.load(str(path))(torch.from_numpy(batch)))
         assert np.abs(score - ensemble.decision_function(batch)).max() < 1e-4
+
+
+def test_a_network_that_fails_leaves_no_half_built_ensemble(unit_rows, monkeypatch):
+    from sklearn.exceptions import NotFittedError
+
+    calls = []
+    fit = AutoEncoder.fit
+
+    def failing(self, X, *args, **kwargs):
+        calls.append(len(X))
+        if len(calls) == 2:
+            raise DataError("the second network failed")
+        return fit(self, X, *args, **kwargs)
+
+    det = AutoEncoderDetector(small(), n_estimators=3, random_state=0)
+    monkeypatch.setattr(AutoEncoder, "fit", failing)
+    with pytest.raises(DataError, match="second network"):
+        det.fit(unit_rows)
+    with pytest.raises(NotFittedError):
+        det.decision_function(unit_rows)

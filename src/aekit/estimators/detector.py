@@ -402,9 +402,14 @@ class AutoEncoderDetector(BaseEstimator):
         if table:  # one column encoding for all networks, learned on all the training rows
             table_encoder, _ = fit_table_encoder(X, table_encoder)
         folds = crossfit_folds(len(X), K, seed)
-        for k, fold in enumerate(folds):
-            self._fit_member(est if k == 0 else member_estimator(est, k), _take(X, complement(len(X), fold)),
-                             table_encoder, seed)
+        try:
+            for k, fold in enumerate(folds):
+                self._fit_member(est if k == 0 else member_estimator(est, k), _take(X, complement(len(X), fold)),
+                                 table_encoder, seed)
+        except BaseException:  # a network that fails (or Ctrl-C) leaves no half-built ensemble behind
+            for name in ("estimator_", "estimators_", "manifold_", "manifolds_", "threshold_"):
+                self.__dict__.pop(name, None)
+            raise
         share_table_encoder(self.estimators_)
         if self.contamination is not None:
             return self._finish_fit(X)
