@@ -182,3 +182,9 @@ def test_a_network_that_fails_leaves_no_half_built_ensemble(unit_rows, monkeypat
         det.fit(unit_rows)
     with pytest.raises(NotFittedError):
         det.decision_function(unit_rows)
+
+
+def test_each_network_s_progress_bar_says_which_network_it_is(unit_rows, capsys):
+    AutoEncoderDetector(small(verbose=1), n_estimators=2, random_state=0).fit(unit_rows)
+    out = "".join(capsys.readouterr())
+    assert "network 1/2 train" in out and "network 2/2 train" in out

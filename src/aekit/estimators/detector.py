@@ -42,6 +42,7 @@ from aekit.estimators.tabular import (column_shares, fit_table_encoder, hide_col
                                       squared_errors, top_columns, unseen_cells)
 from aekit.runs import RunRecord, atomic_write_bytes
 from aekit.specs import finite_number, positive_int
+from aekit.train.callbacks import progress_label
 
 IMPUTE_PASSES = 3  # reconstructions that fill a table's missing cells before its row is scored
 DETECTOR_FILE = "detector.json"
@@ -404,8 +405,9 @@ class AutoEncoderDetector(BaseEstimator):
         folds = crossfit_folds(len(X), K, seed)
         try:
             for k, fold in enumerate(folds):
-                self._fit_member(est if k == 0 else member_estimator(est, k), _take(X, complement(len(X), fold)),
-                                 table_encoder, seed)
+                with progress_label(f"network {k + 1}/{K}"):  # which network a progress bar is of
+                    self._fit_member(est if k == 0 else member_estimator(est, k), _take(X, complement(len(X), fold)),
+                                     table_encoder, seed)
         except BaseException:  # a network that fails (or Ctrl-C) leaves no half-built ensemble behind
             for name in ("estimator_", "estimators_", "manifold_", "manifolds_", "threshold_"):
                 self.__dict__.pop(name, None)

@@ -312,6 +312,36 @@ class Checkpoint(Callback):
             trainer.save_checkpoint()
 
 
+# Text put before a progress bar's stage name while it is set (`progress_label`): a caller that trains
+# several models in turn (a detector's cross-fitted networks) says which one a bar belongs to.
+_PROGRESS_LABEL: ContextVar[str] = ContextVar("aekit_progress_label", default="")
+
+
+@contextlib.contextmanager
+def progress_label(text: str):
+    """Within the block, progress bars start with `text` (e.g. "network 2/5").
+
+    Examples
+    --------
+    >>> with progress_label("network 2/5"):
+    ...     bar_description("train")
+    'network 2/5 train'
+    >>> bar_description("train")
+    'train'
+    """
+    token = _PROGRESS_LABEL.set(text)
+    try:
+        yield
+    finally:
+        _PROGRESS_LABEL.reset(token)
+
+
+def bar_description(stage: str) -> str:
+    """A progress bar's description: the stage, after the `progress_label` in effect."""
+    label = _PROGRESS_LABEL.get()
+    return f"{label} {stage}" if label else stage
+
+
 class ProgressBar(Callback):
     """A rich progress bar over the stage's epochs, showing the loss, extra columns and the
     validation loss; it prints why the stage stopped early.
@@ -343,7 +373,7 @@ class ProgressBar(Callback):
             transient=False,
         )
         self._progress.__enter__()
-        self._task = self._progress.add_task(trainer.stage, total=trainer.epochs, completed=trainer.epoch,
+        self._task = self._progress.add_task(bar_description(trainer.stage), total=trainer.epochs, completed=trainer.epoch,
                                              metrics="", ep=trainer.epoch)
 
     def on_batch_end(self, trainer, epoch: int, step: int, n_steps: int) -> None:
@@ -375,4 +405,4 @@ class ProgressBar(Callback):
 
 
 __all__ = ["Callback", "CallbackList", "Checkpoint", "EarlyStopping", "ProgressBar", "TimeBudget", "TrainingLoop",
-           "scoped_callbacks", "use_callbacks"]
+           "bar_description", "progress_label", "scoped_callbacks", "use_callbacks"]
