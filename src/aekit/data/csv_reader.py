@@ -380,4 +380,61 @@ def _checked_label_index(path, label_column, header: list[str] | None, width: in
     return lab % width
 
 
-__all__ = ["CHUNK_BYTES", "CsvArrays", "NpySink", "is_number", "read_csv_arrays", "spool_csv_arrays"]
+# -- Parquet: one table file, read whole (a folder of Parquet shards streams: aekit.data.shards) ----------
+def read_parquet_arrays(path, label_column: str | int | None = None,
+                        memory_budget: int | float | str | None = None) -> CsvArrays:
+    """The arrays of a numeric Parquet file, as `read_csv_arrays` gives a CSV's: every column but
+    `label_column` a feature (numbers or booleans), the label column as y (class indices into
+    sorted names when its values are not all numbers).
+
+    Raises
+    ------
+    DataError
+        Not a readable Parquet file, over the memory budget (its values as float32), no rows,
+        an unknown label column, a column that is not numeric (named; a table of mixed columns
+        is for ``aekit detect fit``), or NaN, inf or a missing value (its column and row named).
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd; from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "t.parquet"
+    >>> pd.DataFrame({"a": [1, 3], "b": [2.0, 4.0], "kind": ["cat", "dog"]}).to_parquet(path)
+    >>> out = read_parquet_arrays(path, "kind")
+    >>> out.X.tolist(), out.y.tolist(), out.classes, out.columns
+    ([[1.0, 2.0], [3.0, 4.0]], [0, 1], ['cat', 'dog'], ['a', 'b'])
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table_file = pq.ParquetFile(path)
+        meta = table_file.metadata
+        check_memory(int(meta.num_rows) * int(meta.num_columns) * 4, str(path),
+                     f"{meta.num_rows} rows × {meta.num_columns} columns as float32 are", memory_budget)
+        df = table_file.read().to_pandas()
+    except DataError as exc:  # over the budget: a folder of shards is the way that streams
+        raise DataError(f"{exc}; or put the file in a folder of its own and give the folder: Parquet shards "
+                        "stream from disk") from None
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc})") from None
+    header = [str(c) for c in df.columns]
+    if len(df) == 0 or not header:
+        raise DataError(f"{path}: the table has no rows")
+    lab = _checked_label_index(path, label_column, header, len(header))
+    features = [j for j in range(len(header)) if j != lab]
+    other = [header[j] for j in features if df.dtypes.iloc[j].kind not in "biuf"]
+    if other:
+        raise DataError(f"{path}: column(s) {other} are not numeric; a model trains on numeric columns (give a "
+                        "label column with --label-column); `aekit detect fit` reads tables of mixed columns")
+    X = df.iloc[:, features].to_numpy(dtype=np.float32)
+    bad = ~np.isfinite(X)
+    if bad.any():
+        row, col = (int(v[0]) for v in np.nonzero(bad))
+        raise DataError(f"{path}: NaN, inf or a missing value in column {header[features[col]]!r}, row {row} "
+                        "(from 0)")
+    y, classes = (None, None) if lab is None else _labels([str(v) for v in df.iloc[:, lab].tolist()])
+    return CsvArrays(X, y, classes, [header[j] for j in features])
+
+
+__all__ = ["CHUNK_BYTES", "CsvArrays", "NpySink", "is_number", "read_csv_arrays", "read_parquet_arrays",
+           "spool_csv_arrays"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aekit.data.csv_reader import read_csv_arrays
+from aekit.data.csv_reader import read_csv_arrays, read_parquet_arrays
 from aekit.data.dataset import Dataset
 from aekit.data.idx import GZIP_MAGIC, looks_like_idx, read_idx
 from aekit.data.limits import check_data_path, check_memory, open_data_file
@@ -210,6 +210,16 @@ def load_csv(
     ds = array_to_dataset(X, y, name=name, source=str(path), classes=classes)
     if columns is not None:
         ds.meta["columns"] = columns
+    return ds
+
+
+def load_parquet(path: Path, name: str, label_column: str | int | None = None,
+                 memory_budget: int | float | str | None = None) -> Dataset:
+    """A numeric Parquet file, read whole with pyarrow (`aekit.data.csv_reader.read_parquet_arrays`);
+    `label_column` is y. A folder of Parquet shards streams instead (`aekit.data.shards`)."""
+    X, y, classes, columns = read_parquet_arrays(path, label_column, memory_budget)
+    ds = array_to_dataset(X, y, name=name, source=str(path), classes=classes)
+    ds.meta["columns"] = columns
     return ds
 
 
@@ -457,7 +467,7 @@ def load_path(
     """
     path = Path(path).expanduser()
     name = path.name
-    for suf in (".gz", ".npz", ".npy", ".csv"):
+    for suf in (".gz", ".npz", ".npy", ".csv", ".parquet", ".pq"):
         if name.endswith(suf):
             name = name[: -len(suf)]
     name = name or str(path)
@@ -488,6 +498,8 @@ def _dispatch(path: Path, name: str, label_column, memory_budget) -> Dataset:
         return load_npy(path, name, memory_budget)
     if suffix == ".csv":
         return load_csv(path, name, label_column, memory_budget)
+    if suffix in (".parquet", ".pq"):
+        return load_parquet(path, name, label_column, memory_budget)
     lname = path.name.lower()
     if "idx" in lname or "ubyte" in lname:
         return load_idx_file(path, name, memory_budget)
@@ -501,6 +513,6 @@ def _dispatch(path: Path, name: str, label_column, memory_budget) -> Dataset:
     if suffix in IMAGE_SUFFIXES:
         raise DataError(f"{path}: a single image; give the folder that holds the images instead")
     raise DataError(
-        f"{path}: unknown file type {suffix or '(no suffix)'}; supported: .npz, .npy, .csv, IDX "
+        f"{path}: unknown file type {suffix or '(no suffix)'}; supported: .npz, .npy, .csv, .parquet, IDX "
         "(e.g. train-images-idx3-ubyte[.gz]) and folders of PNG/JPEG images"
     )
