@@ -129,7 +129,7 @@ def test_facts_table_gives_layers_parameters_epochs_time_and_seed():
     rows = {r[0]: r[1] for r in facts_table(est).rows}
     assert rows["layers: encoder"].startswith("Linear 16→8") and "Linear 8→2" in rows["layers: encoder"]
     assert rows["parameters"] == f"{parameter_count(est.model_):,}" == f"{sum(p.numel() for p in est.model_.parameters()):,}"
-    assert rows["epochs"].startswith(f"{est.n_epochs_} (best {est.best_epoch_})")
+    assert rows["epochs"].startswith(f"{est.n_epochs_} (best {est.best_epoch_} by validation loss)")
     assert rows["seed"] == "7"
     assert re.fullmatch(r"\d+\.\d s \(sum of the epochs\)", rows["training time"])
     assert facts_table(est, {"train_seconds": 12.34}).rows[-2][1] == "12.3 s (whole fit)"
@@ -159,6 +159,9 @@ def test_build_report_has_one_summary_table_contents_facts_maps_and_the_verdict(
     text = build_report(tmp_path / "report.html", entries, train, test).read_text()
     parse(text)
     assert text.count("<th>model ÷ PCA</th>") == 1         # the summary table, not repeated per model
+    # these models had a validation split: their best epoch is by validation loss, and the page says so
+    assert all("val_loss" in e.estimator.history_[0] for e in entries)
+    assert text.count("(lowest validation loss)") == 2 and "no validation split" not in text
     assert text.count("class='facts'") == 2 and text.count("class='interactive aekit-map'") == 2
     assert re.findall(r'<a href="#([^"]+)">', text)[:3] == ["summary-each-model-beside-pca", "ae-2", "ae-3"]
     ratios = [e.metrics["model_vs_pca"] for e in entries]
@@ -172,3 +175,11 @@ def test_build_report_has_one_summary_table_contents_facts_maps_and_the_verdict(
         assert "All 2 models" in text
     else:
         assert f"{2 - losers} of 2 models reconstruct" in text
+
+
+def test_a_model_without_a_validation_split_says_its_best_epoch_is_by_training_loss(tmp_path):
+    X = np.random.default_rng(0).random((100, 6)).astype(np.float32)
+    train, test = Dataset(X[:80], None, "toy", (0.0, 1.0)), Dataset(X[80:], None, "toy", (0.0, 1.0))
+    ae = AutoEncoder(hidden=(4,), latent_dim=2, epochs=2, validation_fraction=0.0, random_state=0).fit(train.X)
+    text = build_report(tmp_path / "report.html", [ReportEntry("AE", ae)], train, test).read_text()
+    assert "(lowest training loss: no validation split)" in text

@@ -111,14 +111,21 @@ def epochs_text(history: list[dict] | None, n_epochs=None, best_epoch=None) -> s
 
     Examples
     --------
-    >>> epochs_text([{"stage": "pretrain-1"}] * 3 + [{"stage": "finetune"}] * 5, 5, 4)
-    '5 (best 4); before them: pretrain-1 3'
+    The best epoch is the one of the lowest validation loss when the history has one, else of the
+    lowest training loss (a run without a validation split); the text says which.
+
+    >>> epochs_text([{"stage": "pretrain-1"}] * 3 + [{"stage": "finetune", "val_loss": 0.1}] * 5, 5, 4)
+    '5 (best 4 by validation loss); before them: pretrain-1 3'
+    >>> epochs_text([{"stage": "train", "loss": 0.2}] * 12, 12, 12)
+    '12 (best 12 by training loss)'
     >>> epochs_text([], 12, 12)
     '12 (best 12)'
     """
     text = "?" if n_epochs is None else str(int(n_epochs))
     if best_epoch is not None:
-        text += f" (best {int(best_epoch)})"
+        by = "" if not history else (" by validation loss" if any("val_loss" in r for r in history)
+                                     else " by training loss")
+        text += f" (best {int(best_epoch)}{by})"
     stages = {}
     for r in history or []:
         stage = str(r.get("stage") or "train")

@@ -107,7 +107,10 @@ def _describe(est) -> str:
         extras.append(f"noise {c.noise}")
     if c.sparsity:
         extras.append(f"sparsity {c.sparsity}")
-    return f"<code>{layers}</code> ({', '.join(extras)}); trained {getattr(est, 'n_epochs_', '?')} epochs, best epoch {getattr(est, 'best_epoch_', '?')}."
+    validated = any("val_loss" in row for row in getattr(est, "history_", None) or [])
+    best = "lowest validation loss" if validated else "lowest training loss: no validation split"
+    return (f"<code>{layers}</code> ({', '.join(extras)}); trained {getattr(est, 'n_epochs_', '?')} epochs, "
+            f"best epoch {getattr(est, 'best_epoch_', '?')} ({best}).")
 
 
 def model_section(entry: ReportEntry, train: Dataset, test: Dataset, fig_dir: Path, slug: str,
