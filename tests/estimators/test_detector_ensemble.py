@@ -152,7 +152,8 @@ def test_the_exported_ensemble_equals_the_detector(ensemble, unit_rows, tmp_path
 
     path = ensemble.export(tmp_path / f"det.{'onnx' if fmt == 'onnx' else 'pt'}", fmt)
     meta = json.loads(path.with_name(path.name + ".json").read_text())
-    assert meta["n_estimators"] == 3
+    assert meta["n_estimators"] == 3 and len(set(meta["networks_weights_sha256"])) == 3
+    assert meta["networks_weights_sha256"][0] == meta["weights_sha256"]
     X = np.vstack([unit_rows] * 3)[:257]
     for batch in (X[:1], X):
         if fmt == "onnx":

@@ -325,9 +325,15 @@ def _detector_spec(det) -> GraphSpec:
              "threshold_source": str(getattr(det, "threshold_source_", "")), "nan_policy": det.nan_policy,
              "nan_rows": "score +inf, label 1 (nan_policy='flag')" if flag else
              "not checked by the graph: their scores are NaN or inf (the library raises DataError); check inputs first"}
-    graphs = [DetectorGraph(_model(m), det.score_, det.threshold_, flag, manifold_graph(det, k))
-              for k, m in enumerate(detector_members(det))]
-    return GraphSpec("detector", ensemble_graph(graphs, det), [x], outputs, notes)
+    models = [_model(m) for m in detector_members(det)]
+    graphs = [DetectorGraph(model, det.score_, det.threshold_, flag, manifold_graph(det, k))
+              for k, model in enumerate(models)]
+    return GraphSpec("detector", ensemble_graph(graphs, det), [x], outputs, {**notes, **network_hashes(models)})
+
+
+def network_hashes(models: list[nn.Module]) -> dict:
+    """For an ensemble, every network's weights sha256 (``weights_sha256`` is network 0's)."""
+    return {"networks_weights_sha256": [state_sha256(m) for m in models]} if len(models) > 1 else {}
 
 
 def detector_members(det) -> list:
@@ -576,4 +582,4 @@ def export_estimator(est, path, format: str = "onnx", part: str | None = None, *
 
 __all__ = ["DEFAULT_OPSET", "DEFAULT_PARTS", "FORMATS", "GraphSpec", "PARTS", "TensorSpec", "check_opset",
            "default_part", "detector_members", "ensemble_graph", "export_estimator", "graph_spec", "metadata_path",
-           "state_sha256"]
+           "network_hashes", "state_sha256"]

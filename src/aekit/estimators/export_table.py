@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aekit.estimators.export import BATCH, GraphSpec, NetworkGraph, TensorSpec, ensemble_graph
+from aekit.estimators.export import BATCH, GraphSpec, NetworkGraph, TensorSpec, ensemble_graph, network_hashes
 from aekit.estimators.export_scores import ManifoldScoreGraph, manifold_graph
 
 # The encoded values of a table are standardized: the export's probes draw them from this range.
@@ -98,7 +98,7 @@ def table_detector_spec(det, models: list[nn.Module], passes: int) -> GraphSpec:
                TensorSpec("label", [BATCH], "int64", "1 = anomaly (score > threshold), 0 = normal (predict)")]
     notes = {**_table_notes(encoder), "score": det.score_, "n_estimators": len(models),
              "threshold": float(det.threshold_), "threshold_source": str(getattr(det, "threshold_source_", "")),
-             "impute_passes": int(passes)}
+             "impute_passes": int(passes), **network_hashes(models)}
     graphs = [TableDetectorGraph(model, imputable, det.score_, det.threshold_, passes, manifold_graph(det, k))
               for k, model in enumerate(models)]
     return GraphSpec("detector", ensemble_graph(graphs, det), inputs, outputs, notes)
