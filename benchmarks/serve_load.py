@@ -238,6 +238,11 @@ def main() -> None:
                                                           "throughput runs (besides one connection)")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
+    # `aekit serve` keeps large freed blocks for reuse (serve_bodies.reuse_freed_memory); the
+    # in-process calls here get the same malloc settings, so the ratio compares like with like
+    from aekit.tasks.serve_bodies import reuse_freed_memory
+
+    malloc_tuned = reuse_freed_memory()
 
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "det"
@@ -284,7 +289,8 @@ def main() -> None:
             stop_server(proc)
 
     base = {1: results["in-process, batch 1"]["rows_per_s"], 1000: results["in-process, batch 1000"]["rows_per_s"]}
-    print(f"\nserver: --http {args.http} --loop {args.loop} ({stack()}); load average {os.getloadavg()[0]:.1f}")
+    print(f"\nserver: --http {args.http} --loop {args.loop} ({stack()}); load average {os.getloadavg()[0]:.1f}; "
+          f"malloc keeps large blocks, both sides: {malloc_tuned}")
     print(f"{'mode':<40}{'requests':>9}{'p50 ms':>10}{'p99 ms':>10}{'rows/s':>12}{'÷ in-process':>14}{'CPU ms/req':>12}")
     for name, r in results.items():
         r["vs_in_process"] = r["rows_per_s"] / base[r["rows_per_request"]]
@@ -296,6 +302,7 @@ def main() -> None:
                                "hidden": args.hidden or "64,32", "latent": args.latent if args.hidden else 8,
                                "threads": args.threads, "clients": args.clients, "http": args.http, "loop": args.loop,
                                "server_stack": stack(), "machine": machine(), "results": results,
+                               "malloc_reuse_both_sides": malloc_tuned,
                                "command": " ".join([Path(sys.executable).name, *sys.argv])})
         print(f"wrote {args.json}")
 

@@ -493,3 +493,13 @@ def test_a_real_uvicorn_server_answers_refuses_a_100mb_body_and_shuts_down_grace
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def test_the_service_process_keeps_large_freed_blocks_where_the_c_library_is_glibc():
+    import platform
+    import sys
+
+    from aekit.tasks.serve_bodies import reuse_freed_memory
+
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert reuse_freed_memory() is glibc  # elsewhere: False, and nothing changed

@@ -39,7 +39,7 @@ from aekit.report.model_card import MODEL_CARD
 from aekit.runs import RunRecord
 from aekit.tasks.serve_bodies import (DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_MB, NPY, Limits, RequestError, check_rows,
                                       fast_rows, instances_array, instances_list, json_bytes, jsonable, parse_json,
-                                      parse_npy, check_content_length)
+                                      parse_npy, check_content_length, reuse_freed_memory)
 
 MAX_EXPLAIN_TOP = 100
 # What each kind serves, besides /health and /metadata.
@@ -414,6 +414,7 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, max_batch: int 
     except ImportError:
         raise ConfigError("aekit serve needs FastAPI and uvicorn: pip install 'aekit[serve]'") from None
     app = create_app(run_dir, max_batch=max_batch, max_body_mb=max_body_mb, device=device)
+    reuse_freed_memory()  # large bodies without a page fault per page (serve_bodies.MMAP_THRESHOLD_BYTES)
     if on_ready is not None:
         on_ready(app)
     uvicorn.run(app, host=host, port=port, log_level=log_level, http=http, loop=loop,
