@@ -11,7 +11,7 @@ from aekit.cli.core import ESTIMATOR_OPTIONS, DataDirOpt, DataOpt, print_tables
 from aekit.cli.options import given_params, with_estimator_options
 from aekit.errors import ConfigError
 from aekit.estimators.presets import PRESETS
-from aekit.specs import non_negative_int
+from aekit.specs import non_negative_int, positive_int
 
 detect_app = typer.Typer(rich_markup_mode="markdown", help="Anomaly detection: fit a detector on normal data, then score data with it.",
                          no_args_is_help=True)
@@ -79,7 +79,12 @@ def fit(
     if loggers:
         params["logger"] = loggers
     non_negative_int(seed, "--seed")
-    members = n_estimators if n_estimators == "auto" else _count(n_estimators, "--n-estimators")
+    members = n_estimators
+    if members != "auto":
+        try:
+            members = positive_int(members, "--n-estimators")
+        except ConfigError:
+            raise ConfigError(f"--n-estimators must be 'auto' or a positive integer, got {n_estimators!r}") from None
     from aekit.tasks.table_anomaly import fit_table_detector, is_table_file, table_encoder_options
 
     table = is_table_file(data)
@@ -134,17 +139,6 @@ def fit(
             tracking.log_summary({"threshold": det.threshold_, "train_flagged_fraction": float(det.labels_.mean())})
     console.print(f"trained on {len(train)} samples; threshold {det.threshold_:.4g} = {det.threshold_source_}")
     console.print(f"flagged {int(det.labels_.sum())} of {len(train)} training samples; detector: [bold]{run}[/bold]")
-
-
-def _count(text: str, option: str) -> int:
-    """An option's positive integer (ConfigError naming the option otherwise)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ConfigError(f"{option} must be 'auto' or a positive integer, got {text!r}")
-    return value
 
 
 @detect_app.command("score")

@@ -147,19 +147,12 @@ class AutoEncoderDetector(BaseEstimator):
         return X, bad
 
     # -- scores ------------------------------------------------------------------------------
-    def _members(self) -> list:
-        return getattr(self, "estimators_", None) or [self.estimator_]
-
     def _scores(self, X: np.ndarray) -> np.ndarray:
         """The detector's score: the mean of its networks' (one network: its own)."""
-        members = self._members()
-        total = self._member_scores(X, 0)
-        for k in range(1, len(members)):
-            total = total + self._member_scores(X, k)
-        return total / len(members)
+        return sum(self._member_scores(X, k) for k in range(len(self.estimators_))) / len(self.estimators_)
 
     def _member_scores(self, X: np.ndarray, k: int, views: bool = False) -> np.ndarray:
-        est = self._members()[k]
+        est = self.estimators_[k]
         Xin = X if X.ndim == 2 or getattr(est, "input_ndim_", 2) == 4 else X.reshape(len(X), -1)
         if self.score_ in ("elbo", "loglik"):
             if not hasattr(est, "elbo"):
@@ -182,7 +175,7 @@ class AutoEncoderDetector(BaseEstimator):
         sq = ((flat - R) / scale) ** 2
         if self.score_ == MANIFOLD_SCORE:  # + the distance along the manifold (aekit.estimators.manifold_score)
             parts = (sq.mean(1), est.transform(Xin), R / scale)
-            return parts if views else self._manifolds()[k].score(*parts)
+            return parts if views else self.manifolds_[k].score(*parts)
         return sq.max(1) if self.score_ == "max" else sq.mean(1)
 
     # -- tables ------------------------------------------------------------------------------
@@ -199,9 +192,6 @@ class AutoEncoderDetector(BaseEstimator):
         if len(X) == 0:
             raise DataError("the training table has no rows")
 
-    def _manifolds(self) -> list:
-        return getattr(self, "manifolds_", None) or [self.manifold_]
-
     def _table_errors(self, X, inputs: bool = False, k: int = 0) -> tuple[np.ndarray, ...]:
         """(encoded X, squared error per encoded value with missing cells zeroed, observed mask), and with
         `inputs` the model's input (missing cells imputed) and its reconstruction, by network k."""
@@ -209,7 +199,7 @@ class AutoEncoderDetector(BaseEstimator):
             cols = [s.name for s in self.table_encoder_.columns_]
             raise DataError(f"this detector was fitted on a table: pass a pandas DataFrame with its columns "
                             f"({', '.join(cols[:8])}{', ...' if len(cols) > 8 else ''}), matched by name")
-        est = self._members()[k]
+        est = self.estimators_[k]
         Xe, observed = est.table_encoder_.transform(X)
         if len(Xe) == 0:
             return (Xe, np.zeros(Xe.shape), observed) + ((Xe, Xe) if inputs else ())
@@ -229,14 +219,13 @@ class AutoEncoderDetector(BaseEstimator):
 
     def _table_scores(self, X) -> np.ndarray:
         """The detector's score of a table's rows: the mean of its networks'."""
-        members = self._members()
-        return sum(self._member_table_scores(X, k) for k in range(len(members))) / len(members)
+        return sum(self._member_table_scores(X, k) for k in range(len(self.estimators_))) / len(self.estimators_)
 
     def _member_table_scores(self, X, k: int, views: bool = False) -> np.ndarray:
         if self.score_ == MANIFOLD_SCORE:  # + the distance along the manifold (aekit.estimators.manifold_score)
             _, sq, observed, model_input, R = self._table_errors(X, inputs=True, k=k)
-            parts = (observed_mean(sq, observed), self._members()[k].transform(model_input), R)
-            return parts if views else self._manifolds()[k].score(*parts)
+            parts = (observed_mean(sq, observed), self.estimators_[k].transform(model_input), R)
+            return parts if views else self.manifolds_[k].score(*parts)
         _, sq, observed = self._table_errors(X, k=k)
         if self.score_ == "max":
             return sq.max(1) if sq.shape[1] else np.zeros(len(sq))
@@ -301,11 +290,11 @@ class AutoEncoderDetector(BaseEstimator):
                               "(numeric arrays can be wrapped in one)")
         Xe, sq, observed = self._table_errors(X)
         shares = column_shares(self._column_parts(Xe, sq, observed))
-        for k in range(1, len(self._members())):  # an ensemble: each network's shares, averaged
+        for k in range(1, len(self.estimators_)):  # an ensemble: each network's shares, averaged
             shares = shares + column_shares(self._column_parts(*self._table_errors(X, k=k), k=k))
         names = np.asarray(encoder.encoded_columns_, dtype=object)
         rows = X.index.to_numpy()
-        order, shares = top_columns(shares / len(self._members()), top)
+        order, shares = top_columns(shares / len(self.estimators_), top)
         if form == "wide":
             out = {"row": rows, "score": self._table_scores(X)}
             for r in range(order.shape[1]):
@@ -326,7 +315,7 @@ class AutoEncoderDetector(BaseEstimator):
         parts = own.copy()
         for c, name in enumerate(encoder.encoded_columns_):
             hidden, kept = hide_column(encoder, Xe, observed, name)
-            after = squared_errors(Xe, self._members()[k].reconstruct(hidden), kept).sum(1) if len(Xe) else 0.0
+            after = squared_errors(Xe, self.estimators_[k].reconstruct(hidden), kept).sum(1) if len(Xe) else 0.0
             parts[:, c] += np.maximum(others[:, c] - after, 0.0)
         # a missing cell is already hidden: any difference is rounding, and it explains nothing
         return np.where(encoder.sum_by_column(observed) > 0, parts, 0.0) if len(Xe) else parts
@@ -343,7 +332,9 @@ class AutoEncoderDetector(BaseEstimator):
         self.estimators_, self.manifolds_ = [], []  # the networks, filled by _fit_member
         if self.window is not None:  # one time series: windows, a score per step
             self.auto_score_, self.n_estimators_ = resolve_score(AUTO_SCORE, self.estimator, series=True), 1
-            return fit_series(self, X, X_calib)
+            fit_series(self, X, X_calib)
+            self.estimators_ = [self.estimator_]
+            return self
         table = is_table(X)
         if table:
             self._check_table_fit(X, X_calib)
@@ -374,12 +365,7 @@ class AutoEncoderDetector(BaseEstimator):
         else:
             X_fit = X
         self._fit_member(est, X_fit, table_encoder, seed)
-        if self.contamination is None:
-            if not table:
-                X_calib, _ = self._rows(X_calib, fitting=False)
-            cal = self._table_scores(X_calib) if table else self._scores(X_calib)
-            return self._finish_fit(X, cal, f"{len(cal)} held-out scores")
-        return self._finish_fit(X)
+        return self._finish_fit(X) if self.contamination is not None else self._held_out_fit(X, X_calib)
 
     def _fit_member(self, est, X_fit, table_encoder, seed: int) -> None:
         """Train one more network on X_fit (and, for "mse+code", learn its parts' medians there)."""
@@ -416,16 +402,21 @@ class AutoEncoderDetector(BaseEstimator):
         if self.contamination is not None:
             return self._finish_fit(X)
         if X_calib is not None:
-            if not table:
-                X_calib, _ = self._rows(X_calib, fitting=False)
-            cal = self._table_scores(X_calib) if table else self._scores(X_calib)
-            return self._finish_fit(X, cal, f"{len(cal)} held-out scores")
+            return self._held_out_fit(X, X_calib)
         cal = np.empty(len(X))
         for k, fold in enumerate(folds):  # each row scored by the network that did not train on it
             rows = _take(X, fold)
             cal[fold] = self._member_table_scores(rows, k) if table else self._member_scores(rows, k)
         return self._finish_fit(X, cal, f"{len(cal)} out-of-fold scores (each row scored by the one of {K} "
                                         "networks that did not train on it)")
+
+    def _held_out_fit(self, X, X_calib):
+        """The threshold from the scores of held-out rows (`X_calib`)."""
+        if is_table(X):
+            cal = self._table_scores(X_calib)
+        else:
+            cal = self._scores(self._rows(X_calib, fitting=False)[0])
+        return self._finish_fit(X, cal, f"{len(cal)} held-out scores")
 
     def _finish_fit(self, X, cal=None, what: str = ""):
         """Training scores, the threshold (from `cal`, else the contamination) and labels."""
@@ -474,7 +465,7 @@ class AutoEncoderDetector(BaseEstimator):
         """The inner model's run folder (an ensemble's other networks in ``members/<k>``) plus
         detector.json (parameters, threshold) and the training scores (train_scores.npy)."""
         check_is_fitted(self, "estimator_")
-        members = self._members()
+        members = self.estimators_
         run = self.estimator_.save(path, data=data)
         save_members(members, run, data)
         params = {k: v for k, v in self.get_params(deep=False).items() if k != "estimator"}
@@ -485,7 +476,7 @@ class AutoEncoderDetector(BaseEstimator):
             "score": self.score_,  # the score in use ("auto" resolved)
             "n_estimators": len(members),  # networks: this folder's and members/1 … members/K-1
             **({"manifold": self.manifold_.to_dict()} if manifold else {}),
-            **({"manifolds": [m.to_dict() for m in self._manifolds()]} if manifold and len(members) > 1 else {}),
+            **({"manifolds": [m.to_dict() for m in self.manifolds_]} if manifold and len(members) > 1 else {}),
             **({"series": self.series_.to_dict()} if getattr(self, "series_", None) is not None else {}),
         })
         buf = io.BytesIO()
@@ -565,12 +556,13 @@ class AutoEncoderDetector(BaseEstimator):
             det.n_features_in_ = int(meta["n_features_in"])
             in_use = loaded_score(det.score, meta.get("score"), series=det.window is not None)
             count = recorded_count(meta)
-            if in_use == MANIFOLD_SCORE:
-                det.manifold_ = ManifoldScore.from_dict(meta.get("manifold"), str(meta_path))
+            det.manifolds_ = []
+            if in_use == MANIFOLD_SCORE:  # "manifold" is network 0's state, also for an ensemble
                 states = meta.get("manifolds") if count > 1 else [meta.get("manifold")]
                 if not isinstance(states, list) or len(states) != count:
                     raise ValueError(f"'manifolds' must list the {count} networks' states")
                 det.manifolds_ = [ManifoldScore.from_dict(m, str(meta_path)) for m in states]
+                det.manifold_ = det.manifolds_[0]
             if det.window is not None:
                 det.series_ = SeriesLayout.from_dict(meta.get("series"), str(meta_path))
         except (KeyError, TypeError, ValueError) as exc:

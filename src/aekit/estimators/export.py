@@ -244,7 +244,7 @@ def graph_spec(est, part: str | None = None) -> GraphSpec:
         from aekit.estimators import export_table
         from aekit.estimators.detector import IMPUTE_PASSES
 
-        return (export_table.table_detector_spec(est, [_model(m) for m in detector_members(est)], IMPUTE_PASSES)
+        return (export_table.table_detector_spec(est, [_model(m) for m in est.estimators_], IMPUTE_PASSES)
                 if part == "detector"
                 else export_table.table_network_spec(inner, part, _model(inner)))
     return _detector_spec(est) if part == "detector" else _network_spec(inner, part)
@@ -320,12 +320,12 @@ def _detector_spec(det) -> GraphSpec:
                TensorSpec("label", [BATCH], "int64", "1 = anomaly (score > threshold), 0 = normal (predict); a score "
                           "within float32 rounding of the threshold may fall on either side")]
     flag = det.nan_policy == "flag"
-    notes = {**_input_notes(inner), "score": det.score_, "n_estimators": len(detector_members(det)),
+    notes = {**_input_notes(inner), "score": det.score_, "n_estimators": len(det.estimators_),
              "threshold": float(det.threshold_),
              "threshold_source": str(getattr(det, "threshold_source_", "")), "nan_policy": det.nan_policy,
              "nan_rows": "score +inf, label 1 (nan_policy='flag')" if flag else
              "not checked by the graph: their scores are NaN or inf (the library raises DataError); check inputs first"}
-    models = [_model(m) for m in detector_members(det)]
+    models = [_model(m) for m in det.estimators_]
     graphs = [DetectorGraph(model, det.score_, det.threshold_, flag, manifold_graph(det, k))
               for k, model in enumerate(models)]
     return GraphSpec("detector", ensemble_graph(graphs, det), [x], outputs, {**notes, **network_hashes(models)})
@@ -334,11 +334,6 @@ def _detector_spec(det) -> GraphSpec:
 def network_hashes(models: list[nn.Module]) -> dict:
     """For an ensemble, every network's weights sha256 (``weights_sha256`` is network 0's)."""
     return {"networks_weights_sha256": [state_sha256(m) for m in models]} if len(models) > 1 else {}
-
-
-def detector_members(det) -> list:
-    """A detector's networks (one, or its cross-fitted ensemble's `estimators_`)."""
-    return list(getattr(det, "estimators_", None) or [det.estimator_])
 
 
 def ensemble_graph(graphs: list[nn.Module], det) -> nn.Module:
@@ -581,5 +576,5 @@ def export_estimator(est, path, format: str = "onnx", part: str | None = None, *
 
 
 __all__ = ["DEFAULT_OPSET", "DEFAULT_PARTS", "FORMATS", "GraphSpec", "PARTS", "TensorSpec", "check_opset",
-           "default_part", "detector_members", "ensemble_graph", "export_estimator", "graph_spec", "metadata_path",
+           "default_part", "ensemble_graph", "export_estimator", "graph_spec", "metadata_path",
            "network_hashes", "state_sha256"]

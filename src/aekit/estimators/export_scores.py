@@ -60,8 +60,7 @@ class ManifoldScoreGraph(nn.Module):
 
 def manifold_graph(det, k: int = 0) -> ManifoldScoreGraph | None:
     """The ``mse+code`` piece of network k's graph in a fitted detector, or None for another score."""
-    states = getattr(det, "manifolds_", None) or [getattr(det, "manifold_", None)]
-    return ManifoldScoreGraph(states[k]) if det.score_ == "mse+code" and states[k] is not None else None
+    return ManifoldScoreGraph(det.manifolds_[k]) if det.score_ == "mse+code" else None
 
 
 class EnsembleGraph(nn.Module):

@@ -106,6 +106,20 @@ def training_seconds(history: list[dict] | None, metrics: dict | None = None) ->
     return sum(times), "sum of the epochs"
 
 
+def best_epoch_basis(history: list[dict] | None) -> str | None:
+    """By which loss a run's best epoch is the best: "validation loss" when its history has one,
+    else "training loss" (a run without a validation split); None without a history.
+
+    Examples
+    --------
+    >>> best_epoch_basis([{"loss": 0.2, "val_loss": 0.3}]), best_epoch_basis([{"loss": 0.2}]), best_epoch_basis([])
+    ('validation loss', 'training loss', None)
+    """
+    if not history:
+        return None
+    return "validation loss" if any("val_loss" in r for r in history) else "training loss"
+
+
 def epochs_text(history: list[dict] | None, n_epochs=None, best_epoch=None) -> str:
     """Epochs trained, the best one, and each earlier stage's epochs (pretraining).
 
@@ -123,9 +137,8 @@ def epochs_text(history: list[dict] | None, n_epochs=None, best_epoch=None) -> s
     """
     text = "?" if n_epochs is None else str(int(n_epochs))
     if best_epoch is not None:
-        by = "" if not history else (" by validation loss" if any("val_loss" in r for r in history)
-                                     else " by training loss")
-        text += f" (best {int(best_epoch)}{by})"
+        basis = best_epoch_basis(history)
+        text += f" (best {int(best_epoch)}{f' by {basis}' if basis else ''})"
     stages = {}
     for r in history or []:
         stage = str(r.get("stage") or "train")
@@ -235,5 +248,5 @@ def pca_verdict(results: list[tuple[str, float | None, str | None]]) -> str:
     return f"<div class='verdict'><p>{lead}{tail}. {why}:</p><ul>{items}</ul></div>"
 
 
-__all__ = ["architecture", "epochs_text", "facts_table", "layer_name", "parameter_count", "pca_verdict",
+__all__ = ["architecture", "best_epoch_basis", "epochs_text", "facts_table", "layer_name", "parameter_count", "pca_verdict",
            "training_seconds"]

@@ -11,7 +11,7 @@ from aekit.data import Dataset
 from aekit.models.losses import parse_sparsity
 from aekit.models.pca import fit_pca, pca_reconstruct
 from aekit.report import figures
-from aekit.report.facts import facts_table, pca_verdict
+from aekit.report.facts import best_epoch_basis, facts_table, pca_verdict
 from aekit.report.latent_map import latent_map_html
 from aekit.report.html import Section, Table, write_report
 from aekit.evaluation import evaluate_reconstruction, model_input
@@ -107,7 +107,7 @@ def _describe(est) -> str:
         extras.append(f"noise {c.noise}")
     if c.sparsity:
         extras.append(f"sparsity {c.sparsity}")
-    validated = any("val_loss" in row for row in getattr(est, "history_", None) or [])
+    validated = best_epoch_basis(getattr(est, "history_", None)) == "validation loss"
     best = "lowest validation loss" if validated else "lowest training loss: no validation split"
     return (f"<code>{layers}</code> ({', '.join(extras)}); trained {getattr(est, 'n_epochs_', '?')} epochs, "
             f"best epoch {getattr(est, 'best_epoch_', '?')} ({best}).")

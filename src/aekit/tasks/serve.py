@@ -110,7 +110,7 @@ class RunModel:
         if self.kind == "detector":
             det = self.estimator
             out.update({"threshold": float(det.threshold_), "threshold_source": det.threshold_source_,
-                        "score": det.score_, "n_estimators": len(getattr(det, "estimators_", None) or [det.estimator_]),
+                        "score": det.score_, "n_estimators": det.n_estimators_,
                         "nan_policy": det.nan_policy, "explain": hasattr(det, "explain")})
         return out
 
