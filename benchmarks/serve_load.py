@@ -4,18 +4,25 @@ features) behind the HTTP service, beside the same detector called in-process.
 The detector: `aekit detect fit`'s default model (AutoEncoder 784-64-32-8, the detector's
 DEFAULT_MODEL; --hidden/--latent for another size) trained for --epochs epochs on the first --train MNIST training images of digit 1
 (the real MNIST from --data-dir; --random trains on uniform random data of that shape instead).
-The service runs as `aekit serve RUN --log-level warning --http H --loop L` in a subprocess on
-127.0.0.1 (a free port), with --threads torch threads (OMP_NUM_THREADS), the in-process detector
-with as many (--http auto --loop auto: httptools and uvloop when installed; --http h11 --loop
-asyncio: uvicorn's pure-Python stack).
+The service runs as `aekit serve RUN --log-level warning --http H --loop L --workers W --threads T`
+in a subprocess on 127.0.0.1 (a free port): W processes (--workers, default 1) of --threads torch
+threads each; the in-process detector runs with --inproc-threads torch threads (default: as many as
+one service process). --http auto --loop auto: httptools and uvloop when installed; --http h11
+--loop asyncio: uvicorn's pure-Python stack. Two comparisons this makes:
+- per process: 1 worker of T threads against the in-process call with T threads (the default);
+- per machine: --workers 2 --threads 1 --inproc-threads 2 --clients 4 on 2 cores, the service as
+  deployed for concurrent clients against the in-process call with the whole machine's threads.
 The client is this process: one keep-alive connection (http.client), request bodies serialized
 before the clock starts, one request at a time; latency = send to full answer.
 
 Measured, on MNIST test images:
 - batch 1: --requests-1 requests (default 10,000) of one image each, JSON;
-- batch 1,000: --requests-1000 requests (default 100) of 1,000 images, JSON and .npy bodies
-  (Content-Type application/x-npy: the same service without JSON parsing);
-- in-process: `det.decision_function` on the same batches (the call the service makes).
+- batch 1,000: --requests-1000 requests (default 100) of 1,000 images, JSON, .npy float32 and .npy
+  uint8 bodies (Content-Type application/x-npy: the same service without JSON parsing; uint8: the
+  images' 8-bit pixels as MNIST stores them, which the service divides by 255 as aekit's loaders
+  do, so its scores are the in-process call's on the float32 images: checked before timing);
+- in-process: `det.decision_function` on the same batches as float32 (the call the service makes;
+  the in-process side is not charged the division by 255 that the service does for uint8).
 The batch-1,000 runs are interleaved in --blocks blocks (in-process, JSON, .npy, …) so that the
 shared machine's load hits every mode alike; ratios are of the same run. Besides wall-clock
 figures, each mode's CPU time per request is recorded (the server process's, from /proc on
@@ -81,10 +88,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(run: Path, port: int, threads: int, http_impl: str = "auto", loop: str = "auto") -> subprocess.Popen:
+def start_server(run: Path, port: int, threads: int, http_impl: str = "auto", loop: str = "auto",
+                 workers: int = 1) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     cmd = [sys.executable, "-m", "aekit", "serve", str(run), "--host", "127.0.0.1", "--port", str(port),
-           "--log-level", "warning", "--http", http_impl, "--loop", loop]
+           "--log-level", "warning", "--http", http_impl, "--loop", loop, "--workers", str(workers),
+           "--threads", str(threads)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -112,12 +121,15 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 def process_cpu_s(pid: int) -> float | None:
-    """CPU seconds (user + system) a process has used so far; None where /proc is missing."""
+    """CPU seconds (user + system) a process and its children (a service's workers) have used so
+    far; None where /proc is missing."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(process_cpu_s(int(c)) or 0.0 for c in children)
 
 
 class CpuMeter:
@@ -193,6 +205,18 @@ def post_concurrent(port: int, bodies: list[bytes], content_type: str, rows: int
     return [x for ts in times for x in ts], wall
 
 
+def check_same_scores(port: int, det, X: np.ndarray, bodies: dict) -> None:
+    """Each body kind's answer for the first batch equals the in-process scores (float32 precision)."""
+    expected = det.decision_function(X)
+    for name, (bs, ctype) in bodies.items():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
+        conn.request("POST", "/score", body=bs[0], headers={"Content-Type": ctype})
+        got = np.asarray(json.loads(conn.getresponse().read())["scores"])
+        conn.close()
+        if not np.allclose(got, expected, rtol=1e-5, atol=1e-7):
+            raise RuntimeError(f"{name} bodies: the service's scores differ from the in-process call's")
+
+
 def in_process(det, batches: list[np.ndarray]) -> list[float]:
     out = []
     for X in batches:
@@ -228,7 +252,10 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--hidden", default=None, help="hidden sizes, e.g. 1000,500,250 (default: the detector's 64,32)")
     p.add_argument("--latent", type=int, default=30, help="code size with --hidden")
-    p.add_argument("--threads", type=int, default=1, help="torch threads of the server and of the in-process runs")
+    p.add_argument("--threads", type=int, default=1, help="torch threads of each service process")
+    p.add_argument("--workers", type=int, default=1, help="service processes (aekit serve --workers)")
+    p.add_argument("--inproc-threads", type=int, default=None,
+                   help="torch threads of the in-process calls (default: --threads)")
     p.add_argument("--requests-1", type=int, default=10_000)
     p.add_argument("--requests-1000", type=int, default=100)
     p.add_argument("--blocks", type=int, default=10, help="interleaved blocks of the batch-1,000 runs")
@@ -240,6 +267,7 @@ def main() -> None:
     args = p.parse_args()
     # `aekit serve` keeps large freed blocks for reuse (serve_bodies.reuse_freed_memory); the
     # in-process calls here get the same malloc settings, so the ratio compares like with like
+    from aekit.data.dataset import scale_pixels
     from aekit.tasks.serve_bodies import reuse_freed_memory
 
     malloc_tuned = reuse_freed_memory()
@@ -250,31 +278,40 @@ def main() -> None:
         det, test, source = train_detector(args, run)
         print(f"detector trained on {source} in {time.perf_counter() - t0:.1f} s; threshold {det.threshold_:.4g}")
         port = free_port()
-        proc = start_server(run, port, args.threads, args.http, args.loop)
+        proc = start_server(run, port, args.threads, args.http, args.loop, args.workers)
+        import torch
+
+        inproc_threads = args.inproc_threads or args.threads
+        torch.set_num_threads(inproc_threads)
         cpu = CpuMeter()
         try:
             rng = np.random.default_rng(0)
-            # batch 1,000, interleaved blocks: in-process, JSON, .npy
+            # batch 1,000, interleaved blocks: in-process, JSON, .npy, .npy uint8, then concurrent clients
             idx = [rng.choice(len(test), 1000, replace=False) for _ in range(args.requests_1000)]
             big = [test[i] for i in idx]
-            big_json, big_npy = [json_body(X) for X in big], [npy_body(X) for X in big]
-            post_all(port, big_json[:2], "application/json", 1000)  # warm-up
+            pixels = [np.rint(X * 255).astype(np.uint8) for X in big]  # MNIST's own 8-bit values
+            if not all(np.array_equal(scale_pixels(P), X) for P, X in zip(pixels[:3], big)):
+                raise RuntimeError("the test images are not 8-bit pixels divided by 255: no uint8 mode")
+            bodies = {"JSON": ([json_body(X) for X in big], "application/json"),
+                      ".npy": ([npy_body(X) for X in big], "application/x-npy"),
+                      ".npy uint8": ([npy_body(P) for P in pixels], "application/x-npy")}
+            check_same_scores(port, det, big[0], bodies)
+            post_all(port, bodies["JSON"][0][:2], "application/json", 1000)  # warm-up
             in_process(det, big[:2])
             many = f"{args.clients} clients"
-            names = ["in-process", "service, JSON", "service, .npy", f"service, JSON, {many}", f"service, .npy, {many}"]
+            names = ["in-process", *[f"service, {b}" for b in bodies], *[f"service, {b}, {many}" for b in bodies]]
             times: dict[str, list[float]] = {k: [] for k in names}
-            walls = dict.fromkeys(names[3:], 0.0)
-            for b in range(args.blocks):
-                sl = slice(b * len(big) // args.blocks, (b + 1) * len(big) // args.blocks)
+            walls = {f"service, {b}, {many}": 0.0 for b in bodies}
+            for blk in range(args.blocks):
+                sl = slice(blk * len(big) // args.blocks, (blk + 1) * len(big) // args.blocks)
                 times["in-process"] += cpu.measure("in-process", None, lambda: in_process(det, big[sl]))
-                times["service, JSON"] += cpu.measure("service, JSON", proc.pid, lambda: post_all(
-                    port, big_json[sl], "application/json", 1000))
-                times["service, .npy"] += cpu.measure("service, .npy", proc.pid, lambda: post_all(
-                    port, big_npy[sl], "application/x-npy", 1000))
-                for name, bodies, ctype in ((names[3], big_json, "application/json"),
-                                            (names[4], big_npy, "application/x-npy")):
-                    ts, wall = cpu.measure(name, proc.pid, lambda: post_concurrent(
-                        port, bodies[sl], ctype, 1000, args.clients))
+                for b, (bs, ctype) in bodies.items():
+                    name = f"service, {b}"
+                    times[name] += cpu.measure(name, proc.pid, lambda: post_all(port, bs[sl], ctype, 1000))
+                for b, (bs, ctype) in bodies.items():
+                    name = f"service, {b}, {many}"
+                    ts, wall = cpu.measure(name, proc.pid, lambda: post_concurrent(port, bs[sl], ctype, 1000,
+                                                                                  args.clients))
                     times[name] += ts
                     walls[name] += wall
             results = {f"{k}, batch 1000": summary(v, 1000, walls.get(k), cpu.seconds[k]) for k, v in times.items()}
@@ -289,18 +326,20 @@ def main() -> None:
             stop_server(proc)
 
     base = {1: results["in-process, batch 1"]["rows_per_s"], 1000: results["in-process, batch 1000"]["rows_per_s"]}
-    print(f"\nserver: --http {args.http} --loop {args.loop} ({stack()}); load average {os.getloadavg()[0]:.1f}; "
+    print(f"\nserver: --http {args.http} --loop {args.loop} ({stack()}), --workers {args.workers} --threads "
+          f"{args.threads}; in-process: {inproc_threads} torch threads; load average {os.getloadavg()[0]:.1f}; "
           f"malloc keeps large blocks, both sides: {malloc_tuned}")
-    print(f"{'mode':<40}{'requests':>9}{'p50 ms':>10}{'p99 ms':>10}{'rows/s':>12}{'÷ in-process':>14}{'CPU ms/req':>12}")
+    print(f"{'mode':<46}{'requests':>9}{'p50 ms':>10}{'p99 ms':>10}{'rows/s':>12}{'÷ in-process':>14}{'CPU ms/req':>12}")
     for name, r in results.items():
         r["vs_in_process"] = r["rows_per_s"] / base[r["rows_per_request"]]
         cpu_ms = "-" if r["cpu_ms_per_request"] is None else f"{r['cpu_ms_per_request']:.2f}"
-        print(f"{name:<40}{r['requests']:>9}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['rows_per_s']:>12.0f}"
+        print(f"{name:<46}{r['requests']:>9}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['rows_per_s']:>12.0f}"
               f"{r['vs_in_process']:>13.1%}{cpu_ms:>12}")
     if args.json:
         write_json(args.json, {"benchmark": "serve_load", "data": source, "epochs": args.epochs,
                                "hidden": args.hidden or "64,32", "latent": args.latent if args.hidden else 8,
-                               "threads": args.threads, "clients": args.clients, "http": args.http, "loop": args.loop,
+                               "threads": args.threads, "workers": args.workers, "inproc_threads": inproc_threads,
+                               "clients": args.clients, "http": args.http, "loop": args.loop,
                                "server_stack": stack(), "machine": machine(), "results": results,
                                "malloc_reuse_both_sides": malloc_tuned,
                                "command": " ".join([Path(sys.executable).name, *sys.argv])})

@@ -319,6 +319,37 @@ def test_malformed_and_wrong_bodies_get_json_errors(ae_client, body, status, wor
     assert ae_client.get("/health").status_code == 200  # and the service stays up
 
 
+def test_uint8_npy_bodies_are_8bit_pixels_for_a_model_trained_on_0_to_1_and_numbers_otherwise(
+        ae_client, ae_run, images, det_client, det_run, rows):
+    from aekit.data.dataset import scale_pixels
+
+    _, est = ae_run  # trained on values in [0, 1]: uint8 is 0–255 pixels, divided by 255 as the loaders do
+    pixels = np.random.default_rng(1).integers(0, 256, size=(5, 1, 8, 8), dtype=np.uint8)
+    got = ae_client.post("/encode", content=npy_bytes(pixels), headers={"content-type": NPY}).json()["codes"]
+    np.testing.assert_allclose(got, est.transform(scale_pixels(pixels)), **TOL)
+    assert not np.allclose(got, est.transform(pixels.astype(np.float32)), atol=1e-3)  # not taken at face value
+    assert ae_client.get("/metadata").json()["uint8_instances"] == "8-bit pixels, divided by 255"
+
+    _, det = det_run  # trained on values beyond [0, 1]: uint8 values are numbers
+    small = np.random.default_rng(2).integers(0, 4, size=(6, 12), dtype=np.uint8)
+    got = det_client.post("/score", content=npy_bytes(small), headers={"content-type": NPY}).json()["scores"]
+    np.testing.assert_allclose(got, det.decision_function(small.astype(np.float32)), rtol=1e-5)
+    assert det_client.get("/metadata").json()["uint8_instances"] == "taken as numbers"
+
+
+def test_huge_finite_values_pass_the_nan_check_and_nan_among_them_does_not(det_client, det_run):
+    from aekit.tasks.serve_bodies import all_finite
+
+    _, det = det_run
+    huge = np.full((3, 12), 3e38, np.float32)  # their sum overflows: the check must look at each value
+    assert all_finite(huge) and not all_finite(np.where(np.eye(3, 12, dtype=bool), np.nan, huge))
+    r = det_client.post("/score", content=npy_bytes(huge), headers={"content-type": NPY})
+    assert r.status_code == 200 and len(r.json()["scores"]) == 3
+    huge[1, 4] = np.inf
+    assert_error(det_client.post("/score", content=npy_bytes(huge), headers={"content-type": NPY}), 422,
+                 "NaN, inf or null in 1 rows", "first row 1")
+
+
 def test_bad_npy_bodies(ae_client):
     hdr = {"content-type": NPY}
     assert_error(ae_client.post("/encode", content=b"\x93NUMPY garbage", headers=hdr), 400, ".npy")
@@ -376,10 +407,11 @@ def test_the_cli_refuses_altered_weights_with_one_line_and_exit_2(tmp_path, rows
 
     run = AutoEncoder(hidden=(4,), latent_dim=2, epochs=1, random_state=0).fit(rows).save(tmp_path / "ae")
     RunRecord(run).weights_path.write_bytes(b"not the weights")
-    code, _, err = run_cli(["serve", run, "--port", "0"], capsys)
-    assert code == 2 and err.count("\n") == 1 and "altered" in err
+    for workers in ("1", "2"):  # checked once before any worker process starts
+        code, _, err = run_cli(["serve", run, "--port", "0", "--workers", workers], capsys)
+        assert code == 2 and err.count("\n") == 1 and "altered" in err
     for option, value in (("--max-batch", "0"), ("--max-body-mb", "-1"), ("--port", "70000"), ("--log-level", "loud"),
-                          ("--http", "fast"), ("--loop", "trio")):
+                          ("--http", "fast"), ("--loop", "trio"), ("--workers", "0"), ("--threads", "0")):
         code, _, err = run_cli(["serve", run, option, value], capsys)
         assert code == 2 and option in err and err.count("\n") == 1
 
@@ -493,6 +525,50 @@ def test_a_real_uvicorn_server_answers_refuses_a_100mb_body_and_shuts_down_grace
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="counts worker processes in /proc")
+def test_several_worker_processes_serve_one_port_and_stop_on_sigterm(det_run, rows):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import httpx
+
+    run, det = det_run
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "aekit", "serve", str(run), "--port", str(port), "--workers", "2",
+                             "--log-level", "warning"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the service did not answer"
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        cmdlines = [Path(f"/proc/{c}/cmdline").read_bytes() for c in children]
+        assert sum(b"spawn_main" in c for c in cmdlines) == 2  # two processes, each with the model
+        meta = httpx.get(f"{url}/metadata", timeout=10).json()
+        assert meta["workers"] == 2 and meta["torch_threads"] == max(1, (os.cpu_count() or 1) // 2)
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for i in range(4):  # whichever process answers, the same scores
+                got = client.post("/score", json={"instances": rows[i * 5:(i + 1) * 5].tolist()}).json()["scores"]
+                np.testing.assert_allclose(got, det.decision_function(rows[i * 5:(i + 1) * 5]), rtol=1e-5)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        said = " ".join(proc.stdout.read().decode().split())  # the console may wrap its line
+        assert "serving the detector" in said and "2 processes" in said
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def test_the_service_process_keeps_large_freed_blocks_where_the_c_library_is_glibc():

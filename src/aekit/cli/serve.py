@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -20,12 +20,15 @@ def serve(
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level: critical, error, warning, info (one line per request) or debug.")] = "info",
     http: Annotated[str, typer.Option(help="uvicorn's HTTP parser: auto (httptools when installed, else h11), httptools or h11.")] = "auto",
     loop: Annotated[str, typer.Option(help="uvicorn's event loop: auto (uvloop when installed, else asyncio), uvloop or asyncio.")] = "auto",
+    workers: Annotated[int, typer.Option(help="Processes serving the port, each with its own copy of the model: more than 1 lets several clients be answered at once on several cores (one process answers one request at a time).")] = 1,
+    threads: Annotated[Optional[int], typer.Option(help="Torch threads per process (default: torch's own for one worker; the cores shared out among several).")] = None,
 ) -> None:
     """Serve a run folder over HTTP: POST /encode, /reconstruct, /score (detectors), /generate (VAEs).
 
     JSON in and out: `{"instances": [[...], ...]}` (rows, or images in the trained shape), or a
     .npy body with `Content-Type: application/x-npy` for large batches (a JSON body of plain rows
-    is parsed in C; .npy needs no parsing at all). GET /health, /metadata
+    is parsed in C; .npy needs no parsing at all; uint8 .npy for a model trained on [0, 1] is
+    8-bit pixels, divided by 255). GET /health, /metadata
     (kind, input shape, threshold, versions, the weights' sha256, the model card) and /docs
     (OpenAPI). A run folder whose weights were altered is refused. Ctrl-C stops taking connections
     and lets requests in flight finish.
@@ -35,8 +38,9 @@ def serve(
     def ready(api) -> None:
         model = api.state.model
         where = f"http://{host}:{port}" if port else f"{host}, on a free port that uvicorn names below"
+        processes = f"; {workers} processes" if workers > 1 else ""
         console.print(f"serving the {model.kind} [bold]{run}[/bold] on {where} "
-                      f"({', '.join('/' + e for e in model.endpoints)}; docs at /docs)")
+                      f"({', '.join('/' + e for e in model.endpoints)}; docs at /docs{processes})")
 
     run_serve(run, host=host, port=port, max_batch=max_batch, max_body_mb=max_body_mb, device=device,
-              log_level=log_level, http=http, loop=loop, on_ready=ready)
+              log_level=log_level, http=http, loop=loop, workers=workers, threads=threads, on_ready=ready)

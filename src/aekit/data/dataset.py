@@ -106,6 +106,21 @@ class Dataset:
         )
 
 
+def scale_pixels(X: np.ndarray) -> np.ndarray:
+    """8-bit pixel values (uint8) as float32 in [0, 1]: ``X / 255`` by the one sequence of operations
+    every aekit reader uses (a float32 copy, then ``*= float32(1/255)``), so an image scaled here and
+    one scaled by a loader are the same float32 numbers.
+
+    Examples
+    --------
+    >>> scale_pixels(np.array([[0, 51, 255]], np.uint8)).tolist()
+    [[0.0, 0.20000001788139343, 1.0]]
+    """
+    out = X.astype(np.float32)
+    out *= np.float32(1.0 / 255.0)
+    return out
+
+
 def warn_raw_pixels(X, value_range, what: str = "X") -> None:
     """An `AekitWarning` when `X` holds 8-bit pixel values (uint8) for a model trained on data in
     [0, 1] or less: aekit's loaders (and `aekit.data.sources.MemmapSource`) scale uint8 images by

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from aekit.data.csv_reader import read_csv_arrays, read_parquet_arrays
-from aekit.data.dataset import Dataset
+from aekit.data.dataset import Dataset, scale_pixels
 from aekit.data.idx import GZIP_MAGIC, looks_like_idx, read_idx
 from aekit.data.limits import check_data_path, check_memory, open_data_file
 from aekit.data.numpy_files import load_npy_array, load_npz_arrays
@@ -127,8 +127,7 @@ def array_to_dataset(
     check_finite(X, source)
     image = X.ndim == 4
     if X.dtype == np.uint8:
-        Xf = X.astype(np.float32)
-        Xf *= np.float32(1.0 / 255.0)
+        Xf = scale_pixels(X)
         value_range = (0.0, 1.0)
     else:
         with np.errstate(over="ignore", invalid="ignore"):

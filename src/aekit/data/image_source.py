@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aekit.data.dataset import Dataset
+from aekit.data.dataset import Dataset, scale_pixels
 from aekit.data.files import image_folder_files, read_image
 from aekit.data.limits import check_data_path, check_memory, open_data_file
 from aekit.data.sources import RowSource, check_index
@@ -266,8 +266,7 @@ class ImageFolderSource(RowSource):
             if self.float_data:  # a folder with 16-bit images: the loader divides its 8-bit ones
                 image = raw.astype(np.float32) / 255.0
             else:
-                image = raw.astype(np.float32)
-                image *= np.float32(1.0 / 255.0)
+                image = scale_pixels(raw)
         else:
             image = raw.astype(np.float32, copy=False)
         if image.ndim == 2:

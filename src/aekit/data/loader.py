@@ -17,7 +17,7 @@ from aekit.data.builtin import (
     load_mnist_part,
 )
 from aekit.data.audio import MIN_GROUPS_TO_SPLIT
-from aekit.data.dataset import Dataset
+from aekit.data.dataset import Dataset, scale_pixels
 from aekit.data.files import load_path
 from aekit.errors import DataError
 
@@ -132,8 +132,7 @@ def _fixed_split(name: str, split: str, data_dir, seed: int, read_part, classes:
     else:
         n = len(read_part("train")[1])
         images, labels = take("train", train_val_indices(n, split, seed))
-    X = images.astype(np.float32)
-    X *= np.float32(1.0 / 255.0)
+    X = scale_pixels(images)
     if X.ndim == 3:
         X = X[:, None, :, :]
     folder = Path(data_dir).expanduser() if data_dir is not None else None

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aekit.data.dataset import scale_pixels
 from aekit.data.limits import format_size, open_data_file
 from aekit.data.numpy_files import read_npy_header
 from aekit.errors import DataError
@@ -157,9 +158,7 @@ def check_index(index, n: int, name: str) -> np.ndarray:
 def _scale_rows(rows: np.ndarray) -> np.ndarray:
     """Rows as float32, uint8 scaled by 1/255 with the very operations `array_to_dataset` uses."""
     if rows.dtype == np.uint8:
-        out = rows.astype(np.float32)
-        out *= np.float32(1.0 / 255.0)
-        return out
+        return scale_pixels(rows)
     with np.errstate(over="ignore", invalid="ignore"):
         return np.ascontiguousarray(rows, dtype=np.float32)
 

@@ -13,7 +13,8 @@ checks the weights' sha256: altered weights refuse to start) and answers::
 Bodies are JSON, ``{"instances": [[...], ...]}`` (rows of the trained number of values, or
 images nested in the trained (C, H, W) shape; a conditional VAE also takes ``"labels"``), or a
 NumPy ``.npy`` array with ``Content-Type: application/x-npy`` (no JSON parsing: the fast path for
-large batches). A JSON body of plain rows, exactly ``{"instances": [[n, ...], ...]}``, is parsed in C
+large batches; a uint8 array for a model trained on values in [0, 1] is 8-bit pixels, divided by 255
+as aekit's readers divide them, at a quarter of float32's bytes). A JSON body of plain rows, exactly ``{"instances": [[n, ...], ...]}``, is parsed in C
 (`fast_rows`); any other JSON body by ``json.loads``. Answers are JSON; ``Accept:
 application/x-npy`` returns the main array as .npy. uvicorn runs with httptools and uvloop when
 installed (the serve extra: measurably faster than h11 and asyncio, benchmarks/RESULTS.md).
@@ -21,25 +22,30 @@ Every refusal is a JSON ``{"error": message, "status": code}``: 400 malformed JS
 endpoint the run's kind has not, 413 a body over the byte limit (refused from its
 Content-Length, before it is read) or more rows than the batch limit, 422 wrong shapes, NaN or
 missing fields; the service stays up. Model calls run off the event loop, one at a time (a lock:
-torch modules are not made for concurrent calls), so concurrent requests are safe.
+torch modules are not made for concurrent calls), so concurrent requests are safe; `serve(workers=N)`
+runs N such processes on one port for many concurrent clients.
 """
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations (Request,
 # imported inside create_app) at definition time.
 import importlib
 import io
+import json
+import os
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from aekit import __version__
+from aekit.data.dataset import scale_pixels
 from aekit.errors import AekitError, ConfigError, DataError
 from aekit.kinds import kind_of, load_estimator
 from aekit.report.model_card import MODEL_CARD
 from aekit.runs import RunRecord
-from aekit.tasks.serve_bodies import (DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_MB, NPY, Limits, RequestError, check_rows,
-                                      fast_rows, instances_array, instances_list, json_bytes, jsonable, parse_json,
-                                      parse_npy, check_content_length, reuse_freed_memory)
+from aekit.specs import positive_int
+from aekit.tasks.serve_bodies import (DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_MB, NPY, Limits, RequestError, all_finite,
+                                      check_content_length, check_rows, fast_rows, instances_array, instances_list,
+                                      json_bytes, jsonable, parse_json, parse_npy, reuse_freed_memory)
 
 MAX_EXPLAIN_TOP = 100
 # What each kind serves, besides /health and /metadata.
@@ -85,6 +91,11 @@ class RunModel:
         # A model fitted on a table takes records (matched by column name) or encoded rows.
         encoder = getattr(self.model, "table_encoder_", None)
         self.columns = None if encoder is None else [str(getattr(c, "name", c)) for c in encoder.columns_]
+        # uint8 instances for a model trained on values in [0, 1] are 8-bit pixels: divided by 255 as
+        # aekit's readers divide them (a quarter of float32's bytes to send; taken at face value,
+        # 0–255 would give meaningless answers without any error)
+        value_range = getattr(cfg, "value_range", None)
+        self.pixels = encoder is None and value_range is not None and float(value_range[1]) <= 1.0
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -102,6 +113,7 @@ class RunModel:
             "weights_sha256": self.config.get("weights_sha256"),
             "model_card": str(card.resolve()) if card.exists() else None,
             "data": (self.config.get("data") or {}).get("source"),
+            "uint8_instances": "8-bit pixels, divided by 255" if self.pixels else "taken as numbers",
         }
         if self.columns is not None:
             out["columns"] = self.columns
@@ -151,12 +163,13 @@ class RunModel:
             got = "a single number" if X.ndim == 0 else f"shape {list(X.shape)}"
             hint = " (wrap one instance in a list: [[...]])" if X.ndim == 1 else ""
             raise RequestError(422, f"instances must be a non-empty list of {shapes}; got {got}{hint}")
+        if X.dtype == np.uint8 and self.pixels:
+            return scale_pixels(X)  # integers: nothing to check for NaN
         X = X.astype(np.float32, copy=False)
-        if not allow_nan:
+        if not allow_nan and not all_finite(X):
             bad = ~np.isfinite(X.reshape(len(X), -1)).all(1)
-            if bad.any():
-                raise RequestError(422, f"instances hold NaN, inf or null in {int(bad.sum())} rows "
-                                        f"(first row {int(np.flatnonzero(bad)[0])})")
+            raise RequestError(422, f"instances hold NaN, inf or null in {int(bad.sum())} rows "
+                                    f"(first row {int(np.flatnonzero(bad)[0])})")
         return X
 
     def labels(self, payload: dict, n: int):
@@ -231,7 +244,7 @@ def _instances_body(example_width: int) -> dict:
 
 
 def create_app(run_dir, *, max_batch: int = DEFAULT_MAX_BATCH, max_body_mb: float = DEFAULT_MAX_BODY_MB,
-               device: str = "cpu"):
+               device: str = "cpu", workers: int = 1):
     """The FastAPI app serving a run folder.
 
     Parameters
@@ -245,6 +258,8 @@ def create_app(run_dir, *, max_batch: int = DEFAULT_MAX_BATCH, max_body_mb: floa
         Largest request body in MiB; larger → 413, refused from its Content-Length before it is read.
     device : str, default "cpu"
         Torch device of the model.
+    workers : int, default 1
+        How many processes serve this app (`serve`'s `workers`); /metadata reports it.
 
     Returns
     -------
@@ -341,8 +356,11 @@ def create_app(run_dir, *, max_batch: int = DEFAULT_MAX_BATCH, max_body_mb: floa
 
     @app.get("/metadata")
     def metadata() -> dict:
-        """Kind, input shape, threshold, aekit version, weights' sha256 and the model card's path."""
-        return model.metadata()
+        """Kind, input shape, threshold, aekit version, weights' sha256, the model card's path, and
+        the service's processes and torch threads."""
+        import torch
+
+        return {**model.metadata(), "workers": workers, "torch_threads": torch.get_num_threads()}
 
     if "encode" in model.endpoints:
         @app.post("/encode", openapi_extra=doc)
@@ -388,19 +406,49 @@ HTTP_IMPLS, LOOPS = ("auto", "httptools", "h11"), ("auto", "uvloop", "asyncio")
 GRACEFUL_SHUTDOWN_S = 30  # in-flight requests get this long to finish on Ctrl-C / SIGTERM
 
 
+WORKER_ENV = "AEKIT_SERVE_WORKER"  # how `serve` hands create_app's arguments to uvicorn's worker processes
+
+
+def configure_process(threads: int | None) -> None:
+    """What every serving process does once: torch threads (None: torch's default) and malloc that
+    keeps large freed blocks (serve_bodies.reuse_freed_memory)."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    reuse_freed_memory()  # large bodies without a page fault per page (serve_bodies.MMAP_THRESHOLD_BYTES)
+
+
+def worker_app():
+    """The app of one of `aekit serve --workers N`'s processes: uvicorn calls this factory in each
+    worker, which loads (and checks) the run folder itself."""
+    spec = json.loads(os.environ[WORKER_ENV])
+    configure_process(spec.pop("threads"))
+    return create_app(**spec)
+
+
 def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, max_batch: int = DEFAULT_MAX_BATCH,
           max_body_mb: float = DEFAULT_MAX_BODY_MB, device: str = "cpu", log_level: str = "info",
-          http: str = "auto", loop: str = "auto", on_ready=None) -> None:
+          http: str = "auto", loop: str = "auto", workers: int = 1, threads: int | None = None,
+          on_ready=None) -> None:
     """What `aekit serve` does: build the app (refusing altered weights) and run it under uvicorn
     until Ctrl-C or SIGTERM, which stops taking connections and lets requests in flight finish.
 
-    `http` and `loop` choose uvicorn's HTTP parser and event loop (HTTP_IMPLS, LOOPS); `on_ready(app)`
-    is called once the app is built, before the server starts."""
+    `http` and `loop` choose uvicorn's HTTP parser and event loop (HTTP_IMPLS, LOOPS). `workers`
+    > 1 runs that many processes on the one port (uvicorn's supervisor; each loads the run folder,
+    after this process has checked it once), each with `threads` torch threads (default: the
+    cores shared out, at least 1; torch's own default for one worker). `on_ready(app)` is called
+    once the app is built, before the server starts."""
     port = int(port)
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port must be in [0, 65535], got {port}")
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+    workers = positive_int(workers, "--workers", "service processes")
+    if threads is not None:
+        threads = positive_int(threads, "--threads", "torch threads per process")
+    elif workers > 1:  # N processes of all-core torch would fight over the cores
+        threads = max(1, (os.cpu_count() or 1) // workers)
     for option, value, choices in (("--http", http, HTTP_IMPLS), ("--loop", loop, LOOPS)):
         if value not in choices:
             raise ConfigError(f"{option} must be one of {', '.join(choices)}, got {value!r}")
@@ -413,12 +461,21 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, max_batch: int 
         import uvicorn
     except ImportError:
         raise ConfigError("aekit serve needs FastAPI and uvicorn: pip install 'aekit[serve]'") from None
-    app = create_app(run_dir, max_batch=max_batch, max_body_mb=max_body_mb, device=device)
-    reuse_freed_memory()  # large bodies without a page fault per page (serve_bodies.MMAP_THRESHOLD_BYTES)
+    spec = {"run_dir": str(Path(run_dir).resolve()), "max_batch": max_batch, "max_body_mb": max_body_mb,
+            "device": device, "workers": workers}
+    app = create_app(**spec)  # here, once, also for workers: altered weights refuse before any starts
     if on_ready is not None:
         on_ready(app)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, http=http, loop=loop,
-                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+    options = dict(host=host, port=port, log_level=log_level, http=http, loop=loop,
+                   timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+    if workers == 1:
+        configure_process(threads)
+        uvicorn.run(app, **options)
+        return
+    del app  # the supervisor needs no model; each worker loads its own
+    os.environ[WORKER_ENV] = json.dumps({**spec, "threads": threads})
+    uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers, **options)
 
 
-__all__ = ["ENDPOINTS", "HTTP_IMPLS", "LOG_LEVELS", "LOOPS", "RunModel", "create_app", "serve"]
+__all__ = ["ENDPOINTS", "HTTP_IMPLS", "LOG_LEVELS", "LOOPS", "RunModel", "WORKER_ENV", "configure_process",
+           "create_app", "serve", "worker_app"]
