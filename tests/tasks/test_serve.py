@@ -118,6 +118,30 @@ def test_detector_scores_labels_and_threshold_equal_the_detector(det_client, det
     assert body["threshold"] == pytest.approx(det.threshold_)
     codes = det_client.post("/encode", json={"instances": X[:4].tolist()}).json()["codes"]
     np.testing.assert_allclose(codes, det.estimator_.transform(X[:4]), **TOL)
+    assert det_client.get("/metadata").json()["scoring"].startswith("traced scoring graph")  # scored by it
+
+
+def test_the_traced_scorer_gives_decision_functions_scores_or_is_not_used(det_run, rows, images, monkeypatch):
+    from aekit import VariationalAutoEncoder
+    from aekit.tasks.serve import traced_scorer
+
+    _, det = det_run
+    scorer, how = traced_scorer(det, "cpu")
+    X = np.vstack([rows, rows[:7] * 5])
+    np.testing.assert_allclose(scorer(X), det.decision_function(X), rtol=1e-12)
+    assert scorer(X[:1]).shape == (1,)  # any batch size
+    # not used: off the CPU, for a score the graph does not compute, with nan_policy="flag", where it differs
+    assert traced_scorer(det, "cuda") == (None, "decision_function")
+    vae = AutoEncoderDetector(VariationalAutoEncoder(hidden=(8,), latent_dim=2, epochs=1, random_state=0),
+                              score="elbo", random_state=0).fit(images.reshape(300, -1)[:100])
+    scorer, how = traced_scorer(vae, "cpu")
+    assert scorer is None and "elbo" in how
+    flag = AutoEncoderDetector(AutoEncoder(hidden=(8,), latent_dim=2, epochs=1, random_state=0), nan_policy="flag",
+                               random_state=0).fit(rows)
+    assert traced_scorer(flag, "cpu")[0] is None
+    monkeypatch.setattr(det, "decision_function", lambda X: np.zeros(len(X)))
+    scorer, how = traced_scorer(det, "cpu")
+    assert scorer is None and "differ" in how
 
 
 def test_vae_encode_and_generate_equal_the_estimator(vae_run, images):
@@ -285,6 +309,7 @@ def test_the_table_defaults_mse_code_score_is_served(tmp_path):
     assert body["is_anomaly"] == det.predict(rows).tolist() and body["is_anomaly"][-1] == 1
     meta = client.get("/metadata").json()
     assert meta["score"] == "mse+code" and meta["n_estimators"] == 5  # the table default's cross-fitted networks
+    assert meta["scoring"] == "decision_function"  # records are encoded by the detector itself
 
 
 def test_records_for_a_model_not_fitted_on_a_table_are_refused(det_client):

@@ -21,17 +21,23 @@ installed (the serve extra: measurably faster than h11 and asyncio, benchmarks/R
 Every refusal is a JSON ``{"error": message, "status": code}``: 400 malformed JSON or .npy, 404 an
 endpoint the run's kind has not, 413 a body over the byte limit (refused from its
 Content-Length, before it is read) or more rows than the batch limit, 422 wrong shapes, NaN or
-missing fields; the service stays up. Model calls run off the event loop, one at a time (a lock:
-torch modules are not made for concurrent calls), so concurrent requests are safe; `serve(workers=N)`
-runs N such processes on one port for many concurrent clients.
+missing fields; the service stays up. Model calls run off the event loop in one model thread, in the
+order they came (torch modules are not made for concurrent calls), so concurrent requests are safe;
+a detector scores with its traced scoring graph where that gives decision_function's scores
+(`traced_scorer`: the GIL is held only to start and end a batch, so the event loop reads the next
+request meanwhile); `serve(workers=N)` runs N such processes on one port.
 """
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations (Request,
 # imported inside create_app) at definition time.
+import asyncio
 import importlib
 import io
 import json
 import os
 import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +45,7 @@ import numpy as np
 from aekit import __version__
 from aekit.data.dataset import scale_pixels
 from aekit.errors import AekitError, ConfigError, DataError
+from aekit.estimators.export import graph_spec
 from aekit.kinds import kind_of, load_estimator
 from aekit.report.model_card import MODEL_CARD
 from aekit.runs import RunRecord
@@ -54,6 +61,48 @@ ENDPOINTS = {"autoencoder": ("encode", "reconstruct"), "vae": ("encode", "recons
 
 
 # -- the model behind the endpoints ----------------------------------------------------------------
+SCORER_PROBE_ROWS = 64
+SCORER_RTOL = 1e-9  # the traced graph must give decision_function's float64 scores, not nearly them
+
+
+def traced_scorer(det, device: str):
+    """(scorer, how /score scores): a detector's scoring graph (`aekit.estimators.export`), traced
+    with TorchScript, when it gives `decision_function`'s scores (checked here on probe rows).
+
+    Why: a traced graph scores a batch in one call that holds the GIL only to start and to end,
+    while `decision_function`'s ≈ 30 torch and NumPy calls each take the GIL back from the event
+    loop; with the graph the service reads the next request while a batch is scored
+    (benchmarks/RESULTS.md, "Scoring service"). `scorer(X)` takes float32 rows or images of the
+    trained shape and returns float64 scores. Not used (None, and the reason) on a device other
+    than the CPU, with nan_policy="flag", for tables and time series, or where the graph's scores
+    differ from the detector's by more than SCORER_RTOL.
+    """
+    if device != "cpu" or det.nan_policy == "flag" or det.table_encoder_ is not None \
+            or getattr(det, "series_", None) is not None:
+        return None, "decision_function"
+    import torch
+
+    try:
+        spec = graph_spec(det, "detector")
+        layout = spec.inputs[0].shape[1:]
+        if any(isinstance(d, str) for d in layout):
+            return None, "decision_function (the graph's image size is not fixed)"
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the tracer's notes on Python values in the graph
+            graph = torch.jit.trace(spec.module.eval(), spec.probe(2), check_trace=False)
+    except ConfigError as exc:  # a score the graph does not compute (elbo, loglik)
+        return None, f"decision_function ({exc})"
+
+    def scorer(X: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return graph(torch.from_numpy(X.reshape(len(X), *layout)))[0].numpy()
+
+    probe = spec.probe(SCORER_PROBE_ROWS, seed=1)[0].numpy()
+    if not np.allclose(scorer(probe), det.decision_function(probe), rtol=SCORER_RTOL, atol=0.0):
+        return None, "decision_function (the traced graph's scores differ from it)"
+    return scorer, "traced scoring graph (decision_function's scores, checked at start)"
+
+
 class RunModel:
     """The estimator of a run folder, as the endpoints use it: input checks, and model calls one
     at a time under a lock.
@@ -84,6 +133,9 @@ class RunModel:
         self.model = self.estimator.estimator_ if self.kind == "detector" else self.estimator
         self.config = RunRecord(self.run).read_config()
         self.lock = threading.Lock()
+        # The service's model calls run in this one thread, in the order they came: a queue, not
+        # threads taking turns at the lock (measured: more rows/s under concurrent requests)
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aekit-model")
         cfg = self.model.model_config_
         self.input_shape = tuple(int(s) for s in cfg.input_shape)
         self.n_features = int(cfg.n_features)
@@ -96,6 +148,7 @@ class RunModel:
         # 0–255 would give meaningless answers without any error)
         value_range = getattr(cfg, "value_range", None)
         self.pixels = encoder is None and value_range is not None and float(value_range[1]) <= 1.0
+        self.scorer, self.scoring = traced_scorer(self.estimator, device) if self.kind == "detector" else (None, None)
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -122,6 +175,7 @@ class RunModel:
         if self.kind == "detector":
             det = self.estimator
             out.update({"threshold": float(det.threshold_), "threshold_source": det.threshold_source_,
+                        "scoring": self.scoring,
                         "score": det.score_, "n_estimators": det.n_estimators_,
                         "nan_policy": det.nan_policy, "explain": hasattr(det, "explain")})
         return out
@@ -208,7 +262,8 @@ class RunModel:
                                     "this detector has none")
 
         def run():
-            scores = det.decision_function(X)
+            fast = self.scorer is not None and isinstance(X, np.ndarray)  # records (a DataFrame) are the detector's
+            scores = self.scorer(X) if fast else det.decision_function(X)
             return scores, (det.explain(X, top=top) if explain else None)
 
         scores, explanation = self.call(run)
@@ -283,7 +338,6 @@ def create_app(run_dir, *, max_batch: int = DEFAULT_MAX_BATCH, max_body_mb: floa
     from fastapi import FastAPI, Query, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, Response
-    from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
 
     limits = Limits.of(max_batch, max_body_mb)
@@ -292,6 +346,10 @@ def create_app(run_dir, *, max_batch: int = DEFAULT_MAX_BATCH, max_body_mb: floa
                   description=f"Scoring service for the {model.kind} run folder {model.run.name} "
                               f"(input: {model.n_features} values per instance, shape {list(model.input_shape)}).")
     app.state.model, app.state.limits = model, limits
+
+    async def in_model_thread(fn, *args):
+        """fn(*args) in the model's thread (`RunModel.thread`), off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(model.thread, partial(fn, *args))
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse(RequestError(status, message).body(), status_code=status)
@@ -326,8 +384,9 @@ def create_app(run_dir, *, max_batch: int = DEFAULT_MAX_BATCH, max_body_mb: floa
             if size > limits.max_body_bytes:
                 raise RequestError(413, f"the body is above the limit of {limits.max_body_bytes} bytes (--max-body-mb)")
             chunks.append(chunk)
-        # one copy of the chunks, and memory that grows only with the bytes that arrived
-        body = b"".join(chunks)
+        # one copy of the chunks, and memory that grows only with the bytes that arrived; writable, so
+        # that a .npy body's array is handed to torch without a copy
+        body = bytearray().join(chunks)
         if request.headers.get("content-type", "").split(";")[0].strip().lower() == NPY:
             return {}, parse_npy(body)
         X = fast_rows(body, limits) if rows else None
@@ -344,7 +403,7 @@ def create_app(run_dir, *, max_batch: int = DEFAULT_MAX_BATCH, max_body_mb: floa
         payload, X = await read_input(request)
         X = model.instances(payload, X, limits)
         y = model.labels(payload, len(X))
-        out = await run_in_threadpool(getattr(model, method), X, y)
+        out = await in_model_thread(getattr(model, method), X, y)
         return answer(request, key, {key: out})
 
     doc = _instances_body(model.n_features)
@@ -381,7 +440,7 @@ def create_app(run_dir, *, max_batch: int = DEFAULT_MAX_BATCH, max_body_mb: floa
             explain=true the top columns of each row (a detector with an explain method)."""
             payload, X = await read_input(request)
             X = model.instances(payload, X, limits, allow_nan=model.estimator.nan_policy == "flag")
-            out = await run_in_threadpool(model.score, X, explain, top)
+            out = await in_model_thread(model.score, X, explain, top)
             return answer(request, "scores", out)
 
     if "generate" in model.endpoints:
@@ -393,7 +452,7 @@ def create_app(run_dir, *, max_batch: int = DEFAULT_MAX_BATCH, max_body_mb: floa
             payload, X = await read_input(request, rows=False)
             if X is not None:
                 raise RequestError(400, "/generate takes a JSON body such as {\"n\": 4, \"seed\": 0}")
-            out = await run_in_threadpool(model.generate, payload, limits)
+            out = await in_model_thread(model.generate, payload, limits)
             return answer(request, "samples", {"samples": out})
 
     return app
@@ -478,4 +537,4 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, max_batch: int 
 
 
 __all__ = ["ENDPOINTS", "HTTP_IMPLS", "LOG_LEVELS", "LOOPS", "RunModel", "WORKER_ENV", "configure_process",
-           "create_app", "serve", "worker_app"]
+           "create_app", "serve", "traced_scorer", "worker_app"]
