@@ -565,7 +565,8 @@ def test_several_worker_processes_serve_one_port_and_stop_on_sigterm(det_run, ro
     run, det = det_run
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "aekit", "serve", str(run), "--port", str(port), "--workers", "2",
-                             "--log-level", "warning"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--log-level", "warning"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)  # its own process group: a failed test kills the workers too
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -591,9 +592,11 @@ def test_several_worker_processes_serve_one_port_and_stop_on_sigterm(det_run, ro
         said = " ".join(proc.stdout.read().decode().split())  # the console may wrap its line
         assert "serving the detector" in said and "2 processes" in said
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # nothing is left behind, whatever failed
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
 
 
 def test_the_service_process_keeps_large_freed_blocks_where_the_c_library_is_glibc():
