@@ -172,7 +172,9 @@ class AutoEncoderDetector(BaseEstimator):
             return 1.0 - ssim(flat.reshape(-1, *shape), R.reshape(-1, *shape), hi - lo)
         # errors in standardized units, so every feature counts alike
         scale = est.model_.input_scale.cpu().numpy().astype(np.float64) if est.model_config_.standardize else 1.0
-        sq = ((flat - R) / scale) ** 2
+        sq = np.subtract(flat, R, out=flat)  # in place: a batch's float64 temporaries cost page faults
+        sq /= scale
+        np.square(sq, out=sq)
         if self.score_ == MANIFOLD_SCORE:  # + the distance along the manifold (aekit.estimators.manifold_score)
             parts = (sq.mean(1), est.transform(Xin), R / scale)
             return parts if views else self.manifolds_[k].score(*parts)
