@@ -118,7 +118,9 @@ def test_detector_scores_labels_and_threshold_equal_the_detector(det_client, det
     assert body["threshold"] == pytest.approx(det.threshold_)
     codes = det_client.post("/encode", json={"instances": X[:4].tolist()}).json()["codes"]
     np.testing.assert_allclose(codes, det.estimator_.transform(X[:4]), **TOL)
-    assert det_client.get("/metadata").json()["scoring"].startswith("traced scoring graph")  # scored by it
+    meta = det_client.get("/metadata").json()
+    assert meta["scoring"].startswith("traced scoring graph")  # scored by it
+    assert meta["explain"] is False  # explanations name a table's columns; this detector was fitted on an array
 
 
 def test_the_traced_scorer_gives_decision_functions_scores_or_is_not_used(det_run, rows, images, monkeypatch):
@@ -310,19 +312,17 @@ def test_the_table_defaults_mse_code_score_is_served(tmp_path):
     meta = client.get("/metadata").json()
     assert meta["score"] == "mse+code" and meta["n_estimators"] == 5  # the table default's cross-fitted networks
     assert meta["scoring"] == "decision_function"  # records are encoded by the detector itself
+    assert meta["explain"] is True
 
 
 def test_records_for_a_model_not_fitted_on_a_table_are_refused(det_client):
     assert_error(det_client.post("/score", json={"instances": [{"a": 1.0}]}), 422, "fitted on a table")
 
 
-def test_explain_without_an_explain_method_is_a_400(det_run, monkeypatch):
-    run, _ = det_run
-    client = TestClient(create_app(run))
-    monkeypatch.delattr(AutoEncoderDetector, "explain", raising=False)
-    r = client.post("/score?explain=true", json={"instances": [[0.0] * 12]})
-    assert_error(r, 400, "tabular detector")
-    assert_error(client.post("/score?explain=true&top=0", json={"instances": [[0.0] * 12]}), 422, "top")
+def test_explain_for_a_detector_not_fitted_on_a_table_is_a_400(det_client):
+    r = det_client.post("/score?explain=true", json={"instances": [[0.0] * 12]})
+    assert_error(r, 400, "table's columns", "fitted on an array")
+    assert_error(det_client.post("/score?explain=true&top=0", json={"instances": [[0.0] * 12]}), 422, "top")
 
 
 # -- bad input: JSON errors, and the service stays up ---------------------------------------------------

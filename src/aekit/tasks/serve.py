@@ -177,7 +177,7 @@ class RunModel:
             out.update({"threshold": float(det.threshold_), "threshold_source": det.threshold_source_,
                         "scoring": self.scoring,
                         "score": det.score_, "n_estimators": det.n_estimators_,
-                        "nan_policy": det.nan_policy, "explain": hasattr(det, "explain")})
+                        "nan_policy": det.nan_policy, "explain": det.table_encoder_ is not None})
         return out
 
     # -- inputs ---------------------------------------------------------------------------------
@@ -257,9 +257,9 @@ class RunModel:
     def score(self, X, explain: bool = False, top: int = 5) -> dict:
         """Scores, 0/1 labels and the threshold; with `explain`, the detector's `explain(X, top=top)`."""
         det = self.estimator
-        if explain and not hasattr(det, "explain"):
-            raise RequestError(400, "explanations need a tabular detector (one with an explain method); "
-                                    "this detector has none")
+        if explain and det.table_encoder_ is None:
+            raise RequestError(400, "explanations name a table's columns: this detector was fitted on an array, "
+                                    "not on a table (a pandas DataFrame)")
 
         def run():
             fast = self.scorer is not None and isinstance(X, np.ndarray)  # records (a DataFrame) are the detector's
