@@ -354,6 +354,12 @@ def test_uint8_npy_bodies_are_8bit_pixels_for_a_model_trained_on_0_to_1_and_numb
     np.testing.assert_allclose(got, est.transform(scale_pixels(pixels)), **TOL)
     assert not np.allclose(got, est.transform(pixels.astype(np.float32)), atol=1e-3)  # not taken at face value
     assert ae_client.get("/metadata").json()["uint8_instances"] == "8-bit pixels, divided by 255"
+    # the same pixels as JSON numbers or a wider integer type: refused, not scored at face value
+    for r in (ae_client.post("/encode", json={"instances": pixels.tolist()}),
+              ae_client.post("/encode", content=npy_bytes(pixels.astype(np.int64)), headers={"content-type": NPY})):
+        assert_error(r, 422, "whole numbers up to 255", "divide 8-bit pixels by 255")
+    binary = (pixels > 127).astype(np.int64)  # whole numbers within [0, 1] are values of the trained range
+    assert ae_client.post("/encode", json={"instances": binary.tolist()}).status_code == 200
 
     _, det = det_run  # trained on values beyond [0, 1]: uint8 values are numbers
     small = np.random.default_rng(2).integers(0, 4, size=(6, 12), dtype=np.uint8)

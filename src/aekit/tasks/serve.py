@@ -208,8 +208,9 @@ class RunModel:
         return df
 
     def check_instances(self, X: np.ndarray, limits: Limits, *, allow_nan: bool = False) -> np.ndarray:
-        """X as float32 rows or images of the trained shape: 413 over the batch limit, 422 for a
-        wrong shape or NaN/inf (unless `allow_nan`)."""
+        """X as float32 rows or images of the trained shape (uint8 pixels divided by 255 for a model
+        of [0, 1]): 413 over the batch limit, 422 for a wrong shape, NaN/inf (unless `allow_nan`),
+        or whole numbers above 1 for a model of [0, 1] (pixels not divided by 255)."""
         check_rows(len(X) if X.ndim else 0, limits)
         flat, image = (self.n_features,), self.input_shape
         if X.ndim < 2 or len(X) == 0 or X.shape[1:] not in (flat, image):
@@ -224,6 +225,11 @@ class RunModel:
             bad = ~np.isfinite(X.reshape(len(X), -1)).all(1)
             raise RequestError(422, f"instances hold NaN, inf or null in {int(bad.sum())} rows "
                                     f"(first row {int(np.flatnonzero(bad)[0])})")
+        if self.pixels and float(X.max()) > 1.0 and np.array_equal(X, np.rint(X)):
+            # 0–255 pixels given to a model of [0, 1] would score as garbage without an error
+            raise RequestError(422, f"instances hold whole numbers up to {float(X.max()):g}, but this model was "
+                                    "trained on values in [0, 1]: divide 8-bit pixels by 255 first, or send them "
+                                    "as a uint8 .npy body (which the service divides)")
         return X
 
     def labels(self, payload: dict, n: int):
