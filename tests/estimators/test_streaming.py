@@ -109,6 +109,8 @@ def test_raw_uint8_pixels_given_to_a_model_of_unit_values_warn(images):
     raw = np.round(Xf[:5] * 255).astype(np.uint8)  # the file's own values
     with pytest.warns(AekitWarning, match="divide by 255"):
         model.transform(raw)
+    with pytest.warns(AekitWarning, match="holds int64 values up to .* divide by 255"):  # an image read as int64
+        model.transform(raw.astype(np.int64))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.transform(Xf[:5])  # scaled: no warning

@@ -122,10 +122,11 @@ def scale_pixels(X: np.ndarray) -> np.ndarray:
 
 
 def warn_raw_pixels(X, value_range, what: str = "X") -> None:
-    """An `AekitWarning` when `X` holds 8-bit pixel values (uint8) for a model trained on data in
-    [0, 1] or less: aekit's loaders (and `aekit.data.sources.MemmapSource`) scale uint8 images by
-    1/255, an array passed as is is taken at its values, and a model fed 0–255 where it learned
-    0–1 gives meaningless codes and scores without any error.
+    """An `AekitWarning` when `X` holds 8-bit pixel values for a model trained on data in [0, 1] or
+    less: uint8, or integers of another type above the trained range (an image read as int64, say).
+    aekit's loaders (and `aekit.data.sources.MemmapSource`) scale uint8 images by 1/255, an array
+    passed as is is taken at its values, and a model fed 0–255 where it learned 0–1 gives
+    meaningless codes and scores without any error.
 
     Examples
     --------
@@ -133,14 +134,24 @@ def warn_raw_pixels(X, value_range, what: str = "X") -> None:
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
     ...     warn_raw_pixels(np.zeros((2, 3), np.uint8), (0.0, 1.0))
-    >>> "divide by 255" in str(caught[0].message)
-    True
+    ...     warn_raw_pixels(np.full((2, 3), 200), (0.0, 1.0))
+    ...     warn_raw_pixels(np.ones((2, 3), np.int64), (0.0, 1.0))   # 0/1 values: in the range
+    >>> len(caught), all("divide by 255" in str(c.message) for c in caught)
+    (2, True)
     """
-    if getattr(X, "dtype", None) == np.uint8 and value_range is not None and float(value_range[1]) <= 1.0:
-        import warnings
+    dtype = getattr(X, "dtype", None)
+    if dtype is None or dtype.kind not in "iu" or value_range is None or float(value_range[1]) > 1.0:
+        return
+    lo, hi = float(value_range[0]), float(value_range[1])
+    if dtype == np.uint8:
+        held = "is uint8 (pixel values 0–255)"
+    elif X.size and float(X.max()) > hi:
+        held = f"holds {dtype} values up to {X.max()}"
+    else:
+        return
+    import warnings
 
-        from aekit.errors import AekitWarning
+    from aekit.errors import AekitWarning
 
-        warnings.warn(f"{what} is uint8 (pixel values 0–255) but the model was trained on values in "
-                      f"[{float(value_range[0]):g}, {float(value_range[1]):g}]: divide by 255 first "
-                      "(aekit's loaders scale 8-bit images that way)", AekitWarning, stacklevel=4)
+    warnings.warn(f"{what} {held} but the model was trained on values in [{lo:g}, {hi:g}]: divide by 255 first "
+                  "(aekit's loaders scale 8-bit images that way)", AekitWarning, stacklevel=4)
