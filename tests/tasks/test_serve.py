@@ -145,6 +145,13 @@ def test_the_traced_scorer_gives_decision_functions_scores_or_is_not_used(det_ru
     scorer, how = traced_scorer(det, "cpu")
     assert scorer is None and "differ" in how
 
+    def untraceable(*args, **kwargs):
+        raise RuntimeError("a control flow the tracer cannot follow")
+
+    monkeypatch.setattr("torch.jit.trace", untraceable)  # the service still starts, scoring as before
+    scorer, how = traced_scorer(det, "cpu")
+    assert scorer is None and "could not be traced" in how
+
 
 def test_vae_encode_and_generate_equal_the_estimator(vae_run, images):
     run, est = vae_run

@@ -14,8 +14,9 @@ Bodies are JSON, ``{"instances": [[...], ...]}`` (rows of the trained number of 
 images nested in the trained (C, H, W) shape; a conditional VAE also takes ``"labels"``), or a
 NumPy ``.npy`` array with ``Content-Type: application/x-npy`` (no JSON parsing: the fast path for
 large batches; a uint8 array for a model trained on values in [0, 1] is 8-bit pixels, divided by 255
-as aekit's readers divide them, at a quarter of float32's bytes). A JSON body of plain rows, exactly ``{"instances": [[n, ...], ...]}``, is parsed in C
-(`fast_rows`); any other JSON body by ``json.loads``. Answers are JSON; ``Accept:
+as aekit's readers divide them, at a quarter of float32's bytes). A JSON body of plain rows, exactly
+``{"instances": [[n, ...], ...]}``, is parsed in C (`fast_rows`); any other JSON body by
+``json.loads``. Answers are JSON; ``Accept:
 application/x-npy`` returns the main array as .npy. uvicorn runs with httptools and uvloop when
 installed (the serve extra: measurably faster than h11 and asyncio, benchmarks/RESULTS.md).
 Every refusal is a JSON ``{"error": message, "status": code}``: 400 malformed JSON or .npy, 404 an
@@ -92,6 +93,8 @@ def traced_scorer(det, device: str):
             graph = torch.jit.trace(spec.module.eval(), spec.probe(2), check_trace=False)
     except ConfigError as exc:  # a score the graph does not compute (elbo, loglik)
         return None, f"decision_function ({exc})"
+    except (RuntimeError, TypeError, ValueError) as exc:  # a model the tracer cannot follow: serve it as before
+        return None, f"decision_function (the graph could not be traced: {type(exc).__name__}: {exc})"
 
     def scorer(X: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
