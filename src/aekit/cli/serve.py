@@ -20,7 +20,7 @@ def serve(
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level: critical, error, warning, info (one line per request) or debug.")] = "info",
     http: Annotated[str, typer.Option(help="uvicorn's HTTP parser: auto (httptools when installed, else h11), httptools or h11.")] = "auto",
     loop: Annotated[str, typer.Option(help="uvicorn's event loop: auto (uvloop when installed, else asyncio), uvloop or asyncio.")] = "auto",
-    workers: Annotated[int, typer.Option(help="Processes serving the port, each with its own copy of the model: more than 1 lets several clients be answered at once on several cores (one process answers one request at a time).")] = 1,
+    workers: Annotated[int, typer.Option(help="Processes serving the port, each with its own copy of the model: more than 1 lets several clients be answered at once on several cores (one process runs one model call at a time).")] = 1,
     threads: Annotated[Optional[int], typer.Option(help="Torch threads per process (default: torch's own for one worker; the cores shared out among several).")] = None,
 ) -> None:
     """Serve a run folder over HTTP: POST /encode, /reconstruct, /score (detectors), /generate (VAEs).
