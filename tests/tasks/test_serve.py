@@ -454,6 +454,23 @@ def test_the_cli_refuses_altered_weights_with_one_line_and_exit_2(tmp_path, rows
         assert code == 2 and option in err and err.count("\n") == 1
 
 
+def test_a_port_in_use_or_another_machines_address_is_one_line_and_exit_2_before_the_model_loads(det_run, capsys):
+    from support import run_cli
+
+    run, _ = det_run
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for workers in ("1", "2"):
+            code, out, err = run_cli(["serve", run, "--port", str(port), "--workers", workers], capsys)
+            assert code == 2 and err.count("\n") == 1 and f"127.0.0.1:{port} is in use" in err and "--port" in err
+            assert "serving" not in out  # nothing claims to serve
+    # an address of another machine (TEST-NET-1, RFC 5737): no name lookup, refused by bind
+    code, _, err = run_cli(["serve", run, "--host", "192.0.2.1", "--port", "8000"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "192.0.2.1:8000 cannot be listened on" in err
+
+
 def test_asking_for_a_c_server_part_that_is_not_installed_is_a_config_error(det_run, monkeypatch):
     from aekit.errors import ConfigError
     from aekit.tasks.serve import serve

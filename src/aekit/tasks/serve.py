@@ -495,6 +495,30 @@ def worker_app():
     return create_app(**spec)
 
 
+def check_address(host: str, port: int) -> None:
+    """ConfigError when `host`:`port` cannot be listened on (in use, or not an address of this
+    machine), said before the model loads; uvicorn would say it after "serving ..." with exit 3.
+    Port 0 (any free port) is not checked."""
+    import errno
+    import socket
+
+    if port == 0:
+        return
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ConfigError(f"--host {host!r} is not an address this machine can listen on ({exc})") from None
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            why = ("is in use (another service?): choose another with --port" if exc.errno == errno.EADDRINUSE
+                   else f"cannot be listened on: {exc.strerror}")
+            raise ConfigError(f"{host}:{port} {why}") from None
+
+
 def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, max_batch: int = DEFAULT_MAX_BATCH,
           max_body_mb: float = DEFAULT_MAX_BODY_MB, device: str = "cpu", log_level: str = "info",
           http: str = "auto", loop: str = "auto", workers: int = 1, threads: int | None = None,
@@ -529,6 +553,7 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, max_batch: int 
         import uvicorn
     except ImportError:
         raise ConfigError("aekit serve needs FastAPI and uvicorn: pip install 'aekit[serve]'") from None
+    check_address(host, port)
     spec = {"run_dir": str(Path(run_dir).resolve()), "max_batch": max_batch, "max_body_mb": max_body_mb,
             "device": device, "workers": workers}
     app = create_app(**spec)  # here, once, also for workers: altered weights refuse before any starts
@@ -545,5 +570,5 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, max_batch: int 
     uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers, **options)
 
 
-__all__ = ["ENDPOINTS", "HTTP_IMPLS", "LOG_LEVELS", "LOOPS", "RunModel", "WORKER_ENV", "configure_process",
-           "create_app", "serve", "traced_scorer", "worker_app"]
+__all__ = ["ENDPOINTS", "HTTP_IMPLS", "LOG_LEVELS", "LOOPS", "RunModel", "WORKER_ENV", "check_address",
+           "configure_process", "create_app", "serve", "traced_scorer", "worker_app"]
