@@ -107,10 +107,11 @@ def _describe(est) -> str:
         extras.append(f"noise {c.noise}")
     if c.sparsity:
         extras.append(f"sparsity {c.sparsity}")
-    validated = best_epoch_basis(getattr(est, "history_", None)) == "validation loss"
-    best = "lowest validation loss" if validated else "lowest training loss: no validation split"
+    basis = best_epoch_basis(getattr(est, "history_", None))  # None: no history recorded, nothing to say
+    best = {"validation loss": " (lowest validation loss)",
+            "training loss": " (lowest training loss: no validation split)"}.get(basis, "")
     return (f"<code>{layers}</code> ({', '.join(extras)}); trained {getattr(est, 'n_epochs_', '?')} epochs, "
-            f"best epoch {getattr(est, 'best_epoch_', '?')} ({best}).")
+            f"best epoch {getattr(est, 'best_epoch_', '?')}{best}.")
 
 
 def model_section(entry: ReportEntry, train: Dataset, test: Dataset, fig_dir: Path, slug: str,

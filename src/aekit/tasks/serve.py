@@ -108,7 +108,7 @@ def traced_scorer(det, device: str):
 
 class RunModel:
     """The estimator of a run folder, as the endpoints use it: input checks, and model calls one
-    at a time under a lock.
+    at a time under a lock (the service makes them in its one model thread, `thread`).
 
     Parameters
     ----------

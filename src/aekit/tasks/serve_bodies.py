@@ -234,14 +234,14 @@ def fast_rows(body: bytes, limits: Limits) -> np.ndarray | None:
         if X.dtype.kind not in "iuf" or X.ndim != 2 or len(X) != n_rows:
             return None
         X = X.astype(np.float32)
-        return X if np.isfinite(X).all() else None
+        return X if all_finite(X) else None
     try:
         X = np.loadtxt(io.BytesIO(text), delimiter=",", dtype=np.float32, ndmin=2, comments=None,
                        encoding="ascii")
     except (ValueError, UnicodeError):
         return None
     # np.loadtxt skips blank lines (an empty row) and reads nan/inf: the general path judges those
-    if len(X) != n_rows or not np.isfinite(X).all():
+    if len(X) != n_rows or not all_finite(X):
         return None
     return X
 
