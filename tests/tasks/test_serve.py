@@ -449,7 +449,8 @@ def test_the_cli_refuses_altered_weights_with_one_line_and_exit_2(tmp_path, rows
         code, _, err = run_cli(["serve", run, "--port", "0", "--workers", workers], capsys)
         assert code == 2 and err.count("\n") == 1 and "altered" in err
     for option, value in (("--max-batch", "0"), ("--max-body-mb", "-1"), ("--port", "70000"), ("--log-level", "loud"),
-                          ("--http", "fast"), ("--loop", "trio"), ("--workers", "0"), ("--threads", "0")):
+                          ("--http", "fast"), ("--loop", "trio"), ("--workers", "0"), ("--threads", "0"),
+                          ("--merge-rows", "-1")):
         code, _, err = run_cli(["serve", run, option, value], capsys)
         assert code == 2 and option in err and err.count("\n") == 1
 
@@ -522,15 +523,15 @@ def test_a_real_uvicorn_server_answers_refuses_a_100mb_body_and_shuts_down_grace
     app = create_app(run, max_body_mb=8)
     model = app.state.model
     slow_started = threading.Event()
-    fast_score = model.score
+    fast_scores = model.scores
 
-    def slow_score(X, *args):  # a request that is in flight when the shutdown begins
+    def slow_scores(X):  # a request that is in flight when the shutdown begins
         if len(X) == 2:
             slow_started.set()
             time.sleep(1.0)
-        return fast_score(X, *args)
+        return fast_scores(X)
 
-    model.score = slow_score
+    model.scores = slow_scores
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", http=http,
                                            loop=loop, timeout_graceful_shutdown=10))

@@ -22,6 +22,7 @@ def serve(
     loop: Annotated[str, typer.Option(help="uvicorn's event loop: auto (uvloop when installed, else asyncio), uvloop or asyncio.")] = "auto",
     workers: Annotated[int, typer.Option(help="Processes serving the port, each with its own copy of the model: more than 1 lets several clients be answered at once on several cores (one process runs one model call at a time).")] = 1,
     threads: Annotated[Optional[int], typer.Option(help="Torch threads per process (default: torch's own for one worker; the cores shared out among several).")] = None,
+    merge_rows: Annotated[int, typer.Option("--merge-rows", help="Dynamic batching: requests of at most this many rows that wait for the model together run as one model call of up to --max-batch rows (each gets its own rows of the answer); 0 runs every request alone. /metadata counts the calls.")] = 256,
 ) -> None:
     """Serve a run folder over HTTP: POST /encode, /reconstruct, /score (detectors), /generate (VAEs).
 
@@ -30,8 +31,9 @@ def serve(
     is parsed in C; .npy needs no parsing at all; uint8 .npy for a model trained on [0, 1] is
     8-bit pixels, divided by 255). GET /health, /metadata
     (kind, input shape, threshold, versions, the weights' sha256, the model card) and /docs
-    (OpenAPI). A run folder whose weights were altered is refused. Ctrl-C stops taking connections
-    and lets requests in flight finish.
+    (OpenAPI). Small requests that wait for the model together run as one model call (--merge-rows).
+    A run folder whose weights were altered is refused. Ctrl-C stops taking connections and lets
+    requests in flight finish.
     """
     from aekit.tasks.serve import serve as run_serve
 
@@ -43,4 +45,5 @@ def serve(
                       f"({', '.join('/' + e for e in model.endpoints)}; docs at /docs{processes})")
 
     run_serve(run, host=host, port=port, max_batch=max_batch, max_body_mb=max_body_mb, device=device,
-              log_level=log_level, http=http, loop=loop, workers=workers, threads=threads, on_ready=ready)
+              log_level=log_level, http=http, loop=loop, workers=workers, threads=threads, merge_rows=merge_rows,
+              on_ready=ready)

@@ -26,7 +26,9 @@ missing fields; the service stays up. Model calls run off the event loop in one 
 order they came (torch modules are not made for concurrent calls), so concurrent requests are safe;
 a detector scores with its traced scoring graph where that gives decision_function's scores
 (`traced_scorer`: the GIL is held only to start and end a batch, so the event loop reads the next
-request meanwhile); `serve(workers=N)` runs N such processes on one port.
+request meanwhile); small requests that wait for the model together run as one call of up to
+--max-batch rows (`aekit.tasks.serve_batching`: dynamic batching); `serve(workers=N)` runs N such
+processes on one port.
 """
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations (Request,
 # imported inside create_app) at definition time.
@@ -50,10 +52,11 @@ from aekit.estimators.export import graph_spec
 from aekit.kinds import kind_of, load_estimator
 from aekit.report.model_card import MODEL_CARD
 from aekit.runs import RunRecord
-from aekit.specs import positive_int
+from aekit.specs import non_negative_int, positive_int
 from aekit.tasks.serve_bodies import (DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_MB, NPY, Limits, RequestError, all_finite,
                                       check_content_length, check_rows, fast_rows, instances_array, instances_list,
                                       json_bytes, jsonable, parse_json, parse_npy, reuse_freed_memory)
+from aekit.tasks.serve_batching import DEFAULT_MERGE_ROWS, RequestBatcher
 
 MAX_EXPLAIN_TOP = 100
 # What each kind serves, besides /health and /metadata.
@@ -263,23 +266,27 @@ class RunModel:
     def reconstruct(self, X, y=None) -> np.ndarray:
         return self.call(self.model.reconstruct, X, *([] if y is None else [y]))
 
+    def scores(self, X) -> np.ndarray:
+        """The detector's anomaly scores of X: its traced graph for arrays where the service uses it
+        (`traced_scorer`), decision_function otherwise (records, as a DataFrame, always)."""
+        fast = self.scorer is not None and isinstance(X, np.ndarray)
+        return self.call(self.scorer if fast else self.estimator.decision_function, X)
+
     def score(self, X, explain: bool = False, top: int = 5) -> dict:
         """Scores, 0/1 labels and the threshold; with `explain`, the detector's `explain(X, top=top)`."""
         det = self.estimator
         if explain and det.table_encoder_ is None:
             raise RequestError(400, "explanations name a table's columns: this detector was fitted on an array, "
                                     "not on a table (a pandas DataFrame)")
+        return self.scored(self.scores(X), self.call(det.explain, X, top=top) if explain else None)
 
-        def run():
-            fast = self.scorer is not None and isinstance(X, np.ndarray)  # records (a DataFrame) are the detector's
-            scores = self.scorer(X) if fast else det.decision_function(X)
-            return scores, (det.explain(X, top=top) if explain else None)
-
-        scores, explanation = self.call(run)
-        out = {"scores": scores, "is_anomaly": (np.asarray(scores) > det.threshold_).astype(int),
-               "threshold": float(det.threshold_)}
-        if explain:
-            out["explanations"] = explanation
+    def scored(self, scores: np.ndarray, explanations=None) -> dict:
+        """What /score answers for `scores`: them, their 0/1 labels at the threshold, the threshold."""
+        threshold = self.estimator.threshold_
+        out = {"scores": scores, "is_anomaly": (np.asarray(scores) > threshold).astype(int),
+               "threshold": float(threshold)}
+        if explanations is not None:
+            out["explanations"] = explanations
         return out
 
     def generate(self, payload: dict, limits: Limits) -> np.ndarray:
@@ -308,7 +315,7 @@ def _instances_body(example_width: int) -> dict:
 
 
 def create_app(run_dir, *, max_batch: int = DEFAULT_MAX_BATCH, max_body_mb: float = DEFAULT_MAX_BODY_MB,
-               device: str = "cpu", workers: int = 1):
+               device: str = "cpu", workers: int = 1, merge_rows: int = DEFAULT_MERGE_ROWS):
     """The FastAPI app serving a run folder.
 
     Parameters
@@ -317,18 +324,23 @@ def create_app(run_dir, *, max_batch: int = DEFAULT_MAX_BATCH, max_body_mb: floa
         A run folder of an autoencoder, a VAE or a detector; loaded once, here (altered weights
         raise RunFolderError: the service refuses to start).
     max_batch : int, default 4096
-        Most instances (or generated samples) one request may ask for; more → 413.
+        Most instances (or generated samples) one request may ask for; more → 413. Also the most
+        rows of one model call that merges requests.
     max_body_mb : float, default 64
         Largest request body in MiB; larger → 413, refused from its Content-Length before it is read.
     device : str, default "cpu"
         Torch device of the model.
     workers : int, default 1
         How many processes serve this app (`serve`'s `workers`); /metadata reports it.
+    merge_rows : int, default 256
+        Array requests of at most this many rows that wait for the model together run as one call
+        (`aekit.tasks.serve_batching`); 0 runs every request alone. /metadata counts the calls.
 
     Returns
     -------
     fastapi.FastAPI
-        The app; `app.state.model` is its `RunModel`, `app.state.limits` its `Limits`.
+        The app; `app.state.model` is its `RunModel`, `app.state.limits` its `Limits`,
+        `app.state.batcher` its `RequestBatcher`.
 
     Examples
     --------
@@ -350,11 +362,13 @@ def create_app(run_dir, *, max_batch: int = DEFAULT_MAX_BATCH, max_body_mb: floa
     from starlette.exceptions import HTTPException
 
     limits = Limits.of(max_batch, max_body_mb)
+    merge_rows = non_negative_int(merge_rows, "--merge-rows")
     model = RunModel(run_dir, device=device)
+    batcher = RequestBatcher(model.thread, max_rows=limits.max_batch, merge_rows=merge_rows)
     app = FastAPI(title=f"aekit: {model.kind} {model.run.name}", version=__version__,
                   description=f"Scoring service for the {model.kind} run folder {model.run.name} "
                               f"(input: {model.n_features} values per instance, shape {list(model.input_shape)}).")
-    app.state.model, app.state.limits = model, limits
+    app.state.model, app.state.limits, app.state.batcher = model, limits, batcher
 
     async def in_model_thread(fn, *args):
         """fn(*args) in the model's thread (`RunModel.thread`), off the event loop."""
@@ -412,7 +426,8 @@ def create_app(run_dir, *, max_batch: int = DEFAULT_MAX_BATCH, max_body_mb: floa
         payload, X = await read_input(request)
         X = model.instances(payload, X, limits)
         y = model.labels(payload, len(X))
-        out = await in_model_thread(getattr(model, method), X, y)
+        fn = getattr(model, method)
+        out = await (batcher.run(fn, X) if y is None and isinstance(X, np.ndarray) else in_model_thread(fn, X, y))
         return answer(request, key, {key: out})
 
     doc = _instances_body(model.n_features)
@@ -424,11 +439,12 @@ def create_app(run_dir, *, max_batch: int = DEFAULT_MAX_BATCH, max_body_mb: floa
 
     @app.get("/metadata")
     def metadata() -> dict:
-        """Kind, input shape, threshold, aekit version, weights' sha256, the model card's path, and
-        the service's processes and torch threads."""
+        """Kind, input shape, threshold, aekit version, weights' sha256, the model card's path, the
+        service's processes and torch threads, and its batching (calls made for mergeable requests)."""
         import torch
 
-        return {**model.metadata(), "workers": workers, "torch_threads": torch.get_num_threads()}
+        return {**model.metadata(), "workers": workers, "torch_threads": torch.get_num_threads(),
+                "batching": batcher.stats()}
 
     if "encode" in model.endpoints:
         @app.post("/encode", openapi_extra=doc)
@@ -449,8 +465,11 @@ def create_app(run_dir, *, max_batch: int = DEFAULT_MAX_BATCH, max_body_mb: floa
             explain=true the top columns of each row (a detector with an explain method)."""
             payload, X = await read_input(request)
             X = model.instances(payload, X, limits, allow_nan=model.estimator.nan_policy == "flag")
-            out = await in_model_thread(model.score, X, explain, top)
-            return answer(request, "scores", out)
+            if explain:
+                return answer(request, "scores", await in_model_thread(model.score, X, explain, top))
+            arrays = isinstance(X, np.ndarray)  # records (a DataFrame) run alone
+            scores = await (batcher.run(model.scores, X) if arrays else in_model_thread(model.scores, X))
+            return answer(request, "scores", model.scored(scores))
 
     if "generate" in model.endpoints:
         @app.post("/generate", openapi_extra={"requestBody": {"content": {"application/json": {
@@ -522,15 +541,15 @@ def check_address(host: str, port: int) -> None:
 def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, max_batch: int = DEFAULT_MAX_BATCH,
           max_body_mb: float = DEFAULT_MAX_BODY_MB, device: str = "cpu", log_level: str = "info",
           http: str = "auto", loop: str = "auto", workers: int = 1, threads: int | None = None,
-          on_ready=None) -> None:
+          merge_rows: int = DEFAULT_MERGE_ROWS, on_ready=None) -> None:
     """What `aekit serve` does: build the app (refusing altered weights) and run it under uvicorn
     until Ctrl-C or SIGTERM, which stops taking connections and lets requests in flight finish.
 
     `http` and `loop` choose uvicorn's HTTP parser and event loop (HTTP_IMPLS, LOOPS). `workers`
     > 1 runs that many processes on the one port (uvicorn's supervisor; each loads the run folder,
     after this process has checked it once), each with `threads` torch threads (default: the
-    cores shared out, at least 1; torch's own default for one worker). `on_ready(app)` is called
-    once the app is built, before the server starts."""
+    cores shared out, at least 1; torch's own default for one worker). `max_batch`, `max_body_mb`,
+    `merge_rows`: `create_app`'s. `on_ready(app)` is called once the app is built, before the server starts."""
     port = int(port)
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port must be in [0, 65535], got {port}")
@@ -555,7 +574,7 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, max_batch: int 
         raise ConfigError("aekit serve needs FastAPI and uvicorn: pip install 'aekit[serve]'") from None
     check_address(host, port)
     spec = {"run_dir": str(Path(run_dir).resolve()), "max_batch": max_batch, "max_body_mb": max_body_mb,
-            "device": device, "workers": workers}
+            "device": device, "workers": workers, "merge_rows": merge_rows}
     app = create_app(**spec)  # here, once, also for workers: altered weights refuse before any starts
     if on_ready is not None:
         on_ready(app)
