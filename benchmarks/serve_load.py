@@ -2,21 +2,26 @@
 features) behind the HTTP service, beside the same detector called in-process.
 
 The detector: `aekit detect fit`'s default model (AutoEncoder 784-64-32-8, the detector's
-DEFAULT_MODEL; --hidden/--latent for another size) trained for --epochs epochs on the first --train MNIST training images of digit 1
+DEFAULT_MODEL; --hidden/--latent for another size, --model for another preset such as conv-ae) trained for --epochs epochs on the first --train MNIST training images of digit 1
 (the real MNIST from --data-dir; --random trains on uniform random data of that shape instead).
 The service runs as `aekit serve RUN --log-level warning --http H --loop L --workers W --threads T`
-in a subprocess on 127.0.0.1 (a free port): W processes (--workers, default 1) of --threads torch
+(and --pin-cores, --merge-rows when given) in a subprocess on 127.0.0.1 (a free port): W processes (--workers, default 1) of --threads torch
 threads each; the in-process detector runs with --inproc-threads torch threads (default: as many as
 one service process). --http auto --loop auto: httptools and uvloop when installed; --http h11
 --loop asyncio: uvicorn's pure-Python stack. Two comparisons this makes:
 - per process: 1 worker of T threads against the in-process call with T threads (the default);
 - per machine: --workers 2 --threads 1 --inproc-threads 2 --clients 4 on 2 cores, the service as
   deployed for concurrent clients against the in-process call with the whole machine's threads.
-The client is this process: one keep-alive connection (http.client), request bodies serialized
-before the clock starts, one request at a time; latency = send to full answer.
+The client is this process: keep-alive connections on plain sockets (`Connection`: whole requests
+built before the clock starts, answers read by their Content-Length and checked with orjson; it
+costs the two shared cores less CPU than http.client, which parses each answer's head with the
+email package), one request at a time per connection; latency = send to full answer.
 
 Measured, on MNIST test images:
-- batch 1: --requests-1 requests (default 10,000) of one image each, JSON;
+- batch 1: --requests-1 requests (default 10,000) of one image each, JSON, on one connection; then
+  the same requests over --clients-1 connections at once (default 8), where requests that wait for
+  the model together run as one call (aekit serve's dynamic batching, --merge-rows; the service's
+  /metadata counts the model calls);
 - batch 1,000: --requests-1000 requests (default 100) of 1,000 images, JSON, .npy float32 and .npy
   uint8 bodies (Content-Type application/x-npy: the same service without JSON parsing; uint8: the
   images' 8-bit pixels as MNIST stores them, which the service divides by 255 as aekit's loaders
@@ -80,8 +85,9 @@ def train_detector(args, out: Path):
         source = f"MNIST digit 1, first {len(ones)} training images"
     sizes = {} if args.hidden is None else {"hidden": tuple(int(h) for h in args.hidden.split(",")),
                                             "latent_dim": args.latent}
-    det = AutoEncoderDetector(detector_model("ae", epochs=args.epochs, random_state=0, **sizes),
-                              random_state=0).fit(train)
+    images = "conv" in args.model  # a convolutional model is fitted on 1 × 28 × 28 images (it serves rows too)
+    det = AutoEncoderDetector(detector_model(args.model, epochs=args.epochs, random_state=0, **sizes),
+                              random_state=0).fit(train.reshape(-1, 1, 28, 28) if images else train)
     det.save(out)
     return det, np.ascontiguousarray(test, dtype=np.float32), source
 
@@ -93,11 +99,12 @@ def free_port() -> int:
 
 
 def start_server(run: Path, port: int, threads: int, http_impl: str = "auto", loop: str = "auto",
-                 workers: int = 1) -> subprocess.Popen:
+                 workers: int = 1, merge_rows: int | None = None, pin: bool = False) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     cmd = [sys.executable, "-m", "aekit", "serve", str(run), "--host", "127.0.0.1", "--port", str(port),
            "--log-level", "warning", "--http", http_impl, "--loop", loop, "--workers", str(workers),
-           "--threads", str(threads)]
+           "--threads", str(threads), *([] if merge_rows is None else ["--merge-rows", str(merge_rows)]),
+           *(["--pin-cores"] if pin else [])]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -162,38 +169,94 @@ def npy_body(X: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def post_all(port: int, bodies: list[bytes], content_type: str, rows: int) -> list[float]:
-    """Seconds per request, one at a time on a new keep-alive connection (uvicorn closes one idle
-    for 5 s); each answer checked."""
+def request_bytes(body: bytes, content_type: str) -> bytes:
+    """A whole POST /score request (head and body), built before the clock starts."""
+    head = (f"POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    return head + body
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection that sends prebuilt requests and reads each answer by its
+    Content-Length: a load generator that costs the two shared cores little CPU (http.client parses
+    every answer's head with the email package; the service's own cost is what is measured)."""
+
+    def __init__(self, port: int):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=REQUEST_TIMEOUT_S)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.pending = b""
+
+    def exchange(self, request: bytes) -> tuple[int, bytes]:
+        """(status, body) of one request."""
+        self.sock.sendall(request)
+        data = self.pending
+        while b"\r\n\r\n" not in data:
+            data += self.recv()
+        head, _, data = data.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        length = next(int(v) for k, _, v in (line.partition(b":") for line in lines[1:])
+                      if k.strip().lower() == b"content-length")
+        chunks, have = [data], len(data)
+        while have < length:
+            chunk = self.recv()
+            chunks.append(chunk)
+            have += len(chunk)
+        data = b"".join(chunks)
+        self.pending = data[length:]
+        return status, data[:length]
+
+    def recv(self) -> bytes:
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise RuntimeError("the service closed the connection")
+        return chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def post_all(port: int, requests: list[bytes], rows: int) -> list[float]:
+    """Seconds per request (`request_bytes`), one at a time on a new keep-alive connection (uvicorn
+    closes one idle for 5 s); each answer checked."""
+    loads = answer_parser()
     out = []
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
-    for body in bodies:
-        t0 = time.perf_counter()
-        conn.request("POST", "/score", body=body, headers={"Content-Type": content_type})
-        resp = conn.getresponse()
-        data = resp.read()
-        out.append(time.perf_counter() - t0)
-        if resp.status != 200:
-            raise RuntimeError(f"/score answered {resp.status}: {data[:300]!r}")
-        if len(json.loads(data)["scores"]) != rows:
-            raise RuntimeError("/score answered the wrong number of scores")
-    conn.close()
+    conn = Connection(port)
+    try:
+        for request in requests:
+            t0 = time.perf_counter()
+            status, data = conn.exchange(request)
+            out.append(time.perf_counter() - t0)
+            if status != 200:
+                raise RuntimeError(f"/score answered {status}: {data[:300]!r}")
+            if len(loads(data)["scores"]) != rows:
+                raise RuntimeError("/score answered the wrong number of scores")
+    finally:
+        conn.close()
     return out
 
 
-def post_concurrent(port: int, bodies: list[bytes], content_type: str, rows: int, clients: int
-                    ) -> tuple[list[float], float]:
+def answer_parser():
+    """orjson.loads where installed (the serve extra's; C, a fraction of json.loads's CPU), else json.loads."""
+    try:
+        import orjson
+    except ImportError:
+        return json.loads
+    return orjson.loads
+
+
+def post_concurrent(port: int, requests: list[bytes], rows: int, clients: int) -> tuple[list[float], float]:
     """(seconds per request, wall seconds) of `clients` keep-alive connections in threads, each
-    sending its share of `bodies` one at a time: the service's throughput under concurrent load."""
+    sending its share of `requests` one at a time: the service's throughput under concurrent load."""
     import threading
 
-    shares = [bodies[i::clients] for i in range(clients)]
+    shares = [requests[i::clients] for i in range(clients)]
     times: list[list[float]] = [[] for _ in range(clients)]
     errors: list[BaseException] = []
 
     def client(i: int) -> None:
         try:
-            times[i] = post_all(port, shares[i], content_type, rows)
+            times[i] = post_all(port, shares[i], rows)
         except BaseException as exc:  # re-raised below: a failed client must not pass as fast
             errors.append(exc)
 
@@ -202,7 +265,7 @@ def post_concurrent(port: int, bodies: list[bytes], content_type: str, rows: int
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=REQUEST_TIMEOUT_S * (len(bodies) + 1))
+        t.join(timeout=REQUEST_TIMEOUT_S * (len(requests) + 1))
     wall = time.perf_counter() - t0
     if errors or any(t.is_alive() for t in threads):
         raise RuntimeError(f"a client failed: {errors[:1]}")
@@ -219,6 +282,15 @@ def check_same_scores(port: int, det, X: np.ndarray, bodies: dict) -> None:
         conn.close()
         if not np.allclose(got, expected, rtol=1e-5, atol=1e-7):
             raise RuntimeError(f"{name} bodies: the service's scores differ from the in-process call's")
+
+
+def batching(port: int) -> dict:
+    """The service's /metadata "batching" counters (model calls made for mergeable requests)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
+    conn.request("GET", "/metadata")
+    out = json.loads(conn.getresponse().read())["batching"]
+    conn.close()
+    return out
 
 
 def in_process(det, batches: list[np.ndarray]) -> list[float]:
@@ -256,6 +328,7 @@ def main() -> None:
     p.add_argument("--random", action="store_true", help="train on random data of MNIST's shape, not MNIST")
     p.add_argument("--train", type=int, default=6000, help="training images")
     p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--model", default="ae", help="the detector's model preset (aekit detect fit --model), e.g. conv-ae")
     p.add_argument("--hidden", default=None, help="hidden sizes, e.g. 1000,500,250 (default: the detector's 64,32)")
     p.add_argument("--latent", type=int, default=30, help="code size with --hidden")
     p.add_argument("--threads", type=int, default=1, help="torch threads of each service process")
@@ -269,6 +342,11 @@ def main() -> None:
     p.add_argument("--loop", default="auto", help="the server's event loop (aekit serve --loop)")
     p.add_argument("--clients", type=int, default=2, help="concurrent connections of the batch-1,000 .npy and JSON "
                                                           "throughput runs (besides one connection)")
+    p.add_argument("--clients-1", type=int, default=8,
+                   help="concurrent connections of a second batch-1 run (requests that wait together merge)")
+    p.add_argument("--merge-rows", type=int, default=None, help="aekit serve --merge-rows (0: no dynamic batching)")
+    p.add_argument("--pin-cores", action="store_true",
+                   help="aekit serve --pin-cores: the model thread on a core of its own, the event loop on the others")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
     # `aekit serve` keeps large freed blocks for reuse (serve_bodies.reuse_freed_memory); the
@@ -293,7 +371,8 @@ def main() -> None:
         if graph is None:
             raise RuntimeError(f"the service would not use the traced graph for this detector: {how}")
         port = free_port()
-        proc = start_server(run, port, args.threads, args.http, args.loop, args.workers)
+        proc = start_server(run, port, args.threads, args.http, args.loop, args.workers, args.merge_rows,
+                            args.pin_cores)
         cpu = CpuMeter()
         try:
             rng = np.random.default_rng(0)
@@ -308,7 +387,8 @@ def main() -> None:
             else:  # --random: not 8-bit values
                 print("the test data are not 8-bit pixels divided by 255: no uint8 mode")
             check_same_scores(port, det, big[0], bodies)
-            post_all(port, bodies["JSON"][0][:2], "application/json", 1000)  # warm-up
+            requests = {b: [request_bytes(body, ctype) for body in bs] for b, (bs, ctype) in bodies.items()}
+            post_all(port, requests["JSON"][:2], 1000)  # warm-up
             in_process(det, big[:2])
             in_process(graph, big[:2])
             many = f"{args.clients} clients"
@@ -321,32 +401,38 @@ def main() -> None:
                 times["in-process"] += cpu.measure("in-process", None, lambda: in_process(det, big[sl]))
                 times["in-process, traced graph"] += cpu.measure("in-process, traced graph", None,
                                                                  lambda: in_process(graph, big[sl]))
-                for b, (bs, ctype) in bodies.items():
+                for b, reqs in requests.items():
                     name = f"service, {b}"
-                    times[name] += cpu.measure(name, proc.pid, lambda: post_all(port, bs[sl], ctype, 1000))
-                for b, (bs, ctype) in bodies.items():
+                    times[name] += cpu.measure(name, proc.pid, lambda: post_all(port, reqs[sl], 1000))
+                for b, reqs in requests.items():
                     name = f"service, {b}, {many}"
-                    ts, wall = cpu.measure(name, proc.pid, lambda: post_concurrent(port, bs[sl], ctype, 1000,
+                    ts, wall = cpu.measure(name, proc.pid, lambda: post_concurrent(port, reqs[sl], 1000,
                                                                                   args.clients))
                     times[name] += ts
                     walls[name] += wall
             results = {f"{k}, batch 1000": summary(v, 1000, walls.get(k), cpu.seconds[k]) for k, v in times.items()}
             # batch 1
             one = test[rng.integers(0, len(test), args.requests_1)][:, None, :]
-            one_json = [json_body(X) for X in one]
+            one_json = [request_bytes(json_body(X), "application/json") for X in one]
             ts = cpu.measure("in-process 1", None, lambda: in_process(det, list(one)))
             results["in-process, batch 1"] = summary(ts, 1, cpu_s=cpu.seconds["in-process 1"])
             ts = cpu.measure("graph 1", None, lambda: in_process(graph, list(one)))
             results["in-process, traced graph, batch 1"] = summary(ts, 1, cpu_s=cpu.seconds["graph 1"])
-            ts = cpu.measure("service 1", proc.pid, lambda: post_all(port, one_json, "application/json", 1))
+            ts = cpu.measure("service 1", proc.pid, lambda: post_all(port, one_json, 1))
             results["service, JSON, batch 1"] = summary(ts, 1, cpu_s=cpu.seconds["service 1"])
+            before = batching(port)
+            name = f"service, JSON, batch 1, {args.clients_1} clients"
+            ts, wall = cpu.measure(name, proc.pid, lambda: post_concurrent(port, one_json, 1, args.clients_1))
+            results[name] = summary(ts, 1, wall, cpu.seconds[name])
+            after = batching(port)
+            results[name]["model_calls"] = after["model_calls"] - before["model_calls"]
         finally:
             stop_server(proc)
 
     base = {n: max(results[f"in-process, batch {n}"]["rows_per_s"], results[f"in-process, traced graph, batch {n}"]
                    ["rows_per_s"]) for n in (1, 1000)}  # the faster in-process way
     print(f"\nserver: --http {args.http} --loop {args.loop} ({stack()}), --workers {args.workers} --threads "
-          f"{args.threads}; in-process: {inproc_threads} torch threads; load average {os.getloadavg()[0]:.1f}; "
+          f"{args.threads}{' --pin-cores' if args.pin_cores else ''}; in-process: {inproc_threads} torch threads; load average {os.getloadavg()[0]:.1f}; "
           f"malloc keeps large blocks, both sides: {malloc_tuned}")
     print(f"{'mode':<46}{'requests':>9}{'p50 ms':>10}{'p99 ms':>10}{'rows/s':>12}{'÷ in-process':>14}{'CPU ms/req':>12}")
     for name, r in results.items():
@@ -354,11 +440,16 @@ def main() -> None:
         cpu_ms = "-" if r["cpu_ms_per_request"] is None else f"{r['cpu_ms_per_request']:.2f}"
         print(f"{name:<46}{r['requests']:>9}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['rows_per_s']:>12.0f}"
               f"{r['vs_in_process']:>13.1%}{cpu_ms:>12}")
+        if "model_calls" in r:
+            print(f"  {r['requests']} requests in {r['model_calls']} model calls (aekit serve --merge-rows "
+                  f"{'default' if args.merge_rows is None else args.merge_rows})")
     if args.json:
         write_json(args.json, {"benchmark": "serve_load", "data": source, "epochs": args.epochs,
-                               "hidden": args.hidden or "64,32", "latent": args.latent if args.hidden else 8,
+                               "model": args.model, "hidden": args.hidden or "64,32", "latent": args.latent if args.hidden else 8,
                                "threads": args.threads, "workers": args.workers, "inproc_threads": inproc_threads,
-                               "clients": args.clients, "http": args.http, "loop": args.loop,
+                               "clients": args.clients, "clients_1": args.clients_1, "merge_rows": args.merge_rows,
+                               "pin_cores": args.pin_cores,
+                               "http": args.http, "loop": args.loop,
                                "server_stack": stack(), "machine": machine(), "results": results,
                                "malloc_reuse_both_sides": malloc_tuned,
                                "command": " ".join([Path(sys.executable).name, *sys.argv])})

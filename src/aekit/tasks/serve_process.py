@@ -72,8 +72,9 @@ def pin_cores(model_thread: Executor, plan: dict) -> dict:
     Why: unpinned, the kernel moves the model thread between cores and lets the event loop, the
     clients and the kernel's own network work share its core; pinned, it keeps a core (and that
     core's caches) to itself while requests are read on the other (benchmarks/RESULTS.md,
-    "Scoring service": more rows/s at batch 1,000 on 2 cores). Pinning only pays on cores that
-    nothing else busies: it is asked for (``--pin-cores``), not the default.
+    "Scoring service": two to three points more of the in-process rows/s at batch 1,000 on 2
+    cores, within that machine's run-to-run spread). Pinning only pays on cores that nothing else
+    busies: it is asked for (``--pin-cores``), not the default.
     """
     model_thread.submit(os.sched_setaffinity, 0, plan["model_thread"]).result()  # pid 0: the calling thread
     os.sched_setaffinity(0, plan["event_loop"])
