@@ -60,7 +60,7 @@ def test_validation_rows_read_into_memory_are_capped(images, monkeypatch):
     _, source = images
     monkeypatch.setattr(streaming, "VALIDATION_CAP_BYTES", 10 * 16 * 4)
     with pytest.warns(AekitWarning, match="30 validation rows held out; the first 10"):
-        train, val = streaming.hold_out(AutoEncoder(**KW), streaming.RowView(source, flat=True), None, 0)
+        train, val = AutoEncoder(**KW)._hold_out_source(streaming.RowView(source, flat=True), None, 0)
     assert val.shape == (10, 16) and len(train) == 270
 
 

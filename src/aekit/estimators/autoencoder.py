@@ -392,10 +392,10 @@ class AutoEncoder(CodeTransformer):
         """Mean squared error per value, for each sample (N,); for a table, the mean over its
         observed (not missing) encoded values."""
         check_is_fitted(self, "model_")
-        from aekit.estimators.streaming import is_row_source, reconstruction_error
+        from aekit.estimators.streaming import is_row_source
 
         if is_row_source(X):  # data on disk: read and scored in chunks
-            return reconstruction_error(self, X)
+            return self._source_reconstruction_error(X)
         X, observed = self._validate_masked(X)
         R = self._batches(X, self.model_).reshape(len(X), -1)
         sq = (X.astype(np.float64) - R) ** 2

@@ -26,7 +26,7 @@ from aekit.data.dataset import warn_raw_pixels
 from aekit.data.sources import is_row_source
 from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError
 from aekit.estimators.sizing import AUTO, auto_training_size, validation_rows
-from aekit.estimators.streaming import fit_source, set_standardization, validated_source
+from aekit.estimators.streaming import StreamedFit, set_standardization, validated_source
 from aekit.estimators.tabular import fit_table_encoder, is_table, load_table_encoder, save_table_encoder
 from aekit.models.autoencoder import ModelConfig
 from aekit.runs import RunRecord
@@ -191,7 +191,7 @@ def check_resume_options(checkpoint, train_cfg: TrainConfig) -> None:
 
 
 # -- the base estimator ----------------------------------------------------------------------------
-class BaseAutoEncoder(BaseEstimator):
+class BaseAutoEncoder(StreamedFit, BaseEstimator):
     """What every network estimator shares: the fit template, batched inference, save and load.
 
     Subclasses set `_kind` (the run folder's kind), `_model_class` (the torch module built from a
@@ -354,7 +354,7 @@ class BaseAutoEncoder(BaseEstimator):
         `aekit.data.sources.RowSource` (data on disk, read batch by batch: `aekit.estimators.streaming`).
         """
         if is_row_source(X):
-            return fit_source(self, X, y, X_val=X_val, run_dir=run_dir, resume=resume, table_encoder=table_encoder)
+            return self._fit_source(X, y, X_val=X_val, run_dir=run_dir, resume=resume, table_encoder=table_encoder)
         observed = obs_val = None
         if is_table(X) and self._accepts_tables:
             self.table_encoder_, (X, observed) = fit_table_encoder(X, table_encoder)

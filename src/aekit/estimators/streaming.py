@@ -75,71 +75,9 @@ def check_streamable(est, config) -> None:
         raise ConfigError("a conditional model trains on labels; streaming sources carry no labels")
 
 
-def hold_out(est, source: RowView, X_val, seed: int) -> tuple[RowView, np.ndarray | None]:
-    """(training rows as a view, validation rows in RAM or None): the in-memory template's
-    split (`BaseAutoEncoder._hold_out`), by index."""
-    frac = float(est.validation_fraction)
-    if not 0.0 <= frac < 1.0:
-        raise ConfigError(f"validation_fraction must be in [0, 1), got {frac}")
-    if X_val is not None:
-        if is_row_source(X_val):
-            if X_val.n_features != source.n_features:
-                raise DataError(f"X_val has samples of shape {X_val.sample_shape}, X has {source.parent.sample_shape}")
-            X_val = RowView(X_val, flat=True)[: capped_rows(len(X_val), source.n_features)]
-        return source, est._validate_val(X_val, np.empty((0, source.n_features), np.float32))
-    n = len(source)
-    n_val = validation_rows(n, frac, stacklevel=4)
-    if not n_val:
-        return source, None
-    perm = np.random.default_rng(seed).permutation(n)
-    val, tr = perm[:n_val], perm[n_val:]
-    kept = capped_rows(n_val, source.n_features)
-    if kept < n_val:
-        warnings.warn(f"{n_val} validation rows held out; the first {kept} of them (about "
-                      f"{VALIDATION_CAP_BYTES >> 20} MiB) are read into memory for early stopping",
-                      AekitWarning, stacklevel=4)
-    # read in file order (fewer seeks), then put back in the permutation's order
-    head = val[:kept]
-    order = np.argsort(head, kind="stable")
-    rows = np.empty((kept, source.n_features), np.float32)
-    rows[order] = source.read(head[order])
-    return RowView(source, tr), rows
-
-
 def capped_rows(n: int, n_features: int) -> int:
     """How many of `n` validation rows fit `VALIDATION_CAP_BYTES` (at least one)."""
     return max(1, min(n, VALIDATION_CAP_BYTES // max(1, 4 * int(n_features))))
-
-
-def fit_source(est, source: RowSource, y=None, *, X_val=None, run_dir=None, resume: bool = False,
-               table_encoder=None):
-    """`BaseAutoEncoder.fit` on a source (see the module's text); returns `est`."""
-    if table_encoder is not None:
-        raise ConfigError("table_encoder is for tables: pass X as a pandas DataFrame")
-    if y is not None:
-        raise ConfigError(f"{type(est).__name__}.fit on a streaming source takes no labels (y)")
-    est.__dict__.pop("table_encoder_", None)
-    n = len(source)
-    if n < 2:
-        raise DataError(f"{type(est).__name__} needs at least 2 samples to fit, got {n} sample")
-    scan = SourceScan(source)
-    probe = est._validate(scan.probe(source.sample_shape), reset=True)  # n_features_in_, the image shape
-    est._check_labels(None, n)
-    from aekit.estimators.base import resolve_seed
-
-    seed = resolve_seed(est.random_state)
-    config = est._resolve_config(probe, None)
-    check_streamable(est, config)
-    est.model_config_ = config
-    X_train, X_val = hold_out(est, RowView(source, flat=True), X_val, seed)
-    batch = auto_training_size(len(X_train), est.epochs, est.batch_size, est.patience)[1]
-    check_batch_fits(min(batch, len(X_train)), 4 * source.n_features)  # a batch is read into memory
-    if X_val is not None:  # the family's preparation of validation rows (a VAE's fixed binarization)
-        X_val = est._training_arrays(X_val[:1], None, X_val, None, seed)[1]
-    est._fit_model(config, X_train, X_val, seed, run_dir, resume, observed=None)
-    est.input_ndim_ = 2 if est._fit_image_shape is None else 1 + len(est._fit_image_shape)
-    del est._fit_image_shape
-    return est
 
 
 def set_standardization(model, X, n_features: int) -> None:
@@ -184,17 +122,84 @@ def validated_source(est, X: RowSource) -> RowView:
     return X if isinstance(X, RowView) and X.flat else RowView(X, flat=True)
 
 
-def reconstruction_error(est, X: RowSource) -> np.ndarray:
-    """Mean squared error per value of each row of a source (N,), in chunks."""
-    view = validated_source(est, X)
-    out = np.empty(len(view), np.float64)
-    step = min(chunk_rows(view.n_features), 1 << 16)
-    for start in range(0, len(view), step):
-        block = view[start : start + step]
-        recon = est._batches(block, est.model_).reshape(len(block), -1)
-        out[start : start + len(block)] = ((block.astype(np.float64) - recon) ** 2).mean(1)
-    return out
+class StreamedFit:
+    """What `BaseAutoEncoder` does on a source instead of an array: its fit template (the same
+    steps, each without loading the data) and the reconstruction error in chunks. A mixin of the
+    estimator base: it calls the template's own steps (`_validate`, `_resolve_config`,
+    `_fit_model`, ...), which `BaseAutoEncoder` defines."""
+
+    def _fit_source(self, source: RowSource, y=None, *, X_val=None, run_dir=None, resume: bool = False,
+                    table_encoder=None):
+        """`BaseAutoEncoder.fit` on a source (see the module's text); returns the estimator."""
+        if table_encoder is not None:
+            raise ConfigError("table_encoder is for tables: pass X as a pandas DataFrame")
+        if y is not None:
+            raise ConfigError(f"{type(self).__name__}.fit on a streaming source takes no labels (y)")
+        self.__dict__.pop("table_encoder_", None)
+        n = len(source)
+        if n < 2:
+            raise DataError(f"{type(self).__name__} needs at least 2 samples to fit, got {n} sample")
+        scan = SourceScan(source)
+        probe = self._validate(scan.probe(source.sample_shape), reset=True)  # n_features_in_, the image shape
+        self._check_labels(None, n)
+        from aekit.estimators.base import resolve_seed
+
+        seed = resolve_seed(self.random_state)
+        config = self._resolve_config(probe, None)
+        check_streamable(self, config)
+        self.model_config_ = config
+        X_train, X_val = self._hold_out_source(RowView(source, flat=True), X_val, seed)
+        batch = auto_training_size(len(X_train), self.epochs, self.batch_size, self.patience)[1]
+        check_batch_fits(min(batch, len(X_train)), 4 * source.n_features)  # a batch is read into memory
+        if X_val is not None:  # the family's preparation of validation rows (a VAE's fixed binarization)
+            X_val = self._training_arrays(X_val[:1], None, X_val, None, seed)[1]
+        self._fit_model(config, X_train, X_val, seed, run_dir, resume, observed=None)
+        self.input_ndim_ = 2 if self._fit_image_shape is None else 1 + len(self._fit_image_shape)
+        del self._fit_image_shape
+        return self
+
+    def _hold_out_source(self, source: RowView, X_val, seed: int) -> tuple[RowView, np.ndarray | None]:
+        """(training rows as a view, validation rows in RAM or None): the in-memory template's
+        split (`BaseAutoEncoder._hold_out`), by index."""
+        frac = float(self.validation_fraction)
+        if not 0.0 <= frac < 1.0:
+            raise ConfigError(f"validation_fraction must be in [0, 1), got {frac}")
+        if X_val is not None:
+            if is_row_source(X_val):
+                if X_val.n_features != source.n_features:
+                    raise DataError(f"X_val has samples of shape {X_val.sample_shape}, "
+                                    f"X has {source.parent.sample_shape}")
+                X_val = RowView(X_val, flat=True)[: capped_rows(len(X_val), source.n_features)]
+            return source, self._validate_val(X_val, np.empty((0, source.n_features), np.float32))
+        n = len(source)
+        n_val = validation_rows(n, frac, stacklevel=4)
+        if not n_val:
+            return source, None
+        perm = np.random.default_rng(seed).permutation(n)
+        val, tr = perm[:n_val], perm[n_val:]
+        kept = capped_rows(n_val, source.n_features)
+        if kept < n_val:
+            warnings.warn(f"{n_val} validation rows held out; the first {kept} of them (about "
+                          f"{VALIDATION_CAP_BYTES >> 20} MiB) are read into memory for early stopping",
+                          AekitWarning, stacklevel=4)
+        # read in file order (fewer seeks), then put back in the permutation's order
+        head = val[:kept]
+        order = np.argsort(head, kind="stable")
+        rows = np.empty((kept, source.n_features), np.float32)
+        rows[order] = source.read(head[order])
+        return RowView(source, tr), rows
+
+    def _source_reconstruction_error(self, X: RowSource) -> np.ndarray:
+        """Mean squared error per value of each row of a source (N,), in chunks."""
+        view = validated_source(self, X)
+        out = np.empty(len(view), np.float64)
+        step = min(chunk_rows(view.n_features), 1 << 16)
+        for start in range(0, len(view), step):
+            block = view[start : start + step]
+            recon = self._batches(block, self.model_).reshape(len(block), -1)
+            out[start : start + len(block)] = ((block.astype(np.float64) - recon) ** 2).mean(1)
+        return out
 
 
-__all__ = ["CHUNK_BYTES", "VALIDATION_CAP_BYTES", "SourceScan", "check_streamable", "fit_source", "hold_out",
-           "reconstruction_error", "set_standardization", "validated_source"]
+__all__ = ["CHUNK_BYTES", "VALIDATION_CAP_BYTES", "SourceScan", "StreamedFit", "check_streamable",
+           "set_standardization", "validated_source"]
