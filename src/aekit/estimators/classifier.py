@@ -308,7 +308,7 @@ class AutoEncoderClassifier(ClassifierMixin, BaseEstimator):
         ae = self.autoencoder_
         device = resolve_device(self.device)
         body = copy.deepcopy(ae.model_).to(device)
-        code_size = int(ae._n_features_out)
+        code_size = int(ae.model_config_.code_size)
         with torch.random.fork_rng(devices=[]):  # a seeded softmax layer: fits are reproducible
             torch.manual_seed(seed)
             net = EncoderClassifierNet(body, code_size, len(self.classes_), bool(self.freeze)).to(device)

@@ -300,7 +300,8 @@ class AutoEncoderModel(nn.Module):
         std = flat.std(0, unbiased=False)
         self.input_scale.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
 
-    def _to_model(self, x: torch.Tensor) -> torch.Tensor:
+    def to_model_space(self, x: torch.Tensor) -> torch.Tensor:
+        """Inputs as the first layer takes them: flat rows, standardized when the model standardizes."""
         flat = x.reshape(x.shape[0], -1)
         if self.config.standardize:
             flat = (flat - self.input_shift) / self.input_scale
@@ -314,7 +315,7 @@ class AutoEncoderModel(nn.Module):
     # -- the network ------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The codes of N×D rows or N×C×H×W images, N × code size."""
-        return self.encoder(self._to_model(x))
+        return self.encoder(self.to_model_space(x))
 
     def decode(self, z: torch.Tensor, shape: tuple[int, ...] | None = None) -> torch.Tensor:
         """Outputs (after the output activation, in data space) of codes z, reshaped to `shape`,
@@ -338,10 +339,10 @@ class AutoEncoderModel(nn.Module):
     # -- what the trainer optimizes -----------------------------------------------------------
     def _terms(self, x_in: torch.Tensor, x_target: torch.Tensor,
                observed: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        code = self.encoder(self._to_model(x_in))
+        code = self.encoder(self.to_model_space(x_in))
         logits = self.decoder(code)
         output = self.output_activation(logits)
-        target = self._to_model(x_target)
+        target = self.to_model_space(x_target)
         lo, hi = self.config.value_range
         recon = reconstruction_loss(
             self.config.loss, logits, output, target, self.config.image_shape, data_range=(hi - lo) or 1.0,

@@ -243,12 +243,13 @@ class VAEModel(nn.Module):
             return x[:, : self.n_features], x[:, self.n_features :]
         return x, None
 
-    def _to_model(self, x: torch.Tensor) -> torch.Tensor:
+    def to_model_space(self, x: torch.Tensor) -> torch.Tensor:
+        """Inputs as the encoder takes them: standardized when the model standardizes."""
         return (x - self.input_shift) / self.input_scale if self.config.standardize else x
 
     def posterior(self, x: torch.Tensor, c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """μ and log σ² of q(z|x) (x already split, data space)."""
-        h = self._to_model(x)
+        h = self.to_model_space(x)
         if self.config.arch in ("conv", "resnet"):
             h = self.encoder(h)
             if c is not None:
@@ -274,7 +275,7 @@ class VAEModel(nn.Module):
         """log p(x|z) summed over features, per row, in nats (data space)."""
         if self.config.likelihood == "bernoulli":
             return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
-        target = self._to_model(x)
+        target = self.to_model_space(x)
         mean = self.output_activation(logits)
         logvar = self.decoder_logvar.clamp(min=math.log(MIN_VARIANCE))
         ll = -0.5 * (LOG_2PI + logvar + (target - mean).pow(2) * torch.exp(-logvar)).sum(-1)

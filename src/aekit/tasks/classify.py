@@ -75,7 +75,7 @@ def few_label_curve(
         raise DataError(f"the test split has classes the training split lacks: {sorted(unknown)[:5]}")
     y_test = np.searchsorted(names, y_test)
     X, Xt = train.flat(), test.flat()
-    code_size = int(est._n_features_out)
+    code_size = int(est.model_config_.code_size)
     pca = fit_pca(X, min(code_size, X.shape[1], X.shape[0]))  # unsupervised, on all rows: as the autoencoder
     P, Pt = pca.transform(X), pca.transform(Xt)
     rows = []

@@ -181,8 +181,8 @@ def pretrain(model, X: torch.Tensor, X_val: torch.Tensor | None, config: Pretrai
     X_val = None if X_val is None or len(X_val) == 0 else X_val.to(device).reshape(len(X_val), -1)
     if config.method == "greedy":  # the first layer corrupts the data itself, in data space
         return _greedy(model, X, X_val, config, train_config)
-    H = model._to_model(X).detach()
-    H_val = None if X_val is None else model._to_model(X_val).detach()
+    H = model.to_model_space(X).detach()
+    H_val = None if X_val is None else model.to_model_space(X_val).detach()
     return _rbm(model, H, H_val, config, train_config)
 
 
@@ -197,7 +197,7 @@ def _greedy(model, H, H_val, config: PretrainConfig, train_config: TrainConfig) 
         pre, image_shape = None, None
         if i == 0:  # reconstructs the data: the model's own output activation, loss and input mapping
             out_act, loss, value_range = model.output_activation, mc.loss, mc.value_range
-            pre, image_shape = model._to_model, mc.image_shape
+            pre, image_shape = model.to_model_space, mc.image_shape
         else:  # reconstructs the codes below, as the deep decoder does: through the hidden activation
             out_act = activation(mc.activation)
             loss = "mse" if mc.loss == "ssim" or (mc.loss == "bce" and mc.activation != "sigmoid") else mc.loss
