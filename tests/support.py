@@ -1,10 +1,17 @@
 """What several test modules share: paths, the in-process CLI runners, a loopback HTTP server,
-synthetic photos."""
+a real `aekit serve` process, synthetic photos."""
 from __future__ import annotations
 
+import contextlib
 import http.server
 import importlib
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +35,42 @@ def run_cli(argv, capsys) -> tuple[int, str, str]:
         aekit.cli.main([str(a) for a in argv])
     out = capsys.readouterr()
     return e.value.code, out.out, out.err
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def aekit_serve(run, *options, timeout: float = 90):
+    """`python -m aekit serve RUN --port P OPTIONS` in its own process group, once it answers
+    /health: yields (process, base URL); the whole group is killed on the way out, whatever failed."""
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "aekit", "serve", str(run), "--port", str(port), *options],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the service did not answer"
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield proc, url
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
 
 
 def run_main(argv, monkeypatch, capsys):

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from support import free_port
 
 from aekit import AutoEncoder, AutoEncoderDetector, VariationalAutoEncoder, __version__
 from aekit.errors import RunFolderError
@@ -504,12 +505,6 @@ def test_concurrent_requests_get_their_own_answers(det_client, det_run, rows):
 
 
 # -- a real server ---------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("http, loop", [("httptools", "uvloop"), ("h11", "asyncio")])  # C and pure Python
 def test_a_real_uvicorn_server_answers_refuses_a_100mb_body_and_shuts_down_gracefully(det_run, rows, http, loop):
     import httpx
@@ -587,28 +582,13 @@ def test_a_real_uvicorn_server_answers_refuses_a_100mb_body_and_shuts_down_grace
 def test_several_worker_processes_serve_one_port_and_stop_on_sigterm(det_run, rows):
     import os
     import signal
-    import subprocess
-    import sys
     from pathlib import Path
 
     import httpx
+    from support import aekit_serve
 
     run, det = det_run
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "aekit", "serve", str(run), "--port", str(port), "--workers", "2",
-                             "--log-level", "warning"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)  # its own process group: a failed test kills the workers too
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "the service did not answer"
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with aekit_serve(run, "--workers", "2", "--log-level", "warning") as (proc, url):
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
         cmdlines = [Path(f"/proc/{c}/cmdline").read_bytes() for c in children]
         assert sum(b"spawn_main" in c for c in cmdlines) == 2  # two processes, each with the model
@@ -622,12 +602,6 @@ def test_several_worker_processes_serve_one_port_and_stop_on_sigterm(det_run, ro
         assert proc.wait(timeout=60) == 0
         said = " ".join(proc.stdout.read().decode().split())  # the console may wrap its line
         assert "serving the detector" in said and "2 processes" in said
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # nothing is left behind, whatever failed
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
 
 
 def test_the_service_process_keeps_large_freed_blocks_where_the_c_library_is_glibc():

@@ -3,10 +3,7 @@ the event loop really on their cores (in-process and in a real server, read back
 the refusals as one line with exit 2."""
 import os
 import signal
-import subprocess
-import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -60,14 +57,6 @@ def test_pinning_puts_the_model_thread_and_the_calling_thread_on_their_cores():
     assert os.sched_getaffinity(0) == before  # this thread was not touched
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def cores_of(pid: int, tid: int) -> set[int]:
     """A thread's allowed cores, from /proc (its Cpus_allowed_list, e.g. "0-2,5")."""
     line = next(x for x in Path(f"/proc/{pid}/task/{tid}/status").read_text().splitlines()
@@ -89,23 +78,10 @@ def det_run(tmp_path_factory):
 @linux
 def test_a_real_server_with_pinned_cores_reports_them_and_its_threads_are_on_them(det_run):
     import httpx
+    from support import aekit_serve
 
     run, det, X = det_run
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "aekit", "serve", str(run), "--port", str(port), "--pin-cores",
-                             "--threads", "1", "--log-level", "warning"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "the service did not answer"
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with aekit_serve(run, "--pin-cores", "--threads", "1", "--log-level", "warning") as (proc, url):
         got = httpx.post(f"{url}/score", json={"instances": X[:7].tolist()}, timeout=30).json()["scores"]
         np.testing.assert_allclose(got, det.decision_function(X[:7]), rtol=1e-5)
         cores = httpx.get(f"{url}/metadata", timeout=10).json()["cores"]
@@ -117,12 +93,6 @@ def test_a_real_server_with_pinned_cores_reports_them_and_its_threads_are_on_the
         assert proc.wait(timeout=60) in (0, -signal.SIGTERM)  # uvicorn stops gracefully, then re-raises it
         said = " ".join(proc.stdout.read().decode().split())
         assert f"the model on core(s) {cores['model_thread']}" in said
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
 
 
 def test_pinning_that_cannot_be_done_is_one_line_and_exit_2_before_the_model_loads(tmp_path, capsys):
