@@ -129,7 +129,7 @@ def test_one_bad_request_fails_alone_and_the_others_get_their_answers(executor):
     np.testing.assert_array_equal(out[0], rows(1, 5).sum(1) * 2)
     assert isinstance(out[1], ValueError) and "-1" in str(out[1])
     np.testing.assert_array_equal(out[2], rows(2, 7).sum(1) * 2)
-    assert (batcher.model_calls, batcher.requests) == (3, 3)
+    assert (batcher.model_calls, batcher.requests) == (4, 3)  # the failed merged call counts too
 
 
 def test_a_function_that_answers_the_wrong_number_of_rows_is_not_split_wrongly(executor):
@@ -163,6 +163,33 @@ def test_a_request_whose_client_has_gone_does_not_disturb_the_others(executor):
     assert isinstance(out[1], asyncio.CancelledError)
     np.testing.assert_array_equal(out[0], rows(1, 0).sum(1) * 2)
     np.testing.assert_array_equal(out[2], rows(1, 2).sum(1) * 2)
+
+
+def test_a_request_whose_event_loop_has_closed_does_not_stop_the_others_being_answered(executor):
+    fn = Recorder()
+    batcher = RequestBatcher(executor, max_rows=100)
+    free = threading.Event()
+    executor.submit(free.wait)  # the model is busy
+
+    async def gives_up():  # a client that stops waiting; its event loop then closes
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(batcher.run(fn, rows(1)), 0.05)
+
+    asyncio.run(gives_up())
+    answer = {}
+
+    def patient():  # another event loop (another thread), whose request merges with the first
+        async def ask():
+            return await asyncio.wait_for(batcher.run(fn, rows(2, 10)), 10)
+        answer["got"] = asyncio.run(ask())
+
+    t = threading.Thread(target=patient)
+    t.start()
+    wait_until(lambda: len(batcher.waiting) == 2)
+    free.set()
+    t.join(timeout=15)
+    assert fn.calls == [3]
+    np.testing.assert_array_equal(answer["got"], rows(2, 10).sum(1) * 2)
 
 
 # -- through HTTP ------------------------------------------------------------------------------------
@@ -224,3 +251,24 @@ def test_merge_rows_is_checked_and_reported(det_run):
         create_app(run, merge_rows=-1)
     stats = TestClient(create_app(run, merge_rows=0, max_batch=500)).get("/metadata").json()["batching"]
     assert stats == {"merge_rows": 0, "max_rows": 500, "model_calls": 0, "requests": 0}
+
+
+def test_sampled_scores_are_never_merged_and_equal_the_detector_alone(tmp_path):
+    from aekit import VariationalAutoEncoder
+
+    X = np.random.default_rng(3).random((120, 10)).astype(np.float32)
+    det = AutoEncoderDetector(VariationalAutoEncoder(hidden=(8,), latent_dim=2, epochs=1, random_state=0),
+                              score="elbo", random_state=0).fit(X)
+    run = det.save(tmp_path / "vae-det")
+    with TestClient(create_app(run)) as client:
+        assert client.app.state.model.merge_scores is False
+        parts = [X[i * 4:(i + 1) * 4] for i in range(5)]
+        threads, results, errors = concurrent_posts(client, "/score", [{"instances": p.tolist()} for p in parts])
+        for t in threads:
+            t.join(timeout=30)
+        assert not errors
+        stats = client.get("/metadata").json()["batching"]
+    assert stats["requests"] == 0  # the batcher never saw them
+    for part, r in zip(parts, results):
+        # the ELBO's draws are seeded per call: each request's scores are those of the detector on it alone
+        np.testing.assert_allclose(r.json()["scores"], det.decision_function(part), rtol=1e-6)

@@ -32,8 +32,9 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from aekit.errors import ConfigError, DataError, RunFolderError
-from aekit.estimators.detector_models import (AUTO_SCORE, DEFAULT_MODEL, DEFAULT_TABLE_MODEL, SCORES, TABLE_SCORES,
-                                              default_estimator, detector_model, loaded_score, resolve_score)
+from aekit.estimators.detector_models import (AUTO_SCORE, DEFAULT_MODEL, DEFAULT_TABLE_MODEL, SAMPLED_SCORES, SCORES,
+                                              TABLE_SCORES, default_estimator, detector_model, loaded_score,
+                                              resolve_score)
 from aekit.estimators.ensemble import (AUTO, complement, crossfit_folds, load_members, member_estimator,
                                        recorded_count, resolve_n_estimators, save_members, share_table_encoder)
 from aekit.estimators.series_detector import SeriesLayout, check_series_params, fit_series, series_scores
@@ -154,7 +155,7 @@ class AutoEncoderDetector(BaseEstimator):
     def _member_scores(self, X: np.ndarray, k: int, views: bool = False) -> np.ndarray:
         est = self.estimators_[k]
         Xin = X if X.ndim == 2 or getattr(est, "input_ndim_", 2) == 4 else X.reshape(len(X), -1)
-        if self.score_ in ("elbo", "loglik"):
+        if self.score_ in SAMPLED_SCORES:
             if not hasattr(est, "elbo"):
                 raise ConfigError(f"score={self.score_!r} needs a VariationalAutoEncoder")
             if self.score_ == "elbo":

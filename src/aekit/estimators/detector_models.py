@@ -9,6 +9,9 @@ from aekit.estimators.manifold_score import MANIFOLD_SCORE
 AUTO_SCORE = "auto"  # MANIFOLD_SCORE for the table default model (a RobustAutoEncoder), "mse" otherwise
 SCORES = (AUTO_SCORE, "mse", "max", "ssim", "elbo", "loglik", MANIFOLD_SCORE)
 TABLE_SCORES = (AUTO_SCORE, "mse", "max", MANIFOLD_SCORE)
+# Scores computed from seeded random draws over the whole batch (a VAE's ELBO, its importance-sampled
+# log-likelihood): a row's score depends on the rows scored with it.
+SAMPLED_SCORES = ("elbo", "loglik")
 
 
 # The plain preset's network inside a detector when no size is given: small, as for tables.
@@ -85,5 +88,6 @@ def loaded_score(score: str, recorded, *, series: bool = False) -> str:
     return recorded
 
 
-__all__ = ["AUTO_SCORE", "DEFAULT_MODEL", "DEFAULT_TABLE_MODEL", "SCORES", "TABLE_SCORES", "default_estimator",
+__all__ = ["AUTO_SCORE", "DEFAULT_MODEL", "DEFAULT_TABLE_MODEL", "SAMPLED_SCORES", "SCORES", "TABLE_SCORES",
+           "default_estimator",
            "detector_model", "loaded_score", "resolve_score"]

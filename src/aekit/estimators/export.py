@@ -42,6 +42,7 @@ from torch import nn
 
 from aekit import __version__
 from aekit.errors import ConfigError
+from aekit.estimators.detector_models import SAMPLED_SCORES
 from aekit.estimators.export_scores import DetectorGraph, EnsembleGraph, manifold_graph
 from aekit.runs import atomic_write_bytes, check_output_file, write_json
 
@@ -311,7 +312,7 @@ def _network_spec(est, part: str) -> GraphSpec:
 
 def _detector_spec(det) -> GraphSpec:
     inner = det.estimator_
-    if det.score_ in ("elbo", "loglik"):
+    if det.score_ in SAMPLED_SCORES:
         raise ConfigError(f"part 'detector' cannot be exported for score={det.score_!r}: that score averages "
                           "Monte-Carlo samples of z (random draws), which a deterministic graph cannot reproduce; "
                           "export part 'autoencoder' (or 'encoder') and score outside, or use score='mse'")

@@ -48,6 +48,7 @@ import numpy as np
 from aekit import __version__
 from aekit.data.dataset import scale_pixels
 from aekit.errors import AekitError, ConfigError, DataError
+from aekit.estimators.detector_models import SAMPLED_SCORES
 from aekit.estimators.export import graph_spec
 from aekit.kinds import kind_of, load_estimator
 from aekit.report.model_card import MODEL_CARD
@@ -156,6 +157,9 @@ class RunModel:
         value_range = getattr(cfg, "value_range", None)
         self.pixels = encoder is None and value_range is not None and float(value_range[1]) <= 1.0
         self.scorer, self.scoring = traced_scorer(self.estimator, device) if self.kind == "detector" else (None, None)
+        # ELBO and log-likelihood scores draw seeded samples over the whole batch: a row's score would
+        # depend on the requests it was merged with, so those requests are scored alone
+        self.merge_scores = self.kind == "detector" and self.estimator.score_ not in SAMPLED_SCORES
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -469,8 +473,8 @@ def create_app(run_dir, *, max_batch: int = DEFAULT_MAX_BATCH, max_body_mb: floa
             X = model.instances(payload, X, limits, allow_nan=model.estimator.nan_policy == "flag")
             if explain:
                 return answer(request, "scores", await in_model_thread(model.score, X, explain, top))
-            arrays = isinstance(X, np.ndarray)  # records (a DataFrame) run alone
-            scores = await (batcher.run(model.scores, X) if arrays else in_model_thread(model.scores, X))
+            mergeable = model.merge_scores and isinstance(X, np.ndarray)  # records (a DataFrame) run alone
+            scores = await (batcher.run(model.scores, X) if mergeable else in_model_thread(model.scores, X))
             return answer(request, "scores", model.scored(scores))
 
     if "generate" in model.endpoints:

@@ -42,7 +42,7 @@ class Waiting:
 
     def answer(self, result=None, error: BaseException | None = None) -> None:
         """Hand the result (or the error) to the request's event loop; a request whose client has gone
-        (its future cancelled) is skipped."""
+        (its future cancelled, or its event loop closed) is skipped."""
         def settle():
             if self.future.done():
                 return
@@ -51,7 +51,10 @@ class Waiting:
             else:
                 self.future.set_result(result)
 
-        self.loop.call_soon_threadsafe(settle)
+        try:
+            self.loop.call_soon_threadsafe(settle)
+        except RuntimeError:  # the loop is closed: nobody waits for this answer
+            pass
 
 
 class RequestBatcher:
@@ -135,15 +138,15 @@ class RequestBatcher:
             out = batch[0].fn(np.concatenate([item.X for item in batch]))
             if len(out) != sum(len(item.X) for item in batch):
                 raise ValueError(f"{batch[0].fn!r} answered {len(out)} items for {sum(len(i.X) for i in batch)} rows")
+            ends = np.cumsum([len(item.X) for item in batch])
+            parts = [out[end - len(item.X):end] for item, end in zip(batch, ends)]
         except Exception:  # each request alone: its own answer or its own error
-            self.count(len(batch) - 1, 0)
+            self.count(len(batch), 0)  # the failed merged call was one more
             for item in batch:
                 self.run_alone(item)
             return
-        start = 0
-        for item in batch:
-            item.answer(out[start:start + len(item.X)])
-            start += len(item.X)
+        for item, part in zip(batch, parts):
+            item.answer(part)
 
     def count(self, calls: int, requests: int) -> None:
         with self.lock:  # counted from the event loop and from the model thread
