@@ -5,7 +5,7 @@ The detector: `aekit detect fit`'s default model (AutoEncoder 784-64-32-8, the d
 DEFAULT_MODEL; --hidden/--latent for another size, --model for another preset such as conv-ae) trained for --epochs epochs on the first --train MNIST training images of digit 1
 (the real MNIST from --data-dir; --random trains on uniform random data of that shape instead).
 The service runs as `aekit serve RUN --log-level warning --http H --loop L --workers W --threads T`
-(and --pin-cores, --merge-rows when given) in a subprocess on 127.0.0.1 (a free port): W processes (--workers, default 1) of --threads torch
+(and --merge-rows when given) in a subprocess on 127.0.0.1 (a free port): W processes (--workers, default 1) of --threads torch
 threads each; the in-process detector runs with --inproc-threads torch threads (default: as many as
 one service process). --http auto --loop auto: httptools and uvloop when installed; --http h11
 --loop asyncio: uvicorn's pure-Python stack. Two comparisons this makes:
@@ -99,12 +99,11 @@ def free_port() -> int:
 
 
 def start_server(run: Path, port: int, threads: int, http_impl: str = "auto", loop: str = "auto",
-                 workers: int = 1, merge_rows: int | None = None, pin: bool = False) -> subprocess.Popen:
+                 workers: int = 1, merge_rows: int | None = None) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     cmd = [sys.executable, "-m", "aekit", "serve", str(run), "--host", "127.0.0.1", "--port", str(port),
            "--log-level", "warning", "--http", http_impl, "--loop", loop, "--workers", str(workers),
-           "--threads", str(threads), *([] if merge_rows is None else ["--merge-rows", str(merge_rows)]),
-           *(["--pin-cores"] if pin else [])]
+           "--threads", str(threads), *([] if merge_rows is None else ["--merge-rows", str(merge_rows)])]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -345,8 +344,6 @@ def main() -> None:
     p.add_argument("--clients-1", type=int, default=8,
                    help="concurrent connections of a second batch-1 run (requests that wait together merge)")
     p.add_argument("--merge-rows", type=int, default=None, help="aekit serve --merge-rows (0: no dynamic batching)")
-    p.add_argument("--pin-cores", action="store_true",
-                   help="aekit serve --pin-cores: the model thread on a core of its own, the event loop on the others")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
     # `aekit serve` keeps large freed blocks for reuse (serve_bodies.reuse_freed_memory); the
@@ -371,8 +368,7 @@ def main() -> None:
         if graph is None:
             raise RuntimeError(f"the service would not use the traced graph for this detector: {how}")
         port = free_port()
-        proc = start_server(run, port, args.threads, args.http, args.loop, args.workers, args.merge_rows,
-                            args.pin_cores)
+        proc = start_server(run, port, args.threads, args.http, args.loop, args.workers, args.merge_rows)
         cpu = CpuMeter()
         try:
             rng = np.random.default_rng(0)
@@ -432,7 +428,7 @@ def main() -> None:
     base = {n: max(results[f"in-process, batch {n}"]["rows_per_s"], results[f"in-process, traced graph, batch {n}"]
                    ["rows_per_s"]) for n in (1, 1000)}  # the faster in-process way
     print(f"\nserver: --http {args.http} --loop {args.loop} ({stack()}), --workers {args.workers} --threads "
-          f"{args.threads}{' --pin-cores' if args.pin_cores else ''}; in-process: {inproc_threads} torch threads; load average {os.getloadavg()[0]:.1f}; "
+          f"{args.threads}; in-process: {inproc_threads} torch threads; load average {os.getloadavg()[0]:.1f}; "
           f"malloc keeps large blocks, both sides: {malloc_tuned}")
     print(f"{'mode':<46}{'requests':>9}{'p50 ms':>10}{'p99 ms':>10}{'rows/s':>12}{'÷ in-process':>14}{'CPU ms/req':>12}")
     for name, r in results.items():
@@ -448,7 +444,6 @@ def main() -> None:
                                "model": args.model, "hidden": args.hidden or "64,32", "latent": args.latent if args.hidden else 8,
                                "threads": args.threads, "workers": args.workers, "inproc_threads": inproc_threads,
                                "clients": args.clients, "clients_1": args.clients_1, "merge_rows": args.merge_rows,
-                               "pin_cores": args.pin_cores,
                                "http": args.http, "loop": args.loop,
                                "server_stack": stack(), "machine": machine(), "results": results,
                                "malloc_reuse_both_sides": malloc_tuned,

@@ -22,7 +22,6 @@ def serve(
     loop: Annotated[str, typer.Option(help="uvicorn's event loop: auto (uvloop when installed, else asyncio), uvloop or asyncio.")] = "auto",
     workers: Annotated[int, typer.Option(help="Processes serving the port, each with its own copy of the model: more than 1 lets several clients be answered at once on several cores (one process runs one model call at a time).")] = 1,
     threads: Annotated[Optional[int], typer.Option(help="Torch threads per process (default: torch's own for one worker; the cores shared out among several).")] = None,
-    pin_cores: Annotated[bool, typer.Option("--pin-cores", help="Give the model thread (and its torch threads) cores of its own and the event loop the others (Linux, one process; --threads then defaults to all cores but one): for a machine that serves only this, where the kernel would otherwise move the model between cores and share its core with the network work (a few points more rows/s at batch 1,000 on 2 cores).")] = False,
     merge_rows: Annotated[int, typer.Option("--merge-rows", help="Dynamic batching: requests of at most this many rows that wait for the model together run as one model call of up to --max-batch rows (each gets its own rows of the answer); 0 runs every request alone. /metadata counts the calls.")] = 256,
 ) -> None:
     """Serve a run folder over HTTP: POST /encode, /reconstruct, /score (detectors), /generate (VAEs).
@@ -42,11 +41,9 @@ def serve(
         model = api.state.model
         where = f"http://{host}:{port}" if port else f"{host}, on a free port that uvicorn names below"
         processes = f"; {workers} processes" if workers > 1 else ""
-        if api.state.cores is not None:
-            processes += f"; the model on core(s) {api.state.cores['model_thread']}"
         console.print(f"serving the {model.kind} [bold]{run}[/bold] on {where} "
                       f"({', '.join('/' + e for e in model.endpoints)}; docs at /docs{processes})")
 
     run_serve(run, host=host, port=port, max_batch=max_batch, max_body_mb=max_body_mb, device=device,
               log_level=log_level, http=http, loop=loop, workers=workers, threads=threads, merge_rows=merge_rows,
-              pin=pin_cores, on_ready=ready)
+              on_ready=ready)

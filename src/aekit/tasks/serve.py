@@ -58,7 +58,7 @@ from aekit.tasks.serve_bodies import (DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_MB, NP
                                       check_content_length, check_rows, fast_rows, instances_array, instances_list,
                                       json_bytes, jsonable, parse_json, parse_npy)
 from aekit.tasks.serve_batching import DEFAULT_MERGE_ROWS, RequestBatcher
-from aekit.tasks.serve_process import check_address, configure_process, core_plan, pin_cores
+from aekit.tasks.serve_process import check_address, configure_process
 
 MAX_EXPLAIN_TOP = 100
 # What each kind serves, besides /health and /metadata.
@@ -374,7 +374,6 @@ def create_app(run_dir, *, max_batch: int = DEFAULT_MAX_BATCH, max_body_mb: floa
                   description=f"Scoring service for the {model.kind} run folder {model.run.name} "
                               f"(input: {model.n_features} values per instance, shape {list(model.input_shape)}).")
     app.state.model, app.state.limits, app.state.batcher = model, limits, batcher
-    app.state.cores = None  # `serve(pin=True)` sets the model thread's cores and the event loop's
 
     async def in_model_thread(fn, *args):
         """fn(*args) in the model's thread (`RunModel.thread`), off the event loop."""
@@ -450,7 +449,7 @@ def create_app(run_dir, *, max_batch: int = DEFAULT_MAX_BATCH, max_body_mb: floa
         import torch
 
         return {**model.metadata(), "workers": workers, "torch_threads": torch.get_num_threads(),
-                "batching": batcher.stats(), "cores": app.state.cores}
+                "batching": batcher.stats()}
 
     if "encode" in model.endpoints:
         @app.post("/encode", openapi_extra=doc)
@@ -513,17 +512,16 @@ def worker_app():
 def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, max_batch: int = DEFAULT_MAX_BATCH,
           max_body_mb: float = DEFAULT_MAX_BODY_MB, device: str = "cpu", log_level: str = "info",
           http: str = "auto", loop: str = "auto", workers: int = 1, threads: int | None = None,
-          merge_rows: int = DEFAULT_MERGE_ROWS, pin: bool = False, on_ready=None) -> None:
+          merge_rows: int = DEFAULT_MERGE_ROWS, on_ready=None) -> None:
     """What `aekit serve` does: build the app (refusing altered weights) and run it under uvicorn
     until Ctrl-C or SIGTERM, which stops taking connections and lets requests in flight finish.
 
     `http` and `loop` choose uvicorn's HTTP parser and event loop (HTTP_IMPLS, LOOPS). `workers`
     > 1 runs that many processes on the one port (uvicorn's supervisor; each loads the run folder,
     after this process has checked it once), each with `threads` torch threads (default: the
-    cores shared out, at least 1; torch's own default for one worker). `pin` (one process) gives
-    the model thread cores of its own (`serve_process.pin_cores`; `threads` then defaults to all
-    cores but one). `max_batch`, `max_body_mb`, `merge_rows`: `create_app`'s. `on_ready(app)` is
-    called once the app is built, before the server starts."""
+    cores shared out, at least 1; torch's own default for one worker). `max_batch`, `max_body_mb`,
+    `merge_rows`: `create_app`'s. `on_ready(app)` is called once the app is built, before the
+    server starts."""
     port = int(port)
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port must be in [0, 65535], got {port}")
@@ -534,11 +532,6 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, max_batch: int 
         threads = positive_int(threads, "--threads", "torch threads per process")
     elif workers > 1:  # N processes of all-core torch would fight over the cores
         threads = max(1, (os.cpu_count() or 1) // workers)
-    elif pin:  # the event loop keeps one core
-        threads = max(1, len(os.sched_getaffinity(0)) - 1) if hasattr(os, "sched_getaffinity") else 1
-    if pin and workers > 1:
-        raise ConfigError("--pin-cores pins one process's model thread: use it with --workers 1")
-    plan = core_plan(threads) if pin else None
     for option, value, choices in (("--http", http, HTTP_IMPLS), ("--loop", loop, LOOPS)):
         if value not in choices:
             raise ConfigError(f"{option} must be one of {', '.join(choices)}, got {value!r}")
@@ -555,15 +548,12 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, max_batch: int 
     spec = {"run_dir": str(Path(run_dir).resolve()), "max_batch": max_batch, "max_body_mb": max_body_mb,
             "device": device, "workers": workers, "merge_rows": merge_rows}
     app = create_app(**spec)  # here, once, also for workers: altered weights refuse before any starts
-    if workers == 1:
-        configure_process(threads)
-        if plan is not None:
-            app.state.cores = pin_cores(app.state.model.thread, plan)
     if on_ready is not None:
         on_ready(app)
     options = dict(host=host, port=port, log_level=log_level, http=http, loop=loop,
                    timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
     if workers == 1:
+        configure_process(threads)
         uvicorn.run(app, **options)
         return
     del app  # the supervisor needs no model; each worker loads its own
