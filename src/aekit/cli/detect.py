@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from aekit.cli import app, console
-from aekit.cli.core import ESTIMATOR_OPTIONS, DataDirOpt, DataOpt, print_tables
+from aekit.cli.core import ESTIMATOR_OPTIONS, DataDirOpt, DataOpt, MemoryBudgetOpt, print_tables
 from aekit.cli.options import given_params, with_estimator_options
 from aekit.errors import ConfigError
 from aekit.estimators.presets import PRESETS
@@ -43,6 +43,7 @@ def fit(
     time_column: Annotated[Optional[str], typer.Option(help="Time series: the time column (numbers or ISO 8601 date-times; must increase).")] = None,
     gaps: Annotated[str, typer.Option(help="Time series: a gap in the time column is an error (error), filled with masked steps (mask) or ignored (ignore).")] = "error",
     test_fraction: Annotated[float, typer.Option(help="Time series: the last share of the rows kept out of training, for the report's metrics.")] = 0.2,
+    memory_budget: MemoryBudgetOpt = None,
     **options,
 ) -> None:
     """Fit a detector on (normal) training data; the threshold comes from the validation split.
@@ -60,7 +61,12 @@ def fit(
     checked for order and gaps, --label-column a 0/1 column left out): windows of W steps are the
     model's samples and every step gets a score. The first 1 − --test-fraction of the rows train
     (the detector holds out their last 20 % to set the threshold); the rest is the test part.
+
+    Data over --memory-budget stays on disk; the detector reads its training and calibration rows
+    into memory when their float32 values fit the budget (--train-size takes a part of a large
+    file); otherwise one line says the sizes.
     """
+    from aekit.data.limits import memory_budget_scope
     from aekit.estimators import AutoEncoderDetector, detector_model
     from aekit.kinds import load_splits
     from aekit.runs import DataRecord, RunRecord
@@ -126,17 +132,21 @@ def fit(
     record = RunRecord(out)
     record.check_writable(overwrite=overwrite)
     normal = parse_labels(normal_label)
-    train, val, _ = load_splits(data, data_dir, seed, train_size=train_size)
-    train, val = normal_subset(train, normal), normal_subset(val, normal)
     det = AutoEncoderDetector(est, score=score, fpr=fpr, contamination=contamination, random_state=seed,
                               n_estimators=members)
-    with record.lock():
-        if overwrite:
-            record.clear()
-        with tracking_run(loggers, record.path) as tracking:
-            det.fit(train.X, X_calib=None if contamination is not None else val.X)
-            run = det.save(out, data=DataRecord.of(data, data_dir, seed, train, normal_labels=normal).to_dict())
-            tracking.log_summary({"threshold": det.threshold_, "train_flagged_fraction": float(det.labels_.mean())})
+    # data over the budget stays on disk; the detector reads its training rows (a --train-size part,
+    # say) into memory when they fit, and says the sizes when they do not
+    with memory_budget_scope(memory_budget):
+        train, val, _ = load_splits(data, data_dir, seed, train_size=train_size)
+        train, val = normal_subset(train, normal), normal_subset(val, normal)
+        with record.lock():
+            if overwrite:
+                record.clear()
+            with tracking_run(loggers, record.path) as tracking:
+                det.fit(train.X, X_calib=None if contamination is not None else val.X)
+                run = det.save(out, data=DataRecord.of(data, data_dir, seed, train, normal_labels=normal).to_dict())
+                tracking.log_summary({"threshold": det.threshold_,
+                                      "train_flagged_fraction": float(det.labels_.mean())})
     console.print(f"trained on {len(train)} samples; threshold {det.threshold_:.4g} = {det.threshold_source_}")
     console.print(f"flagged {int(det.labels_.sum())} of {len(train)} training samples; detector: [bold]{run}[/bold]")
 
@@ -154,6 +164,7 @@ def score(
     errors: Annotated[Optional[str], typer.Option(help="Tables: a cell that does not parse is an error (raise) or missing (coerce); default: as fitted.")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Images: score at most N samples of the split (a seeded draw), for a quick run.", metavar="N")] = None,
     device: Annotated[str, typer.Option(help="Torch device: auto, cpu, cuda, cuda:N, mps.")] = "cpu",
+    memory_budget: MemoryBudgetOpt = None,
 ) -> None:
     """Score data with a detector: scores CSV, ROC-AUC / PR-AUC, histogram, most anomalous images.
 
@@ -162,7 +173,10 @@ def score(
 
     A detector fitted on a table streams a .csv or .parquet file (--data; default the training
     file) in chunks and writes, per row, its score, the 0/1 label and its top columns to --out.
+    Other data over --memory-budget stays on disk, and the split is scored when its float32 values
+    fit the budget (--limit takes a part); otherwise one line says the sizes.
     """
+    from aekit.data.limits import memory_budget_scope
     from aekit.estimators import AutoEncoderDetector
     from aekit.kinds import baseline_training_split, limit_rows, recorded_split
     from aekit.report.detector import detector_tables
@@ -203,11 +217,12 @@ def score(
         return
     rec = RunRecord(run).data_record()
     normal = parse_labels(normal_label) if normal_label is not None else rec.extra.get("normal_labels")
-    ds = limit_rows(recorded_split(run, split, data, data_dir), limit,
-                    notice=lambda s: console.print(f"[yellow]note:[/yellow] {s}"))
     out = out or run / "scores"
-    train = baseline_training_split(run, data_dir) if split != "train" and normal is not None else None
-    m = score_split(det, ds, out, normal, train=train)
+    with memory_budget_scope(memory_budget):  # a split over the budget is scored when --limit makes it fit
+        ds = limit_rows(recorded_split(run, split, data, data_dir), limit,
+                        notice=lambda s: console.print(f"[yellow]note:[/yellow] {s}"))
+        train = baseline_training_split(run, data_dir) if split != "train" and normal is not None else None
+        m = score_split(det, ds, out, normal, train=train)
     RunRecord(run).record_task("detect score", out)
     print_tables(detector_tables(m))
     if normal is None:

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from aekit.data.dataset import scale_pixels
-from aekit.data.limits import format_size, open_data_file
+from aekit.data.limits import check_memory, format_size, open_data_file
 from aekit.data.numpy_files import read_npy_header
 from aekit.errors import DataError
 
@@ -456,6 +456,30 @@ class RowView(RowSource):
         return {**self.parent.describe(), "rows_used": len(self)}
 
 
+def read_into_memory(source: RowSource, who: str) -> np.ndarray:
+    """All of a source's rows as one array (its sample shape), for code that needs them in memory,
+    when their float32 values fit the memory budget; otherwise `check_memory`'s DataError, which
+    says both sizes and how to raise the budget, with `who` naming what needs the rows.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "a.npy"
+    >>> np.save(path, np.arange(6, dtype=np.float32).reshape(3, 2))
+    >>> read_into_memory(MemmapSource(path), "a test").tolist()
+    [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+    >>> from aekit.data.limits import memory_budget_scope
+    >>> with memory_budget_scope(16):
+    ...     read_into_memory(MemmapSource(path), "a test")
+    Traceback (most recent call last):
+    ...
+    aekit.errors.DataError: a: a test reads its data into memory: 3 samples of 2 values as float32 are 24 bytes, over the memory budget of 16 bytes (--memory-budget 16); raise it with --memory-budget, the memory_budget argument or AEKIT_MEMORY_BUDGET (e.g. 1GiB)
+    """
+    check_memory(4 * len(source) * int(source.n_features), source.name,
+                 f"{who} reads its data into memory: {len(source)} samples of {source.n_features} values as float32 are")
+    return source.read(np.arange(len(source)))
+
+
 def source_summary(source: RowSource) -> str:
     """One line about a source for logs: name, rows, sample shape and size on disk."""
     info = source.describe()
@@ -464,5 +488,6 @@ def source_summary(source: RowSource) -> str:
 
 
 __all__ = [
-    "DROP_EVERY", "MemmapSource", "RowSource", "RowView", "check_index", "is_row_source", "source_summary",
+    "DROP_EVERY", "MemmapSource", "RowSource", "RowView", "check_index", "is_row_source", "read_into_memory",
+    "source_summary",
 ]

@@ -31,6 +31,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
+from aekit.data.sources import is_row_source, read_into_memory
 from aekit.errors import ConfigError, DataError, RunFolderError
 from aekit.estimators.detector_models import (AUTO_SCORE, DEFAULT_MODEL, DEFAULT_TABLE_MODEL, SAMPLED_SCORES, SCORES,
                                               TABLE_SCORES, default_estimator, detector_model, loaded_score,
@@ -129,7 +130,9 @@ class AutoEncoderDetector(BaseEstimator):
             check_series_params(self)
 
     def _rows(self, X, *, fitting: bool) -> tuple[np.ndarray, np.ndarray]:
-        """(X as float32 array, mask of rows holding NaN/inf)."""
+        """(X as float32 array, mask of rows holding NaN/inf); a source left on disk is read into
+        memory when it fits the memory budget (else a DataError that says the sizes)."""
+        X = read_into_memory(X, "an AutoEncoderDetector") if is_row_source(X) else X
         X = np.asarray(X, dtype=np.float32) if not hasattr(X, "dtype") or X.dtype != np.float32 else np.asarray(X)
         if X.ndim not in (2, 4) or len(X) == 0:
             raise DataError(f"X must be a non-empty N×D or N×C×H×W array, got shape {X.shape}")
