@@ -58,6 +58,11 @@ def test_the_cli_fits_a_part_and_scores_a_part_of_a_file_over_the_budget(tmp_pat
                               *common], capsys)
     assert code == 0, err
     assert "trained on 500 samples" in " ".join(out.split())
+    before = {f.name: f.read_bytes() for f in run.iterdir() if f.is_file()}
+    code, out, err = run_cli(["detect", "fit", "--data", big, "--out", run, "--epochs", "1", "--overwrite", *common],
+                             capsys)
+    assert code == 2 and "reads its data into memory" in err
+    assert {f.name: f.read_bytes() for f in run.iterdir() if f.is_file()} == before  # refused before the folder is touched
     code, out, err = run_cli(["detect", "score", run, "--memory-budget", "100KiB"], capsys)
     assert code == 2 and err.count("\n") == 1 and "reads its data into memory" in err
     code, out, err = run_cli(["detect", "score", run, "--memory-budget", "100KiB", "--limit", "200"], capsys)

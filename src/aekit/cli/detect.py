@@ -67,6 +67,7 @@ def fit(
     file); otherwise one line says the sizes.
     """
     from aekit.data.limits import memory_budget_scope
+    from aekit.data.sources import is_row_source, read_into_memory
     from aekit.estimators import AutoEncoderDetector, detector_model
     from aekit.kinds import load_splits
     from aekit.runs import DataRecord, RunRecord
@@ -134,19 +135,19 @@ def fit(
     normal = parse_labels(normal_label)
     det = AutoEncoderDetector(est, score=score, fpr=fpr, contamination=contamination, random_state=seed,
                               n_estimators=members)
-    # data over the budget stays on disk; the detector reads its training rows (a --train-size part,
-    # say) into memory when they fit, and says the sizes when they do not
+    # data over the budget stays on disk; the detector's rows (a --train-size part, say) are read into
+    # memory when they fit, or refused with the sizes, before the run folder is touched
     with memory_budget_scope(memory_budget):
         train, val, _ = load_splits(data, data_dir, seed, train_size=train_size)
         train, val = normal_subset(train, normal), normal_subset(val, normal)
-        with record.lock():
-            if overwrite:
-                record.clear()
-            with tracking_run(loggers, record.path) as tracking:
-                det.fit(train.X, X_calib=None if contamination is not None else val.X)
-                run = det.save(out, data=DataRecord.of(data, data_dir, seed, train, normal_labels=normal).to_dict())
-                tracking.log_summary({"threshold": det.threshold_,
-                                      "train_flagged_fraction": float(det.labels_.mean())})
+        X_fit, X_cal = (read_into_memory(d.X, "aekit detect fit") if is_row_source(d.X) else d.X for d in (train, val))
+    with record.lock():
+        if overwrite:
+            record.clear()
+        with tracking_run(loggers, record.path) as tracking:
+            det.fit(X_fit, X_calib=None if contamination is not None else X_cal)
+            run = det.save(out, data=DataRecord.of(data, data_dir, seed, train, normal_labels=normal).to_dict())
+            tracking.log_summary({"threshold": det.threshold_, "train_flagged_fraction": float(det.labels_.mean())})
     console.print(f"trained on {len(train)} samples; threshold {det.threshold_:.4g} = {det.threshold_source_}")
     console.print(f"flagged {int(det.labels_.sum())} of {len(train)} training samples; detector: [bold]{run}[/bold]")
 
