@@ -140,12 +140,16 @@ def fit(
     with memory_budget_scope(memory_budget):
         train, val, _ = load_splits(data, data_dir, seed, train_size=train_size)
         train, val = normal_subset(train, normal), normal_subset(val, normal)
-        X_fit, X_cal = (read_into_memory(d.X, "aekit detect fit") if is_row_source(d.X) else d.X for d in (train, val))
+        def in_memory(X):
+            return read_into_memory(X, "aekit detect fit") if is_row_source(X) else X
+
+        X_fit = in_memory(train.X)
+        X_cal = None if contamination is not None else in_memory(val.X)  # a contamination needs no calibration rows
     with record.lock():
         if overwrite:
             record.clear()
         with tracking_run(loggers, record.path) as tracking:
-            det.fit(X_fit, X_calib=None if contamination is not None else X_cal)
+            det.fit(X_fit, X_calib=X_cal)
             run = det.save(out, data=DataRecord.of(data, data_dir, seed, train, normal_labels=normal).to_dict())
             tracking.log_summary({"threshold": det.threshold_, "train_flagged_fraction": float(det.labels_.mean())})
     console.print(f"trained on {len(train)} samples; threshold {det.threshold_:.4g} = {det.threshold_source_}")
