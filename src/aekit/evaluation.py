@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from aekit.data import Dataset
-from aekit.data.sources import is_row_source
+from aekit.data.sources import RowView, is_row_source, map_chunks, read_into_memory
 from aekit.errors import AekitWarning, ConfigError, DataError
 from aekit.estimators.vae import bernoulli_binarize, is_binary
 from aekit.metrics import detection_metrics, reconstruction_errors
@@ -156,11 +156,12 @@ def baseline_warnings(metrics: dict) -> list[str]:
             for name, b in (metrics.get("baselines") or {}).items() if b["roc_auc"] > metrics["roc_auc"] + 0.01]
 
 
-def detector_baselines(train_X: np.ndarray, test_X: np.ndarray, is_anomaly: np.ndarray, n_components: int | None,
+def detector_baselines(train_X: np.ndarray, test_X, is_anomaly: np.ndarray, n_components: int | None,
                        image: bool = False, seed: int = 0) -> dict[str, dict]:
     """ROC-AUC and PR-AUC of the two detectors every autoencoder detector stands beside, fitted on
     the same training rows: PCA reconstruction error (as many components as the code, on
-    standardized features for tables, as PyOD's PCA) and scikit-learn's IsolationForest.
+    standardized features for tables, as PyOD's PCA) and scikit-learn's IsolationForest. `test_X`
+    may be rows left on disk (a RowSource), scored a block at a time (`map_chunks`).
 
     Examples
     --------
@@ -173,17 +174,36 @@ def detector_baselines(train_X: np.ndarray, test_X: np.ndarray, is_anomaly: np.n
     from sklearn.ensemble import IsolationForest
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    train_X, test_X = np.asarray(train_X, np.float64), np.asarray(test_X, np.float64)
-    if not image:  # tables: per-feature units differ
-        mean, std = train_X.mean(0), train_X.std(0)
-        std[std <= 1e-12] = 1.0
-        train_X, test_X = (train_X - mean) / std, (test_X - mean) / std
+    train_X = np.asarray(train_X, np.float64)
+    mean, std = train_X.mean(0), train_X.std(0)
+    std[std <= 1e-12] = 1.0
+
+    def units(X) -> np.ndarray:  # tables: per-feature units differ, so each is standardized
+        X = np.asarray(X, np.float64)
+        return X if image else (X - mean) / std
+
+    train_X = units(train_X)
     k = max(1, min(int(n_components or 1), train_X.shape[1] - 1, len(train_X) - 1))
-    pca = fit_pca(train_X, k)
-    scores = {f"PCA-{k} reconstruction error": ((pca_reconstruct(pca, test_X) - test_X) ** 2).mean(1),
-              "IsolationForest": -IsolationForest(random_state=seed).fit(train_X).score_samples(test_X)}
-    return {name: {"roc_auc": float(roc_auc_score(is_anomaly, s)),
-                   "pr_auc": float(average_precision_score(is_anomaly, s))} for name, s in scores.items()}
+    pca, forest = fit_pca(train_X, k), IsolationForest(random_state=seed).fit(train_X)
+
+    def both(block) -> np.ndarray:
+        Z = units(block)
+        return np.column_stack([((pca_reconstruct(pca, Z) - Z) ** 2).mean(1), -forest.score_samples(Z)])
+
+    table = map_chunks(both, test_X) if is_row_source(test_X) else both(test_X)
+    names = (f"PCA-{k} reconstruction error", "IsolationForest")
+    return {name: {"roc_auc": float(roc_auc_score(is_anomaly, s)), "pr_auc": float(average_precision_score(is_anomaly, s))}
+            for name, s in zip(names, table.T)}
+
+
+def baseline_rows(train: Dataset, normal: list | None) -> np.ndarray:
+    """The training rows the baselines are fitted on (those with a normal label, when labels say),
+    in memory: rows left on disk are read when they fit the memory budget (else a DataError)."""
+    keep = None if normal is None or train.y is None else np.flatnonzero(np.isin(train.y, normal))
+    X = train.flat()
+    if is_row_source(X):
+        return read_into_memory(X if keep is None else RowView(X, keep), "the baselines (PCA, IsolationForest)")
+    return X if keep is None else X[keep]
 
 
 def likelihood_baselines(est, train: Dataset, test_X: np.ndarray, seed: int = 0) -> dict[str, float]:
@@ -271,9 +291,12 @@ def evaluate_detector(det, ds: Dataset, normal: list | None, train: Dataset | No
     if is_anomaly is not None:
         metrics.update(detection_metrics(scores, is_anomaly, det.threshold_))
         if train is not None:
-            rows = train.flat() if normal is None or train.y is None else train.flat()[np.isin(train.y, normal)]
             code = getattr(getattr(det.estimator_, "model_config_", None), "code_size", None)
-            metrics["baselines"] = detector_baselines(rows, ds.flat(), is_anomaly, code, image=ds.is_image)
+            try:
+                metrics["baselines"] = detector_baselines(baseline_rows(train, normal), ds.flat(), is_anomaly, code,
+                                                          image=ds.is_image)
+            except DataError as exc:  # training rows over the memory budget: the detector's figures stand alone
+                warnings.warn(f"no baselines beside the detector: {exc}", AekitWarning, stacklevel=2)
     else:
         metrics.update({"n": len(ds), "threshold": det.threshold_, "flagged": int((scores > det.threshold_).sum())})
     metrics["warnings"] = baseline_warnings(metrics)
@@ -284,5 +307,5 @@ def evaluate_detector(det, ds: Dataset, normal: list | None, train: Dataset | No
     return metrics, scores, is_anomaly
 
 
-__all__ = ["BASELINE_COMPONENTS", "baseline_pca", "baseline_warnings", "detector_baselines", "bernoulli_mixture_loglik", "likelihood_baselines", "CONSTANT_OUTPUT", "reconstruction_warnings", "evaluate_colorizer", "evaluate_detector", "evaluate_reconstruction", "evaluate_vae", "labels_for",
+__all__ = ["BASELINE_COMPONENTS", "baseline_pca", "baseline_warnings", "baseline_rows", "detector_baselines", "bernoulli_mixture_loglik", "likelihood_baselines", "CONSTANT_OUTPUT", "reconstruction_warnings", "evaluate_colorizer", "evaluate_detector", "evaluate_reconstruction", "evaluate_vae", "labels_for",
            "model_input"]

@@ -1,14 +1,21 @@
-"""A detector given data left on disk (over the memory budget): its rows are read into memory when
-they fit the budget, with the same results as the array; otherwise one DataError saying the sizes.
-Through the CLI: `aekit detect fit --train-size` and `aekit detect score --limit` on a .npy larger
-than the budget (they used to stop with "it uses .dtype")."""
+"""A detector given data left on disk (over the memory budget): its training rows are read into
+memory when they fit the budget, with the same results as the array, otherwise one DataError saying
+the sizes; rows it scores are read a block at a time when they do not fit, with the same scores,
+baselines and figures. Through the CLI: `aekit detect fit --train-size` and `aekit detect score` on a
+.npy larger than the budget (they used to stop with "it uses .dtype", then scoring was refused)."""
+import warnings
+
 import numpy as np
 import pytest
 
 from aekit import AutoEncoder, AutoEncoderDetector
+from aekit.data import Dataset
 from aekit.data.limits import memory_budget_scope
 from aekit.data.sources import MemmapSource, RowView
-from aekit.errors import DataError
+from aekit.data.streamed import StreamedDataset
+from aekit.errors import AekitWarning, DataError
+from aekit.evaluation import evaluate_detector
+from aekit.report.detector import detector_figures
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +28,8 @@ def pixels(tmp_path_factory):
     return path, MemmapSource(path).read(np.arange(600))
 
 
-def detector():
-    return AutoEncoderDetector(AutoEncoder(hidden=(16,), latent_dim=4, epochs=2, random_state=0), random_state=0)
+def detector(epochs: int = 2):
+    return AutoEncoderDetector(AutoEncoder(hidden=(16,), latent_dim=4, epochs=epochs, random_state=0), random_state=0)
 
 
 def test_a_source_that_fits_the_budget_gives_the_arrays_results(pixels):
@@ -63,8 +70,66 @@ def test_the_cli_fits_a_part_and_scores_a_part_of_a_file_over_the_budget(tmp_pat
                              capsys)
     assert code == 2 and "reads its data into memory" in err
     assert {f.name: f.read_bytes() for f in run.iterdir() if f.is_file()} == before  # refused before the folder is touched
-    code, out, err = run_cli(["detect", "score", run, "--memory-budget", "100KiB"], capsys)
-    assert code == 2 and err.count("\n") == 1 and "reads its data into memory" in err
     code, out, err = run_cli(["detect", "score", run, "--memory-budget", "100KiB", "--limit", "200"], capsys)
     assert code == 0, err
     assert (run / "scores" / "scores.csv").read_text().count("\n") == 201  # a header and 200 rows
+    # the whole test split (800 rows, 200 KiB as float32) over the budget: scored in blocks, as in memory
+    code, out, err = run_cli(["detect", "score", run, "--memory-budget", "100KiB", "--out", tmp_path / "blocks"], capsys)
+    assert code == 0, err
+    code, out, err = run_cli(["detect", "score", run, "--out", tmp_path / "whole"], capsys)
+    assert code == 0, err
+    blocks, whole = ((tmp_path / d / "scores.csv").read_text() for d in ("blocks", "whole"))
+    assert blocks.count("\n") == 801 and blocks == whole
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """600 uint8 8×8 images in a .npy: label 0 smooth gradients, label 1 (one in five) noise; the
+    float32 array the loaders make of them, and the labels."""
+    rng = np.random.default_rng(2)
+    ramp = np.linspace(0, 1, 8)
+    smooth = (ramp[:, None] * rng.random((600, 1, 1, 1)) + ramp[None, :] * rng.random((600, 1, 1, 1))) / 2
+    y = (rng.random(600) < 0.2).astype(int)
+    P = np.where(y[:, None, None, None] == 1, rng.random((600, 1, 8, 8)), smooth)
+    path = tmp_path_factory.mktemp("detimg") / "images.npy"
+    np.save(path, np.rint(P * 255).astype(np.uint8))
+    return path, MemmapSource(path).read(np.arange(600)), y
+
+
+def test_rows_over_the_budget_are_scored_in_blocks_with_the_arrays_scores(images):
+    path, X, _ = images
+    det = detector().fit(X[:300])
+    with memory_budget_scope("16KiB"):  # 300 images of 64 float32 values = 75 KiB: blocks of 2 KiB
+        view = RowView(MemmapSource(path), np.arange(300, 600))
+        scores, labels = det.decision_function(view), det.predict(view)
+    np.testing.assert_array_equal(scores, det.decision_function(X[300:]))
+    np.testing.assert_array_equal(labels, det.predict(X[300:]))
+
+
+def test_a_split_over_the_budget_is_evaluated_beside_the_baselines_and_drawn(images, tmp_path):
+    path, X, y = images
+    det = detector(epochs=40).fit(X[:300][y[:300] == 0])  # trained enough to tell noise from gradients
+    train = Dataset(X[:300], y[:300], "images", (0.0, 1.0), split="train")
+    in_memory = evaluate_detector(det, Dataset(X[300:], y[300:], "images", (0.0, 1.0), split="test"), [0], train=train)
+    with memory_budget_scope("16KiB"):
+        split = StreamedDataset(MemmapSource(path), np.arange(300, 600), y=y, split="test")
+        metrics, scores, is_anomaly = evaluate_detector(det, split, [0], train=train)
+        written = detector_figures(scores, det.threshold_, is_anomaly, split, tmp_path, top=8)
+    assert metrics["roc_auc"] > 0.9 and metrics["roc_auc"] == in_memory[0]["roc_auc"]
+    assert metrics["baselines"] == in_memory[0]["baselines"] and len(metrics["baselines"]) == 2
+    np.testing.assert_array_equal(scores, in_memory[1])
+    assert sorted(written) == ["histogram", "most_anomalous", "roc"] and written["most_anomalous"].stat().st_size > 0
+
+
+def test_training_rows_over_the_budget_leave_out_the_baselines_with_a_warning(images):
+    path, X, y = images
+    det = detector(epochs=40).fit(X[:300][y[:300] == 0])
+    with memory_budget_scope("16KiB"):
+        train = StreamedDataset(MemmapSource(path), np.arange(300), y=y, split="train")
+        split = StreamedDataset(MemmapSource(path), np.arange(300, 600), y=y, split="test")
+        with pytest.warns(AekitWarning, match="no baselines beside the detector: .*reads its data into memory"):
+            metrics, scores, _ = evaluate_detector(det, split, [0], train=train)
+    assert "baselines" not in metrics and metrics["roc_auc"] > 0.9 and len(scores) == 300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # with room for them, the baselines are there, without a warning
+        assert len(evaluate_detector(det, split, [0], train=train)[0]["baselines"]) == 2

@@ -178,8 +178,9 @@ def score(
 
     A detector fitted on a table streams a .csv or .parquet file (--data; default the training
     file) in chunks and writes, per row, its score, the 0/1 label and its top columns to --out.
-    Other data over --memory-budget stays on disk, and the split is scored when its float32 values
-    fit the budget (--limit takes a part); otherwise one line says the sizes.
+    Other data over --memory-budget stays on disk and is scored a block of rows at a time (the
+    scores, metrics and figures are those of the data in memory); the baselines beside it are fitted
+    on the training rows when those fit the budget (otherwise a warning says so).
     """
     from aekit.data.limits import memory_budget_scope
     from aekit.estimators import AutoEncoderDetector
@@ -223,7 +224,7 @@ def score(
     rec = RunRecord(run).data_record()
     normal = parse_labels(normal_label) if normal_label is not None else rec.extra.get("normal_labels")
     out = out or run / "scores"
-    with memory_budget_scope(memory_budget):  # a split over the budget is scored when --limit makes it fit
+    with memory_budget_scope(memory_budget):  # a split over the budget is scored a block at a time
         ds = limit_rows(recorded_split(run, split, data, data_dir), limit,
                         notice=lambda s: console.print(f"[yellow]note:[/yellow] {s}"))
         train = baseline_training_split(run, data_dir) if split != "train" and normal is not None else None

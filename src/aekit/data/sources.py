@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from aekit.data.dataset import scale_pixels
-from aekit.data.limits import check_memory, format_size, open_data_file
+from aekit.data.limits import check_memory, fits_memory, format_size, open_data_file, resolve_memory_budget
 from aekit.data.numpy_files import read_npy_header
 from aekit.errors import DataError
 
@@ -480,6 +480,35 @@ def read_into_memory(source: RowSource, who: str) -> np.ndarray:
     return source.read(np.arange(len(source)))
 
 
+def fits_in_memory(source: RowSource) -> bool:
+    """Whether a source's rows as float32 fit the memory budget (then `read_into_memory` reads them)."""
+    return fits_memory(source.float_nbytes)
+
+
+def map_chunks(fn, source: RowSource, *, room: int = 8) -> np.ndarray:
+    """``fn(block)`` over a source's rows in order, a block at a time, the results concatenated: work
+    on data that does not fit in memory. A block holds at most `SCAN_ROWS_BYTES` of float32 and at
+    most 1/`room` of the memory budget, leaving `fn` room for its own temporaries.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "a.npy"
+    >>> np.save(path, np.arange(10, dtype=np.float32).reshape(5, 2))
+    >>> from aekit.data.limits import memory_budget_scope
+    >>> with memory_budget_scope(64):  # 8 bytes per block: one row at a time
+    ...     map_chunks(lambda block: block.sum(1), MemmapSource(path)).tolist()
+    [1.0, 5.0, 9.0, 13.0, 17.0]
+    """
+    limit = resolve_memory_budget().limit
+    block_bytes = SCAN_ROWS_BYTES if limit is None else min(SCAN_ROWS_BYTES, limit // max(1, int(room)))
+    rows = max(1, block_bytes // max(1, 4 * int(source.n_features)))
+    parts = [np.asarray(fn(block)) for _, block in source.iter_chunks(rows)]
+    if hasattr(source, "drop_pages"):  # the scan's pages are not worth keeping resident
+        source.drop_pages()
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
 def source_summary(source: RowSource) -> str:
     """One line about a source for logs: name, rows, sample shape and size on disk."""
     info = source.describe()
@@ -488,6 +517,7 @@ def source_summary(source: RowSource) -> str:
 
 
 __all__ = [
-    "DROP_EVERY", "MemmapSource", "RowSource", "RowView", "check_index", "is_row_source", "read_into_memory",
+    "DROP_EVERY", "MemmapSource", "RowSource", "RowView", "check_index", "fits_in_memory", "is_row_source",
+    "map_chunks", "read_into_memory",
     "source_summary",
 ]

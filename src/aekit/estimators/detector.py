@@ -31,7 +31,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from aekit.data.sources import is_row_source, read_into_memory
+from aekit.data.sources import fits_in_memory, is_row_source, map_chunks, read_into_memory
 from aekit.errors import ConfigError, DataError, RunFolderError
 from aekit.estimators.detector_models import (AUTO_SCORE, DEFAULT_MODEL, DEFAULT_TABLE_MODEL, SAMPLED_SCORES, SCORES,
                                               TABLE_SCORES, default_estimator, detector_model, loaded_score,
@@ -41,7 +41,7 @@ from aekit.estimators.ensemble import (AUTO, complement, crossfit_folds, load_me
 from aekit.estimators.series_detector import SeriesLayout, check_series_params, fit_series, series_scores
 from aekit.estimators.manifold_score import MANIFOLD_SCORE, ManifoldScore
 from aekit.estimators.tabular import (column_shares, fit_table_encoder, hide_column, is_table, observed_mean,
-                                      squared_errors, top_columns, unseen_cells)
+                                      squared_errors, take_rows, top_columns, unseen_cells)
 from aekit.runs import RunRecord, atomic_write_bytes
 from aekit.specs import finite_number, positive_int
 from aekit.train.callbacks import progress_label
@@ -367,7 +367,7 @@ class AutoEncoderDetector(BaseEstimator):
                     f"{len(X)} samples are too few to hold out a calibration set for the threshold; "
                     "give more data, X_calib, or a contamination"
                 )
-            X_calib, X_fit = _take(X, np.sort(perm[:n_cal])), _take(X, np.sort(perm[n_cal:]))
+            X_calib, X_fit = take_rows(X, np.sort(perm[:n_cal])), take_rows(X, np.sort(perm[n_cal:]))
         else:
             X_fit = X
         self._fit_member(est, X_fit, table_encoder, seed)
@@ -398,7 +398,7 @@ class AutoEncoderDetector(BaseEstimator):
         try:
             for k, fold in enumerate(folds):
                 with progress_label(f"network {k + 1}/{K}"):  # which network a progress bar is of
-                    self._fit_member(est if k == 0 else member_estimator(est, k), _take(X, complement(len(X), fold)),
+                    self._fit_member(est if k == 0 else member_estimator(est, k), take_rows(X, complement(len(X), fold)),
                                      table_encoder, seed)
         except BaseException:  # a network that fails (or Ctrl-C) leaves no half-built ensemble behind
             for name in ("estimator_", "estimators_", "manifold_", "manifolds_", "threshold_"):
@@ -411,7 +411,7 @@ class AutoEncoderDetector(BaseEstimator):
             return self._held_out_fit(X, X_calib)
         cal = np.empty(len(X))
         for k, fold in enumerate(folds):  # each row scored by the network that did not train on it
-            rows = _take(X, fold)
+            rows = take_rows(X, fold)
             cal[fold] = self._member_table_scores(rows, k) if table else self._member_scores(rows, k)
         return self._finish_fit(X, cal, f"{len(cal)} out-of-fold scores (each row scored by the one of {K} "
                                         "networks that did not train on it)")
@@ -438,12 +438,18 @@ class AutoEncoderDetector(BaseEstimator):
         return self
 
     def decision_function(self, X) -> np.ndarray:
-        """Anomaly score per row: higher means more anomalous."""
+        """Anomaly score per row: higher means more anomalous. Data left on disk (a row source)
+        over the memory budget is scored a block of rows at a time (`map_chunks`)."""
         check_is_fitted(self, "estimator_")
         if getattr(self, "series_", None) is not None:
             return series_scores(self, X)[0]
         if self.table_encoder_ is not None:
             return self._table_scores(X)
+        if is_row_source(X) and not fits_in_memory(X):
+            return map_chunks(self._array_scores, X)
+        return self._array_scores(X)
+
+    def _array_scores(self, X) -> np.ndarray:
         X, bad = self._rows(X, fitting=False)
         scores = np.full(len(X), np.inf)
         if (~bad).any():
@@ -587,11 +593,6 @@ class AutoEncoderDetector(BaseEstimator):
             raise RunFolderError(f"{run.file(TRAIN_SCORES_FILE)}: unreadable ({exc})") from None
         det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)
         return det
-
-
-def _take(X, rows: np.ndarray):
-    """Rows of an array or a DataFrame, by position."""
-    return X.iloc[rows] if is_table(X) else X[rows]
 
 
 __all__ = ["AUTO_SCORE", "AutoEncoderDetector", "DEFAULT_MODEL", "DETECTOR_FILE", "SCORES", "detector_model",

@@ -33,6 +33,11 @@ def is_table(X) -> bool:
     return isinstance(X, pd.DataFrame)
 
 
+def take_rows(X, rows: np.ndarray):
+    """Rows of an array or a DataFrame, by position."""
+    return X.iloc[rows] if is_table(X) else X[rows]
+
+
 def fit_table_encoder(df: pd.DataFrame, template: TableEncoder | None = None) -> tuple[TableEncoder, EncodedTable]:
     """Learn a column encoding on `df` and encode it.
 
@@ -162,4 +167,5 @@ def unseen_cells(encoder: TableEncoder, X: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["TABLE_ENCODER_FILE", "column_shares", "fit_table_encoder", "hide_column", "is_table", "load_table_encoder",
-           "observed_mean", "save_table_encoder", "squared_errors", "top_columns", "unseen_cells"]
+           "observed_mean", "save_table_encoder", "squared_errors", "take_rows", "top_columns",
+           "unseen_cells"]

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from aekit.data import Dataset
+from aekit.data.sources import is_row_source
 from aekit.report import figures
 from aekit.report.facts import facts_table
 from aekit.report.grid import save_image_grid
@@ -96,7 +97,8 @@ def detector_figures(scores: np.ndarray, threshold: float, is_anomaly, ds: Datas
         written["roc"] = figures.roc_curves({"autoencoder": scores}, is_anomaly, out / "roc.png")
     if ds is not None and ds.is_image:
         order = np.argsort(-np.where(np.isfinite(scores), scores, np.inf))[:top]
-        written["most_anomalous"] = save_image_grid(ds.X[order], out / "most-anomalous.png",
+        images = ds.X.read(order) if is_row_source(ds.X) else ds.X[order]  # rows left on disk: read by index
+        written["most_anomalous"] = save_image_grid(images, out / "most-anomalous.png",
                                                     value_range=ds.value_range)
     return written
 
