@@ -77,7 +77,7 @@ def aekit_model(variant: dict, seed: int):
     """The model of an `--aekit` variant: None (the detector's own default), the former default
     ("former": the "ae" preset 64-32/8 with the data-size training rule), or the default's
     parameters with the variant's overrides."""
-    from aekit.estimators.detector import DEFAULT_TABLE_MODEL, detector_model
+    from aekit.estimators.detector_models import DEFAULT_TABLE_MODEL, detector_model
     from aekit.estimators.robust import RobustAutoEncoder
 
     if not variant:

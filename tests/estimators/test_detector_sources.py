@@ -28,8 +28,9 @@ def pixels(tmp_path_factory):
     return path, MemmapSource(path).read(np.arange(600))
 
 
-def detector(epochs: int = 2):
-    return AutoEncoderDetector(AutoEncoder(hidden=(16,), latent_dim=4, epochs=epochs, random_state=0), random_state=0)
+def detector(epochs: int = 2, **options):
+    return AutoEncoderDetector(AutoEncoder(hidden=(16,), latent_dim=4, epochs=epochs, random_state=0), random_state=0,
+                               **options)
 
 
 def test_a_source_that_fits_the_budget_gives_the_arrays_results(pixels):
@@ -42,44 +43,48 @@ def test_a_source_that_fits_the_budget_gives_the_arrays_results(pixels):
     np.testing.assert_array_equal(scores, on_array.decision_function(X[100:200]))
 
 
-def test_a_source_over_the_budget_is_one_data_error_with_the_sizes(pixels):
+def test_a_source_over_the_budget_that_must_be_in_memory_is_one_data_error_with_the_sizes(pixels):
     path, _ = pixels
-    with memory_budget_scope("64KiB"), pytest.raises(DataError) as e:
-        detector().fit(MemmapSource(path))
+    with memory_budget_scope("64KiB"), pytest.raises(DataError) as e:  # "mse+code" needs every row's code
+        detector(score="mse+code").fit(MemmapSource(path))
     msg = str(e.value)
-    assert "AutoEncoderDetector reads its data into memory" in msg and "600 samples of 64 values" in msg
+    assert "score='mse+code'" in msg and "reads its data into memory" in msg and "600 samples of 64 values" in msg
     assert "150.0 KiB" in msg and "64.0 KiB" in msg and "--memory-budget" in msg
 
 
-def test_the_cli_fits_a_part_and_scores_a_part_of_a_file_over_the_budget(tmp_path, capsys):
+def test_the_cli_fits_and_scores_a_file_over_the_budget_as_in_memory(tmp_path, capsys):
     from support import run_cli
 
     rng = np.random.default_rng(1)
     big = tmp_path / "big.npy"
     np.save(big, (rng.random((4000, 64)) * 255).astype(np.uint8))  # 1,000 KiB as float32
-    run = tmp_path / "det"
-    common = ["--memory-budget", "300KiB", "--quiet"]
-    code, out, err = run_cli(["detect", "fit", "--data", big, "--out", run, "--epochs", "1", *common], capsys)
-    assert code == 2 and err.count("\n") == 1 and "reads its data into memory" in err and "--memory-budget" in err
-    code, out, err = run_cli(["detect", "fit", "--data", big, "--out", run, "--epochs", "1", "--train-size", "500",
-                              *common], capsys)
+    run, whole = tmp_path / "det", tmp_path / "whole"
+    fit = ["detect", "fit", "--data", big, "--epochs", "1", "--quiet"]
+    code, out, err = run_cli([*fit, "--out", run, "--memory-budget", "300KiB"], capsys)  # read a block at a time
     assert code == 0, err
-    assert "trained on 500 samples" in " ".join(out.split())
+    code, out, err = run_cli([*fit, "--out", whole], capsys)  # in memory
+    assert code == 0, err
+    assert (run / "train_scores.npy").read_bytes() == (whole / "train_scores.npy").read_bytes()
+    assert (run / "model.safetensors").read_bytes() == (whole / "model.safetensors").read_bytes()
+    # "mse+code" needs the training rows in memory: refused in one line, before the run folder is touched
     before = {f.name: f.read_bytes() for f in run.iterdir() if f.is_file()}
-    code, out, err = run_cli(["detect", "fit", "--data", big, "--out", run, "--epochs", "1", "--overwrite", *common],
+    code, out, err = run_cli([*fit, "--out", run, "--score", "mse+code", "--overwrite", "--memory-budget", "300KiB"],
                              capsys)
-    assert code == 2 and "reads its data into memory" in err
-    assert {f.name: f.read_bytes() for f in run.iterdir() if f.is_file()} == before  # refused before the folder is touched
+    assert code == 2 and err.count("\n") == 1 and "reads its data into memory" in err and "--memory-budget" in err
+    assert {f.name: f.read_bytes() for f in run.iterdir() if f.is_file()} == before
+    code, out, err = run_cli([*fit, "--out", run, "--score", "mse+code", "--overwrite", "--memory-budget", "300KiB",
+                              "--train-size", "500"], capsys)
+    assert code == 0 and "trained on 500 samples" in " ".join(out.split()), err
     code, out, err = run_cli(["detect", "score", run, "--memory-budget", "100KiB", "--limit", "200"], capsys)
     assert code == 0, err
     assert (run / "scores" / "scores.csv").read_text().count("\n") == 201  # a header and 200 rows
     # the whole test split (800 rows, 200 KiB as float32) over the budget: scored in blocks, as in memory
     code, out, err = run_cli(["detect", "score", run, "--memory-budget", "100KiB", "--out", tmp_path / "blocks"], capsys)
     assert code == 0, err
-    code, out, err = run_cli(["detect", "score", run, "--out", tmp_path / "whole"], capsys)
+    code, out, err = run_cli(["detect", "score", run, "--out", tmp_path / "scored"], capsys)
     assert code == 0, err
-    blocks, whole = ((tmp_path / d / "scores.csv").read_text() for d in ("blocks", "whole"))
-    assert blocks.count("\n") == 801 and blocks == whole
+    blocks, scored = ((tmp_path / d / "scores.csv").read_text() for d in ("blocks", "scored"))
+    assert blocks.count("\n") == 801 and blocks == scored
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +138,22 @@ def test_training_rows_over_the_budget_leave_out_the_baselines_with_a_warning(im
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # with room for them, the baselines are there, without a warning
         assert len(evaluate_detector(det, split, [0], train=train)[0]["baselines"]) == 2
+
+
+@pytest.mark.parametrize("options", [{}, {"contamination": 0.05}, {"n_estimators": 3}])
+def test_a_fit_on_rows_over_the_budget_reads_them_in_blocks_with_the_arrays_results(images, options):
+    path, X, _ = images
+    on_array = detector(**options).fit(X)
+    with memory_budget_scope("16KiB"):
+        on_disk = detector(**options).fit(MemmapSource(path))
+    assert on_disk.threshold_ == on_array.threshold_ and on_disk.threshold_source_ == on_array.threshold_source_
+    np.testing.assert_array_equal(on_disk.decision_scores_, on_array.decision_scores_)
+    np.testing.assert_array_equal(on_disk.decision_function(X[:50]), on_array.decision_function(X[:50]))
+
+
+def test_the_flat_rows_default_over_the_budget_is_refused_before_training(images):
+    path, _, _ = images
+    det = AutoEncoderDetector(random_state=0)  # flat rows: RobustAutoEncoder and "mse+code"
+    with memory_budget_scope("16KiB"), pytest.raises(DataError, match="score='mse\\+code'.*reads its data into memory"):
+        det.fit(RowView(MemmapSource(path), flat=True))
+    assert not hasattr(det, "estimator_")

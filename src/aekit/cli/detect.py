@@ -62,12 +62,11 @@ def fit(
     model's samples and every step gets a score. The first 1 − --test-fraction of the rows train
     (the detector holds out their last 20 % to set the threshold); the rest is the test part.
 
-    Data over --memory-budget stays on disk; the detector reads its training and calibration rows
-    into memory when their float32 values fit the budget (--train-size takes a part of a large
-    file); otherwise one line says the sizes.
+    Data over --memory-budget stays on disk and is read a block of rows at a time (the same
+    network, threshold and scores as in memory), except with --score mse+code, which needs the
+    training rows in memory: then one line says the sizes (--train-size takes a part of a file).
     """
     from aekit.data.limits import memory_budget_scope
-    from aekit.data.sources import is_row_source, read_into_memory
     from aekit.estimators import AutoEncoderDetector, detector_model
     from aekit.kinds import load_splits
     from aekit.runs import DataRecord, RunRecord
@@ -135,23 +134,19 @@ def fit(
     normal = parse_labels(normal_label)
     det = AutoEncoderDetector(est, score=score, fpr=fpr, contamination=contamination, random_state=seed,
                               n_estimators=members)
-    # data over the budget stays on disk; the detector's rows (a --train-size part, say) are read into
-    # memory when they fit, or refused with the sizes, before the run folder is touched
+    # data over the budget stays on disk and is read a block at a time; what the detector cannot read
+    # so (its "mse+code" score) is refused with the sizes before the run folder is touched
     with memory_budget_scope(memory_budget):
         train, val, _ = load_splits(data, data_dir, seed, train_size=train_size)
         train, val = normal_subset(train, normal), normal_subset(val, normal)
-        def in_memory(X):
-            return read_into_memory(X, "aekit detect fit") if is_row_source(X) else X
-
-        X_fit = in_memory(train.X)
-        X_cal = None if contamination is not None else in_memory(val.X)  # a contamination needs no calibration rows
-    with record.lock():
-        if overwrite:
-            record.clear()
-        with tracking_run(loggers, record.path) as tracking:
-            det.fit(X_fit, X_calib=X_cal)
-            run = det.save(out, data=DataRecord.of(data, data_dir, seed, train, normal_labels=normal).to_dict())
-            tracking.log_summary({"threshold": det.threshold_, "train_flagged_fraction": float(det.labels_.mean())})
+        det.check_fit_data(train.X)
+        with record.lock():
+            if overwrite:
+                record.clear()
+            with tracking_run(loggers, record.path) as tracking:
+                det.fit(train.X, X_calib=None if contamination is not None else val.X)  # a contamination: no calibration
+                run = det.save(out, data=DataRecord.of(data, data_dir, seed, train, normal_labels=normal).to_dict())
+                tracking.log_summary({"threshold": det.threshold_, "train_flagged_fraction": float(det.labels_.mean())})
     console.print(f"trained on {len(train)} samples; threshold {det.threshold_:.4g} = {det.threshold_source_}")
     console.print(f"flagged {int(det.labels_.sum())} of {len(train)} training samples; detector: [bold]{run}[/bold]")
 

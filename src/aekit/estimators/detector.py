@@ -15,7 +15,11 @@ cells); the AutoEncoder inside learns its column encoding (`aekit.estimators.tab
 DataFrames are matched by column name. A row is scored on the cells it has: its missing cells
 are filled with the model's own reconstruction, and the score is the mean squared error over
 its observed encoded values, so a missing cell neither raises nor raises the score.
-`explain(df)` gives each column's share of a row's score.
+`explain(df)` gives each column's share of a row's score (`aekit.estimators.detector_tables`).
+
+Data left on disk (a `aekit.data.sources.RowSource`) over the memory budget is trained on and
+scored a block of rows at a time, with the same network, threshold and scores as in memory;
+only the "mse+code" score needs the training rows in memory (`check_fit_data`).
 
 Time series: with `window` set, `fit` takes one multivariate series (DataFrame, CSV/Parquet file,
 T×C array) and every method scores time steps; the window logic is in
@@ -24,34 +28,32 @@ T×C array) and every method scores time steps; the window logic is in
 from __future__ import annotations
 
 import io
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from aekit.data.sources import fits_in_memory, is_row_source, map_chunks, read_into_memory
 from aekit.errors import ConfigError, DataError, RunFolderError
-from aekit.estimators.detector_models import (AUTO_SCORE, DEFAULT_MODEL, DEFAULT_TABLE_MODEL, SAMPLED_SCORES, SCORES,
-                                              TABLE_SCORES, default_estimator, detector_model, loaded_score,
-                                              resolve_score)
+from aekit.estimators.detector_models import (AUTO_SCORE, DEFAULT_MODEL, SAMPLED_SCORES, SCORES, default_estimator,
+                                              detector_model, loaded_score, resolve_score)
+from aekit.estimators.detector_tables import TableScores
 from aekit.estimators.ensemble import (AUTO, complement, crossfit_folds, load_members, member_estimator,
                                        recorded_count, resolve_n_estimators, save_members, share_table_encoder)
 from aekit.estimators.series_detector import SeriesLayout, check_series_params, fit_series, series_scores
 from aekit.estimators.manifold_score import MANIFOLD_SCORE, ManifoldScore
-from aekit.estimators.tabular import (column_shares, fit_table_encoder, hide_column, is_table, observed_mean,
-                                      squared_errors, take_rows, top_columns, unseen_cells)
+from aekit.estimators.tabular import fit_table_encoder, is_table, take_rows
 from aekit.runs import RunRecord, atomic_write_bytes
 from aekit.specs import finite_number, positive_int
 from aekit.train.callbacks import progress_label
 
-IMPUTE_PASSES = 3  # reconstructions that fill a table's missing cells before its row is scored
 DETECTOR_FILE = "detector.json"
 TRAIN_SCORES_FILE = "train_scores.npy"
 
 
-class AutoEncoderDetector(BaseEstimator):
+class AutoEncoderDetector(TableScores, BaseEstimator):
     """Flags inputs an autoencoder trained on normal data reconstructs badly.
 
     Parameters
@@ -184,148 +186,6 @@ class AutoEncoderDetector(BaseEstimator):
             return parts if views else self.manifolds_[k].score(*parts)
         return sq.max(1) if self.score_ == "max" else sq.mean(1)
 
-    # -- tables ------------------------------------------------------------------------------
-    @property
-    def table_encoder_(self):
-        """The column encoding of a detector fitted on a table (None otherwise)."""
-        return getattr(getattr(self, "estimator_", None), "table_encoder_", None)
-
-    def _check_table_fit(self, X, X_calib) -> None:
-        if self.score not in TABLE_SCORES:
-            raise ConfigError(f"score={self.score!r} is not for tables; choose one of {', '.join(TABLE_SCORES)}")
-        if X_calib is not None and not is_table(X_calib):
-            raise DataError("X is a table (a DataFrame), so X_calib must be one too")
-        if len(X) == 0:
-            raise DataError("the training table has no rows")
-
-    def _table_errors(self, X, inputs: bool = False, k: int = 0) -> tuple[np.ndarray, ...]:
-        """(encoded X, squared error per encoded value with missing cells zeroed, observed mask), and with
-        `inputs` the model's input (missing cells imputed) and its reconstruction, by network k."""
-        if not is_table(X):
-            cols = [s.name for s in self.table_encoder_.columns_]
-            raise DataError(f"this detector was fitted on a table: pass a pandas DataFrame with its columns "
-                            f"({', '.join(cols[:8])}{', ...' if len(cols) > 8 else ''}), matched by name")
-        est = self.estimators_[k]
-        Xe, observed = est.table_encoder_.transform(X)
-        if len(Xe) == 0:
-            return (Xe, np.zeros(Xe.shape), observed) + ((Xe, Xe) if inputs else ())
-        R = est.reconstruct(Xe)
-        # A missing cell's input is the column's center; for a model that saw few missing cells that
-        # is an unusual row, which disturbs the others. So missing cells are filled with the model's
-        # own reconstruction (a few passes, rows with missing cells only) before the row is scored.
-        imputed = ~observed & (np.asarray(self.table_encoder_.feature_roles_) != "missing")
-        rows, model_input = np.flatnonzero(imputed.any(1)), Xe.copy()
-        if len(rows):
-            filled = Xe[rows]
-            for _ in range(IMPUTE_PASSES):
-                filled = np.where(imputed[rows], R[rows], Xe[rows]).astype(np.float32)
-                R[rows] = est.reconstruct(filled)
-            model_input[rows] = filled
-        return (Xe, squared_errors(Xe, R, observed), observed) + ((model_input, R) if inputs else ())
-
-    def _table_scores(self, X) -> np.ndarray:
-        """The detector's score of a table's rows: the mean of its networks'."""
-        return sum(self._member_table_scores(X, k) for k in range(len(self.estimators_))) / len(self.estimators_)
-
-    def _member_table_scores(self, X, k: int, views: bool = False) -> np.ndarray:
-        if self.score_ == MANIFOLD_SCORE:  # + the distance along the manifold (aekit.estimators.manifold_score)
-            _, sq, observed, model_input, R = self._table_errors(X, inputs=True, k=k)
-            parts = (observed_mean(sq, observed), self.estimators_[k].transform(model_input), R)
-            return parts if views else self.manifolds_[k].score(*parts)
-        _, sq, observed = self._table_errors(X, k=k)
-        if self.score_ == "max":
-            return sq.max(1) if sq.shape[1] else np.zeros(len(sq))
-        return observed_mean(sq, observed)
-
-    def explain(self, X, top: int = 5, *, form: str = "long") -> pd.DataFrame:
-        """Each input column's share of each row's anomaly score, the largest first.
-
-        A column's part of a row's error is its own squared error (its one-hot group, unseen
-        slot and missing indicator summed back to it) plus the error it causes in the other
-        columns: how much of their error goes away when the column is hidden (its cell read as
-        missing: imputed, its missing indicator set; the row reconstructed again), if any.
-        Shares are the parts over their sum, so a row's shares sum to 1 (all 0 for a row
-        without error). The second term is what makes the changed column the one named: an odd
-        value moves the code, so the reconstruction of every column suffers, and a plain split
-        of the error by column often names a column the change merely disturbed. With
-        ``score="mse+code"`` the shares are those of the reconstruction error part (the code part
-        has no split by column); the "wide" form's ``score`` is the whole score.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            The rows to explain, with the columns the detector was fitted on (matched by name).
-        top : int, default 5
-            Columns per row (fewer when fewer have a share above 0).
-        form : {"long", "wide"}, default "long"
-            "long": one line per row and rank, with ``row`` (the DataFrame's index label),
-            ``rank`` (1 = the largest share), ``column``, ``share`` and ``unseen`` (the cell
-            holds a category never seen in training). "wide": one line per row with ``row``,
-            ``score``, then ``column_1``, ``share_1``, ... ``column_<top>``, ``share_<top>``
-            (None and 0 where a row has fewer columns with a share).
-
-        Returns
-        -------
-        pandas.DataFrame
-
-        Raises
-        ------
-        ConfigError
-            A detector fitted on arrays (wrap them in a DataFrame and fit on that), or a bad
-            `top` or `form`.
-
-        Examples
-        --------
-        >>> import pandas as pd
-        >>> from aekit import AutoEncoder
-        >>> rng = np.random.default_rng(0)
-        >>> df = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
-        >>> det = AutoEncoderDetector(AutoEncoder(hidden=(4,), latent_dim=1, epochs=2), random_state=0).fit(df)
-        >>> ex = det.explain(df.head(3), top=2)
-        >>> list(ex.columns), bool(ex.groupby("row")["share"].sum().round(6).eq(1).all())
-        (['row', 'rank', 'column', 'share', 'unseen'], True)
-        """
-        check_is_fitted(self, "estimator_")
-        if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
-            raise ConfigError(f"top must be a positive integer, got {top!r}")
-        if form not in ("long", "wide"):
-            raise ConfigError(f"form must be 'long' or 'wide', got {form!r}")
-        encoder = self.table_encoder_
-        if encoder is None:
-            raise ConfigError("explain names the columns of a table: fit the detector on a pandas DataFrame "
-                              "(numeric arrays can be wrapped in one)")
-        Xe, sq, observed = self._table_errors(X)
-        shares = column_shares(self._column_parts(Xe, sq, observed))
-        for k in range(1, len(self.estimators_)):  # an ensemble: each network's shares, averaged
-            shares = shares + column_shares(self._column_parts(*self._table_errors(X, k=k), k=k))
-        names = np.asarray(encoder.encoded_columns_, dtype=object)
-        rows = X.index.to_numpy()
-        order, shares = top_columns(shares / len(self.estimators_), top)
-        if form == "wide":
-            out = {"row": rows, "score": self._table_scores(X)}
-            for r in range(order.shape[1]):
-                out[f"column_{r + 1}"] = np.where(shares[:, r] > 0, names[order[:, r]], None)
-                out[f"share_{r + 1}"] = shares[:, r]
-            return pd.DataFrame(out)
-        i, r = np.nonzero(shares > 0)
-        unseen = unseen_cells(encoder, Xe)
-        return pd.DataFrame({"row": rows[i], "rank": r + 1, "column": names[order[i, r]], "share": shares[i, r],
-                             "unseen": unseen[i, order[i, r]]})
-
-    def _column_parts(self, Xe: np.ndarray, sq: np.ndarray, observed: np.ndarray, k: int = 0) -> np.ndarray:
-        """Per row and encoded column: its own error plus the error it causes in the other columns
-        (what of theirs goes away when it is hidden, if anything), by network k."""
-        encoder = self.table_encoder_
-        own = encoder.sum_by_column(sq) if len(Xe) else np.zeros((0, len(encoder.encoded_columns_)))
-        others = own.sum(1, keepdims=True) - own  # each column's "rest of the row" before hiding it
-        parts = own.copy()
-        for c, name in enumerate(encoder.encoded_columns_):
-            hidden, kept = hide_column(encoder, Xe, observed, name)
-            after = squared_errors(Xe, self.estimators_[k].reconstruct(hidden), kept).sum(1) if len(Xe) else 0.0
-            parts[:, c] += np.maximum(others[:, c] - after, 0.0)
-        # a missing cell is already hidden: any difference is rounding, and it explains nothing
-        return np.where(encoder.sum_by_column(observed) > 0, parts, 0.0) if len(Xe) else parts
-
     # -- the PyOD-style API ------------------------------------------------------------------
     def fit(self, X, y=None, *, X_calib=None, table_encoder=None):
         """Fit on (mostly) normal data. `y` is ignored (unsupervised), as in PyOD.
@@ -346,6 +206,8 @@ class AutoEncoderDetector(BaseEstimator):
             self._check_table_fit(X, X_calib)
         elif table_encoder is not None:
             raise ConfigError("table_encoder is for tables: pass X as a pandas DataFrame")
+        elif is_row_source(X) and not fits_in_memory(X):  # rows left on disk: read a block at a time
+            self.check_fit_data(X)
         else:
             X, _ = self._rows(X, fitting=True)
         seed = 0 if self.random_state is None else int(self.random_state)
@@ -372,6 +234,24 @@ class AutoEncoderDetector(BaseEstimator):
             X_fit = X
         self._fit_member(est, X_fit, table_encoder, seed)
         return self._finish_fit(X) if self.contamination is not None else self._held_out_fit(X, X_calib)
+
+    def check_fit_data(self, X) -> None:
+        """Raise, before any training, the DataError `fit(X)` gives for rows left on disk (a row
+        source) over the memory budget that this detector cannot read a block at a time: with the
+        "mse+code" score (the default for flat rows), whose statistics need every training row's
+        code in memory. Any other detector trains and scores on such rows block by block."""
+        if is_table(X) or not is_row_source(X) or fits_in_memory(X):
+            return
+        if len(X) == 0 or X.ndim not in (2, 4):
+            raise DataError(f"X must be a non-empty N×D or N×C×H×W source, got shape {X.shape}")
+        est = self.estimator if self.estimator is not None else default_estimator(self.random_state, X.ndim == 4)
+        if (resolve_score(AUTO_SCORE, est) if self.score == AUTO_SCORE else self.score) == MANIFOLD_SCORE:
+            read_into_memory(X, f"an AutoEncoderDetector with score={MANIFOLD_SCORE!r} (the default for flat rows)")
+
+    def _scores_in_blocks(self, X, k: int | None = None) -> np.ndarray:
+        """Network k's scores (None: the detector's) of rows in memory, or of rows on disk a block at a time."""
+        fn = self._scores if k is None else partial(self._member_scores, k=k)
+        return map_chunks(fn, X) if is_row_source(X) else fn(X)
 
     def _fit_member(self, est, X_fit, table_encoder, seed: int) -> None:
         """Train one more network on X_fit (and, for "mse+code", learn its parts' medians there)."""
@@ -412,7 +292,7 @@ class AutoEncoderDetector(BaseEstimator):
         cal = np.empty(len(X))
         for k, fold in enumerate(folds):  # each row scored by the network that did not train on it
             rows = take_rows(X, fold)
-            cal[fold] = self._member_table_scores(rows, k) if table else self._member_scores(rows, k)
+            cal[fold] = self._member_table_scores(rows, k) if table else self._scores_in_blocks(rows, k)
         return self._finish_fit(X, cal, f"{len(cal)} out-of-fold scores (each row scored by the one of {K} "
                                         "networks that did not train on it)")
 
@@ -420,13 +300,15 @@ class AutoEncoderDetector(BaseEstimator):
         """The threshold from the scores of held-out rows (`X_calib`)."""
         if is_table(X):
             cal = self._table_scores(X_calib)
+        elif is_row_source(X_calib) and not fits_in_memory(X_calib):
+            cal = self._scores_in_blocks(X_calib)
         else:
             cal = self._scores(self._rows(X_calib, fitting=False)[0])
         return self._finish_fit(X, cal, f"{len(cal)} held-out scores")
 
     def _finish_fit(self, X, cal=None, what: str = ""):
         """Training scores, the threshold (from `cal`, else the contamination) and labels."""
-        self.decision_scores_ = self._table_scores(X) if is_table(X) else self._scores(X)
+        self.decision_scores_ = self._table_scores(X) if is_table(X) else self._scores_in_blocks(X)
         if cal is None:
             self.threshold_ = float(np.percentile(self.decision_scores_, 100 * (1 - float(self.contamination))))
             self.threshold_source_ = f"contamination={float(self.contamination):g} of the training scores"

@@ -243,7 +243,7 @@ def graph_spec(est, part: str | None = None) -> GraphSpec:
     check_is_fitted(inner, "model_")
     if getattr(inner, "table_encoder_", None) is not None:  # the graph takes the encoded table
         from aekit.estimators import export_table
-        from aekit.estimators.detector import IMPUTE_PASSES
+        from aekit.estimators.detector_tables import IMPUTE_PASSES
 
         return (export_table.table_detector_spec(est, [_model(m) for m in est.estimators_], IMPUTE_PASSES)
                 if part == "detector"

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from aekit.data.sources import RowView, is_row_source
 from aekit.data.tabular import EncodedTable, TableEncoder
 from aekit.errors import ConfigError, DataError
 from aekit.runs import RunRecord
@@ -34,7 +35,9 @@ def is_table(X) -> bool:
 
 
 def take_rows(X, rows: np.ndarray):
-    """Rows of an array or a DataFrame, by position."""
+    """Rows of an array or a DataFrame, by position (of rows left on disk: a view that reads them)."""
+    if is_row_source(X):
+        return RowView(X, rows)
     return X.iloc[rows] if is_table(X) else X[rows]
 
 
