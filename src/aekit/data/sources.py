@@ -485,10 +485,12 @@ def fits_in_memory(source: RowSource) -> bool:
     return fits_memory(source.float_nbytes)
 
 
-def map_chunks(fn, source: RowSource, *, room: int = 8) -> np.ndarray:
+def map_chunks(fn, source: RowSource, *, room: int = 8, multiple: int = 1) -> np.ndarray:
     """``fn(block)`` over a source's rows in order, a block at a time, the results concatenated: work
     on data that does not fit in memory. A block holds at most `SCAN_ROWS_BYTES` of float32 and at
-    most 1/`room` of the memory budget, leaving `fn` room for its own temporaries.
+    most 1/`room` of the memory budget, leaving `fn` room for its own temporaries; its rows are a
+    whole number of `multiple` (at least one), so that batches of that size fall as they would in
+    memory.
 
     Examples
     --------
@@ -502,7 +504,8 @@ def map_chunks(fn, source: RowSource, *, room: int = 8) -> np.ndarray:
     """
     limit = resolve_memory_budget().limit
     block_bytes = SCAN_ROWS_BYTES if limit is None else min(SCAN_ROWS_BYTES, limit // max(1, int(room)))
-    rows = max(1, block_bytes // max(1, 4 * int(source.n_features)))
+    rows = block_bytes // max(1, 4 * int(source.n_features))
+    rows = max(1, rows // int(multiple)) * int(multiple)
     parts = [np.asarray(fn(block)) for _, block in source.iter_chunks(rows)]
     if hasattr(source, "drop_pages"):  # the scan's pages are not worth keeping resident
         source.drop_pages()

@@ -159,7 +159,7 @@ class AutoEncoderDetector(TableScores, BaseEstimator):
 
     def _member_scores(self, X: np.ndarray, k: int, views: bool = False) -> np.ndarray:
         est = self.estimators_[k]
-        Xin = X if X.ndim == 2 or getattr(est, "input_ndim_", 2) == 4 else X.reshape(len(X), -1)
+        Xin = X if is_row_source(X) or X.ndim == 2 or getattr(est, "input_ndim_", 2) == 4 else X.reshape(len(X), -1)
         if self.score_ in SAMPLED_SCORES:
             if not hasattr(est, "elbo"):
                 raise ConfigError(f"score={self.score_!r} needs a VariationalAutoEncoder")
@@ -249,9 +249,10 @@ class AutoEncoderDetector(TableScores, BaseEstimator):
             read_into_memory(X, f"an AutoEncoderDetector with score={MANIFOLD_SCORE!r} (the default for flat rows)")
 
     def _scores_in_blocks(self, X, k: int | None = None) -> np.ndarray:
-        """Network k's scores (None: the detector's) of rows in memory, or of rows on disk a block at a time."""
+        """Network k's scores (None: the detector's) of rows in memory, or of rows on disk a block at a
+        time (a VAE's sampled scores read the source themselves: one stream of draws, as in memory)."""
         fn = self._scores if k is None else partial(self._member_scores, k=k)
-        return map_chunks(fn, X) if is_row_source(X) else fn(X)
+        return map_chunks(fn, X) if is_row_source(X) and self.score_ not in SAMPLED_SCORES else fn(X)
 
     def _fit_member(self, est, X_fit, table_encoder, seed: int) -> None:
         """Train one more network on X_fit (and, for "mse+code", learn its parts' medians there)."""
@@ -328,7 +329,7 @@ class AutoEncoderDetector(TableScores, BaseEstimator):
         if self.table_encoder_ is not None:
             return self._table_scores(X)
         if is_row_source(X) and not fits_in_memory(X):
-            return map_chunks(self._array_scores, X)
+            return self._scores_in_blocks(X) if self.score_ in SAMPLED_SCORES else map_chunks(self._array_scores, X)
         return self._array_scores(X)
 
     def _array_scores(self, X) -> np.ndarray:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from aekit.data.limits import check_batch_fits
-from aekit.data.sources import RowSource, RowView, is_row_source
+from aekit.data.sources import RowSource, RowView, is_row_source, map_chunks
 from aekit.errors import AekitWarning, ConfigError, DataError
 from aekit.estimators.sizing import auto_training_size, validation_rows
 
@@ -190,15 +190,12 @@ class StreamedFit:
         return RowView(source, tr), rows
 
     def _source_reconstruction_error(self, X: RowSource) -> np.ndarray:
-        """Mean squared error per value of each row of a source (N,), in chunks."""
-        view = validated_source(self, X)
-        out = np.empty(len(view), np.float64)
-        step = min(chunk_rows(view.n_features), 1 << 16)
-        for start in range(0, len(view), step):
-            block = view[start : start + step]
+        """Mean squared error per value of each row of a source (N,), a block at a time (`map_chunks`)."""
+        def errors(block: np.ndarray) -> np.ndarray:
             recon = self._batches(block, self.model_).reshape(len(block), -1)
-            out[start : start + len(block)] = ((block.astype(np.float64) - recon) ** 2).mean(1)
-        return out
+            return ((block.astype(np.float64) - recon) ** 2).mean(1)
+
+        return map_chunks(errors, validated_source(self, X))
 
 
 __all__ = ["CHUNK_BYTES", "VALIDATION_CAP_BYTES", "SourceScan", "StreamedFit", "check_streamable",

@@ -12,8 +12,10 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from aekit.data.sources import is_row_source, map_chunks
 from aekit.errors import AekitWarning, ConfigError, DataError
 from aekit.estimators.base import CodeTransformer, check_finite, resolve_seed, store_params, with_training_parameters
+from aekit.estimators.streaming import validated_source
 from aekit.models.vae import VAEConfig, VAEModel
 from aekit.specs import positive_int
 from aekit.data.limits import check_memory
@@ -24,9 +26,10 @@ def is_binary(X: np.ndarray) -> bool:
     return bool(np.all((X == 0) | (X == 1)))
 
 
-def bernoulli_binarize(X: np.ndarray, seed: int) -> np.ndarray:
+def bernoulli_binarize(X: np.ndarray, seed) -> np.ndarray:
     """Bernoulli-sample grey levels in [0, 1] into 0/1 with `seed` (the binarization the VAE's
-    training and likelihoods use).
+    training and likelihoods use); `seed` may be a NumPy Generator, which then goes on to the next
+    block's numbers (blocks of rows binarized in turn equal the whole array binarized at once).
 
     Examples
     --------
@@ -264,6 +267,8 @@ class VariationalAutoEncoder(CodeTransformer):
 
     def reconstruction_error(self, X, y=None) -> np.ndarray:
         check_is_fitted(self, "model_")
+        if is_row_source(X) and not self.conditional:  # data on disk: read and scored in chunks
+            return self._source_reconstruction_error(X)
         Xc = self._validate(X, reset=False)
         R = self.reconstruct(X, y).reshape(len(Xc), -1)
         return ((Xc.astype(np.float64) - R) ** 2).mean(1)
@@ -272,25 +277,40 @@ class VariationalAutoEncoder(CodeTransformer):
         """Mean ELBO per sample in nats (higher is better)."""
         return float(self.elbo(X, y if self.conditional else None).mean())
 
-    def _eval_input(self, X, y, binarize, seed: int, what: str) -> np.ndarray:
-        """X checked (and Bernoulli-binarized with `seed` when asked), with labels joined."""
+    def _per_sample(self, X, y, fn, batch_size: int, binarize, binarize_seed: int, what: str) -> np.ndarray:
+        """fn(batch) over X's rows, `batch_size` at a time, as float64: X checked, Bernoulli-binarized
+        with `binarize_seed` when asked ("auto": when the model was trained with binarization), labels
+        joined. Rows left on disk (a source) are read a block of whole batches at a time; with one
+        binarization stream and fn's one generator they draw the same numbers as in memory."""
         check_is_fitted(self, "model_")
-        X = self._validate(X, reset=False).astype(np.float32, copy=False)
         config = self.model_config_
         if binarize == "auto":
             binarize = config.binarize is not None
-        if binarize:
-            if config.likelihood != "bernoulli":
-                raise ConfigError("binarize is for the Bernoulli likelihood")
-            X = bernoulli_binarize(X, seed)
-        elif config.likelihood == "bernoulli" and not is_binary(X):
-            warnings.warn(
-                f"{what} of grey-level data under the Bernoulli likelihood is not a true log-likelihood "
-                "(binarize the data: binarize=True, or train with binarize='dynamic')",
-                AekitWarning,
-                stacklevel=3,
-            )
-        return self._with_labels(X, y)
+        if binarize and config.likelihood != "bernoulli":
+            raise ConfigError("binarize is for the Bernoulli likelihood")
+        stream, grey = np.random.default_rng(int(binarize_seed)), []
+
+        def prepared(block: np.ndarray) -> np.ndarray:
+            block = block.astype(np.float32, copy=False)
+            if binarize:
+                return bernoulli_binarize(block, stream)
+            if config.likelihood == "bernoulli" and not grey and not is_binary(block):
+                grey.append(True)
+            return block
+
+        if is_row_source(X):
+            if self.conditional:
+                raise ConfigError(f"{what} of a conditional VAE needs each row's label; data on disk carries none: "
+                                  "pass an array with y")
+            out = map_chunks(lambda block: self._batches(prepared(block), fn, batch_size), validated_source(self, X),
+                             multiple=batch_size)
+        else:
+            out = self._batches(self._with_labels(prepared(self._validate(X, reset=False)), y), fn, batch_size)
+        if grey:
+            warnings.warn(f"{what} of grey-level data under the Bernoulli likelihood is not a true log-likelihood "
+                          "(binarize the data: binarize=True, or train with binarize='dynamic')", AekitWarning,
+                          stacklevel=3)
+        return out.astype(np.float64)
 
     def elbo(self, X, y=None, *, n_samples: int = 1, binarize="auto", random_state=0,
              batch_size: int = 1024, binarize_seed: int = 0) -> np.ndarray:
@@ -298,12 +318,11 @@ class VariationalAutoEncoder(CodeTransformer):
         `n_samples` Monte-Carlo estimate of E_q[log p(x|z)] (seeded by `random_state`).
         `binarize` ("auto": when the model was trained with binarization) Bernoulli-samples X
         first, seeded by `binarize_seed` (the same default in `log_likelihood`, so both see the
-        same binary images)."""
+        same binary images). X may be data on disk (a RowSource): the same values as in memory."""
         n_samples = positive_int(n_samples, "n_samples")
-        seed = resolve_seed(random_state)
-        Xa = self._eval_input(X, y, binarize, int(binarize_seed), "the ELBO")
-        g = torch.Generator(device="cpu").manual_seed(seed)
-        return self._batches(Xa, lambda xb: self.model_.elbo(xb, g, int(n_samples)), batch_size).astype(np.float64)
+        g = torch.Generator(device="cpu").manual_seed(resolve_seed(random_state))
+        return self._per_sample(X, y, lambda xb: self.model_.elbo(xb, g, int(n_samples)),
+                                positive_int(batch_size, "batch_size"), binarize, binarize_seed, "the ELBO")
 
     def log_likelihood(self, X, y=None, *, k: int = 5000, batch_size: int = 100, binarize="auto",
                        random_state=0, binarize_seed: int = 0) -> np.ndarray:
@@ -311,13 +330,11 @@ class VariationalAutoEncoder(CodeTransformer):
         logsumexp_i [log p(x|z_i) + log p(z_i) − log q(z_i|x)] − log k, z_i ~ q(z|x), k samples
         per x, computed `batch_size` images at a time in chunks of samples that fit in memory.
         A lower bound of log p(x) that tightens with k; its mean is ≥ the ELBO's. `binarize` as
-        in `elbo`; `random_state` seeds the samples z_i."""
+        in `elbo`; `random_state` seeds the samples z_i. X may be data on disk, as in `elbo`."""
         k = positive_int(k, "k", "importance samples per image")
-        batch_size = positive_int(batch_size, "batch_size")
-        seed = resolve_seed(random_state)
-        Xa = self._eval_input(X, y, binarize, int(binarize_seed), "the log-likelihood")
-        g = torch.Generator(device="cpu").manual_seed(seed)
-        return self._batches(Xa, lambda xb: self.model_.log_likelihood(xb, k, g), int(batch_size)).astype(np.float64)
+        g = torch.Generator(device="cpu").manual_seed(resolve_seed(random_state))
+        return self._per_sample(X, y, lambda xb: self.model_.log_likelihood(xb, k, g),
+                                positive_int(batch_size, "batch_size"), binarize, binarize_seed, "the log-likelihood")
 
     def _shape_out(self, out: np.ndarray) -> np.ndarray:
         return out.reshape(len(out), -1) if self.input_ndim_ == 2 else out
