@@ -179,3 +179,49 @@ def test_data_dir_may_name_the_datasets_own_folder(tmp_path):
     assert len(load("mnist", split="test", data_dir=tmp_path)) == 2
     with pytest.raises(DataError, match="not found"):
         load("fashion-mnist", split="test", data_dir=folder)
+
+
+def fake_mnist(root: Path, n_train: int = 400, n_test: int = 100) -> Path:
+    """A mnist/ folder of gzip IDX files holding random 28×28 pixels and labels 0–9."""
+    import gzip
+
+    rng = np.random.default_rng(0)
+    folder = root / "mnist"
+    folder.mkdir(parents=True)
+    for part, n in (("train", n_train), ("t10k", n_test)):
+        header = bytes([0, 0, 8, 3]) + b"".join(k.to_bytes(4, "big") for k in (n, 28, 28))
+        pixels = rng.integers(0, 256, n * 784, dtype=np.uint8).tobytes()
+        (folder / f"{part}-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + pixels))
+        labels = rng.integers(0, 10, n, dtype=np.uint8).tobytes()
+        (folder / f"{part}-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1]) + n.to_bytes(4, "big") + labels)
+    return root
+
+
+@pytest.mark.parametrize("split", ["train", "all"])
+def test_a_builtin_split_over_the_memory_budget_streams_from_a_uint8_copy(tmp_path, monkeypatch, split):
+    """MNIST's split was decoded to float32 whatever the budget; over it, the split is now written
+    once as uint8 to the spool folder and read batch by batch: the same values and labels."""
+    from aekit.data.limits import memory_budget_scope
+    from aekit.data.streamed import StreamedDataset
+
+    root = fake_mnist(tmp_path / "data")
+    monkeypatch.setenv("AEKIT_DATA_DIR", str(tmp_path / "cache"))
+    with memory_budget_scope("512KiB"):  # the uint8 files fit; 360 or 500 images are 1.1–1.5 MiB as float32
+        streamed = load("mnist", split, data_dir=root)
+    in_memory = load("mnist", split, data_dir=root)
+    assert isinstance(streamed, StreamedDataset) and streamed.split == split and streamed.classes == in_memory.classes
+    assert len(streamed) == len(in_memory) and streamed.sample_shape == (1, 28, 28)
+    np.testing.assert_array_equal(streamed.X.read(np.arange(len(streamed))), in_memory.X)
+    np.testing.assert_array_equal(streamed.y, in_memory.y)
+    spooled = list((tmp_path / "cache" / "spool").glob("mnist-*.npy"))
+    assert len(spooled) == 1 and spooled[0].stat().st_size < len(in_memory) * 784 + 1024  # uint8 on disk
+
+
+def test_a_builtin_split_over_the_budget_with_an_unwritable_spool_folder_says_so(tmp_path, monkeypatch):
+    from aekit.data.limits import memory_budget_scope
+
+    root = fake_mnist(tmp_path / "data")
+    (tmp_path / "cache").write_text("a file, not a folder")
+    monkeypatch.setenv("AEKIT_DATA_DIR", str(tmp_path / "cache"))
+    with memory_budget_scope("512KiB"), pytest.raises(DataError, match="mnist: over the memory budget, and .*spool"):
+        load("mnist", "train", data_dir=root)

@@ -93,6 +93,8 @@ def test_save_load(fitted, cancer, tmp_path):
     (run / "detector.json").unlink()
     with pytest.raises(RunFolderError, match="no detector.json"):
         AutoEncoderDetector.load(run)
+    with pytest.raises(RunFolderError, match="det-gone: no such run folder"):  # not "no detector.json"
+        AutoEncoderDetector.load(tmp_path / "det-gone")
 
 
 def test_cli_fit_and_score_images(tmp_path, capsys):

@@ -19,6 +19,8 @@ from aekit.data.builtin import (
 from aekit.data.audio import MIN_GROUPS_TO_SPLIT
 from aekit.data.dataset import Dataset, scale_pixels
 from aekit.data.files import load_path
+from aekit.data.limits import fits_memory
+from aekit.data.streamed import spooled_images
 from aekit.errors import DataError
 
 SPLITS = ("train", "val", "test", "train+val", "all")
@@ -110,11 +112,13 @@ def train_val_indices(n: int, split: str, seed: int) -> np.ndarray:
 mnist_train_val_indices = train_val_indices  # the name it had before CIFAR shared it
 
 
-def _fixed_split(name: str, split: str, data_dir, seed: int, read_part, classes: list[str]) -> Dataset:
+def _fixed_split(name: str, split: str, data_dir, seed: int, read_part, classes: list[str], memory_budget=None):
     """A Dataset of one split of a source that ships a fixed train and test part of uint8 images.
 
     read_part(part) -> (uint8 images N×H×W or N×C×H×W, labels N); test is the test part, val
-    and train come from the training part (`train_val_indices`), all is train then test.
+    and train come from the training part (`train_val_indices`), all is train then test. A split
+    whose float32 values are over the memory budget is streamed from a uint8 copy on disk
+    (`aekit.data.streamed.spooled_images`): the same values, read batch by batch.
     """
 
     def take(part: str, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -132,25 +136,26 @@ def _fixed_split(name: str, split: str, data_dir, seed: int, read_part, classes:
     else:
         n = len(read_part("train")[1])
         images, labels = take("train", train_val_indices(n, split, seed))
-    X = scale_pixels(images)
-    if X.ndim == 3:
-        X = X[:, None, :, :]
+    images = images[:, None, :, :] if images.ndim == 3 else images
     folder = Path(data_dir).expanduser() if data_dir is not None else None
-    return Dataset(
-        X=X, y=labels.astype(np.int64), name=name, value_range=(0.0, 1.0), classes=list(classes), split=split,
-        meta={"source": name, "seed": seed, "data_dir": str(folder) if folder else None},
-    )
+    meta = {"source": name, "seed": seed, "data_dir": str(folder) if folder else None}
+    if not fits_memory(4 * images.size, memory_budget):
+        return spooled_images(images, name, y=labels, classes=list(classes), split=split, meta=meta)
+    return Dataset(X=scale_pixels(images), y=labels.astype(np.int64), name=name, value_range=(0.0, 1.0),
+                   classes=list(classes), split=split, meta=meta)
 
 
-def _mnist(name: str, split: str, data_dir, seed: int) -> Dataset:
+def _mnist(name: str, split: str, data_dir, seed: int, memory_budget=None):
     classes = FASHION_CLASSES if name == "fashion-mnist" else DIGIT_CLASSES
-    return _fixed_split(name, split, data_dir, seed, lambda part: load_mnist_part(name, part, data_dir), classes)
+    return _fixed_split(name, split, data_dir, seed, lambda part: load_mnist_part(name, part, data_dir), classes,
+                        memory_budget)
 
 
-def _cifar(name: str, split: str, data_dir, seed: int) -> Dataset:
+def _cifar(name: str, split: str, data_dir, seed: int, memory_budget=None):
     # Class names first: a folder without its metadata file fails before 150 MB are read.
     classes = cifar_classes(name, data_dir)
-    ds = _fixed_split(name, split, data_dir, seed, lambda part: load_cifar_part(name, part, data_dir), classes)
+    ds = _fixed_split(name, split, data_dir, seed, lambda part: load_cifar_part(name, part, data_dir), classes,
+                      memory_budget)
     if name == "cifar100":
         # Dataset holds one label array: y is the fine label; the coarse one is one call away.
         ds.meta["label"] = "fine"
@@ -226,9 +231,9 @@ def load(
         raise DataError(f"source must be a dataset name or a path, got {type(source).__name__}")
     name = canonical_name(text) if isinstance(source, str) and "/" not in text and os.sep not in text else None
     if name in ("mnist", "fashion-mnist"):
-        return _mnist(name, split, data_dir, seed)
+        return _mnist(name, split, data_dir, seed, memory_budget)
     if name in ("cifar10", "cifar100"):
-        return _cifar(name, split, data_dir, seed)
+        return _cifar(name, split, data_dir, seed, memory_budget)
     if name == "digits":
         X, y = load_digits_arrays()
         full = Dataset(X=X, y=y, name="digits", value_range=(0.0, 1.0), classes=list(DIGIT_CLASSES),

@@ -219,29 +219,54 @@ def spool_folder() -> Path:
     return default_data_dir() / "spool"
 
 
-def _spooled_csv(path: Path, name: str, label_column, memory_budget):
+def _spool_file(stem: str, what: str) -> str:
+    """A new empty ``.npy`` file in `spool_folder`, removed when the process ends; a DataError that
+    names `what` when the folder cannot be written."""
     import atexit
     import tempfile
 
+    folder = spool_folder()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, target = tempfile.mkstemp(prefix=f"{stem}-", suffix=".npy", dir=folder)
+        os.close(fd)
+    except OSError as exc:
+        raise DataError(f"{what}: over the memory budget, and {folder} (where it would be read to) is not "
+                        f"writable ({exc.strerror or exc}); set AEKIT_DATA_DIR to a folder with space") from None
+    atexit.register(lambda: Path(target).unlink(missing_ok=True))
+    return target
+
+
+def _spool_failed(target: str, what: str, copy: str, exc: OSError) -> DataError:
+    Path(target).unlink(missing_ok=True)
+    return DataError(f"{what}: could not write its {copy} to {spool_folder()} ({exc.strerror or exc}); "
+                     "free space there or set AEKIT_DATA_DIR")
+
+
+def spooled_images(images: np.ndarray, name: str, **dataset) -> StreamedDataset:
+    """uint8 images read into memory (a built-in data set's split) whose float32 values would be over
+    the memory budget: written once, as uint8, to a ``.npy`` in `spool_folder` (removed when the
+    process ends) and streamed from there, divided by 255 per batch as the loaders divide them (the
+    same float32 values). `dataset`: `StreamedDataset`'s y, classes, split and meta."""
+    target = _spool_file(name, name)
+    try:
+        with open(target, "wb") as f:
+            np.save(f, np.ascontiguousarray(images), allow_pickle=False)
+    except OSError as exc:  # a full disk, for one
+        raise _spool_failed(target, name, "uint8 copy", exc) from None
+    return StreamedDataset(MemmapSource(target, name=name), name=name, **dataset)
+
+
+def _spooled_csv(path: Path, name: str, label_column, memory_budget):
     from aekit.data.csv_reader import spool_csv_arrays
 
     if fits_memory(os.stat(path).st_size, memory_budget):
         return None  # in memory, as before
-    folder = spool_folder()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, target = tempfile.mkstemp(prefix=f"{path.stem}-", suffix=".npy", dir=folder)
-        os.close(fd)
-    except OSError as exc:
-        raise DataError(f"{path}: over the memory budget, and {folder} (where it would be read to) is not "
-                        f"writable ({exc.strerror or exc}); set AEKIT_DATA_DIR to a folder with space") from None
-    atexit.register(lambda: Path(target).unlink(missing_ok=True))
+    target = _spool_file(path.stem, str(path))
     try:
         arrays = spool_csv_arrays(path, target, label_column)
     except OSError as exc:  # a full disk, for one
-        Path(target).unlink(missing_ok=True)
-        raise DataError(f"{path}: could not write its float32 copy to {folder} ({exc.strerror or exc}); "
-                        "free space there or set AEKIT_DATA_DIR") from None
+        raise _spool_failed(target, str(path), "float32 copy", exc) from None
     meta = {"source": str(path), **({"columns": arrays.columns} if arrays.columns is not None else {})}
     return StreamedDataset(MemmapSource(target, name=name), name=name, y=arrays.y, classes=arrays.classes,
                            meta=meta)
@@ -272,4 +297,4 @@ def default_workers() -> int:
 
 
 __all__ = ["EVALUATION_BYTES", "StreamedDataset", "default_workers", "image_dataset", "in_memory", "is_streamed",
-           "load_streamed", "spool_folder"]
+           "load_streamed", "spool_folder", "spooled_images"]

@@ -428,6 +428,8 @@ class AutoEncoderDetector(TableScores, BaseEstimator):
 
         run = RunRecord(path)
         meta_path = run.file(DETECTOR_FILE)
+        if not run.path.is_dir():
+            raise RunFolderError(f"{run.path}: no such run folder")
         if not meta_path.exists():
             raise RunFolderError(f"{run.path}: no {DETECTOR_FILE}; this run folder holds no detector "
                                  "(train one with `aekit detect fit`)")
