@@ -188,6 +188,38 @@ def test_clear_removes_an_old_run_so_files_never_mix(tmp_path):
     assert list(run.path.iterdir()) == []
 
 
+def folder_bytes(path: Path) -> dict:
+    return {str(f.relative_to(path)): f.read_bytes() for f in sorted(path.rglob("*")) if f.is_file()}
+
+
+@pytest.mark.parametrize("failure", [DataError("bad data"), KeyboardInterrupt()])
+def test_replacing_puts_the_earlier_run_back_when_the_new_one_fails(tmp_path, failure):
+    run = RunRecord(tmp_path / "r")
+    run.save({"kind": "autoencoder", "model": {}}, {"w": torch.zeros(1)})
+    (run.path / "logs").mkdir()
+    (run.path / "logs" / "epochs.csv").write_text("old")
+    before = folder_bytes(run.path)
+    with pytest.raises(type(failure)), run.lock(), run.replacing():
+        assert [c.name for c in run.path.iterdir() if not c.name.startswith(".")] == []  # the old run is set aside
+        run.save({"kind": "autoencoder", "model": {"new": 1}}, {"w": torch.ones(1)})  # half a new run
+        (run.path / "report.html").write_text("new")
+        raise failure
+    assert folder_bytes(run.path) == before
+
+
+def test_replacing_removes_the_earlier_run_when_the_new_one_is_written(tmp_path):
+    run = RunRecord(tmp_path / "r")
+    run.save({"kind": "autoencoder", "model": {}}, {"w": torch.zeros(1)})
+    (run.path / "report.html").write_text("old")
+    with run.lock(), run.replacing():
+        run.save({"kind": "autoencoder", "model": {"new": 1}}, {"w": torch.ones(1)})
+    assert sorted(c.name for c in run.path.iterdir()) == ["config.json", "model.safetensors"]
+    assert run.read_config()["model"] == {"new": 1}
+    with run.lock(), run.replacing(overwrite=False):  # not replacing: the block writes beside what is there
+        (run.path / "report.html").write_text("beside")
+    assert (run.path / "config.json").exists()
+
+
 def test_a_full_disk_is_one_message_naming_the_file(tmp_path, monkeypatch):
     import errno
 

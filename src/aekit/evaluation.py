@@ -175,8 +175,9 @@ def detector_baselines(train_X: np.ndarray, test_X, is_anomaly: np.ndarray, n_co
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     train_X = np.asarray(train_X, np.float64)
-    mean, std = train_X.mean(0), train_X.std(0)
-    std[std <= 1e-12] = 1.0
+    mean, std = (0.0, 1.0) if image else (train_X.mean(0), train_X.std(0))
+    if not image:
+        std[std <= 1e-12] = 1.0
 
     def units(X) -> np.ndarray:  # tables: per-feature units differ, so each is standardized
         X = np.asarray(X, np.float64)
@@ -202,7 +203,7 @@ def baseline_rows(train: Dataset, normal: list | None) -> np.ndarray:
     keep = None if normal is None or train.y is None else np.flatnonzero(np.isin(train.y, normal))
     X = train.flat()
     if is_row_source(X):
-        return read_into_memory(X if keep is None else RowView(X, keep), "the baselines (PCA, IsolationForest)")
+        return read_into_memory(X if keep is None else RowView(X, keep), "fitting the baselines (PCA, IsolationForest)")
     return X if keep is None else X[keep]
 
 
@@ -293,10 +294,11 @@ def evaluate_detector(det, ds: Dataset, normal: list | None, train: Dataset | No
         if train is not None:
             code = getattr(getattr(det.estimator_, "model_config_", None), "code_size", None)
             try:
-                metrics["baselines"] = detector_baselines(baseline_rows(train, normal), ds.flat(), is_anomaly, code,
-                                                          image=ds.is_image)
+                rows = baseline_rows(train, normal)
             except DataError as exc:  # training rows over the memory budget: the detector's figures stand alone
                 warnings.warn(f"no baselines beside the detector: {exc}", AekitWarning, stacklevel=2)
+            else:
+                metrics["baselines"] = detector_baselines(rows, ds.flat(), is_anomaly, code, image=ds.is_image)
     else:
         metrics.update({"n": len(ds), "threshold": det.threshold_, "flagged": int((scores > det.threshold_).sum())})
     metrics["warnings"] = baseline_warnings(metrics)

@@ -54,6 +54,7 @@ REPORT = "report.html"
 TASKS = "tasks.json"  # where the tasks run on this folder wrote their results (for the report)
 CHECKPOINT_DIR = "checkpoint"
 LOCK = ".aekit.lock"
+REPLACED_PREFIX = ".aekit-replaced-"  # an earlier run set aside while --overwrite writes the new one
 UMASK = os.umask(0)  # the process's umask, read once (os.umask can only be read by setting it)
 os.umask(UMASK)
 
@@ -327,17 +328,44 @@ class RunRecord:
         if not os.access(parent, os.W_OK | os.X_OK):
             raise RunFolderError(f"{self.path}: cannot write there ({parent} is not writable)")
 
-    def clear(self) -> None:
-        """Remove what an earlier run wrote (for --overwrite), so old and new files never mix."""
+    def clear(self, keep: tuple[str, ...] = ()) -> None:
+        """Remove what an earlier run wrote (for --overwrite), so old and new files never mix; the
+        lock and the names in `keep` stay."""
         if not self.path.is_dir():
             return
         for child in self.path.iterdir():
-            if child.name == LOCK:
+            if child.name == LOCK or child.name in keep:
                 continue
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child)
             else:
                 child.unlink()
+
+    @contextlib.contextmanager
+    def replacing(self, overwrite: bool = True):
+        """--overwrite that loses nothing: within the block (which holds `lock`) the earlier run's
+        files are set aside in a hidden folder; when the block ends normally they are deleted, and
+        when it fails (a refusal, an error, Ctrl-C) the new run's files are removed and the earlier
+        ones put back. With `overwrite` False the block runs as it is."""
+        if not overwrite or not self.path.is_dir():
+            yield self
+            return
+        aside = self.path / f"{REPLACED_PREFIX}{os.getpid()}"
+        if aside.exists():  # left by a killed process of the same pid: set aside with the rest below
+            aside = aside.with_name(aside.name + "-again")
+        old = [c for c in self.path.iterdir() if c.name != LOCK]  # earlier runs set aside by killed processes too
+        aside.mkdir()
+        for child in old:
+            child.rename(aside / child.name)
+        try:
+            yield self
+        except BaseException:
+            self.clear(keep=(aside.name,))
+            for child in aside.iterdir():
+                child.rename(self.path / child.name)
+            aside.rmdir()
+            raise
+        shutil.rmtree(aside)
 
     @contextlib.contextmanager
     def lock(self):

@@ -72,6 +72,16 @@ def test_the_cli_fits_and_scores_a_file_over_the_budget_as_in_memory(tmp_path, c
                              capsys)
     assert code == 2 and err.count("\n") == 1 and "reads its data into memory" in err and "--memory-budget" in err
     assert {f.name: f.read_bytes() for f in run.iterdir() if f.is_file()} == before
+    # errors found once the streamed fit has begun (a batch over the budget, NaN in the file) put it back too
+    bad = tmp_path / "nan.npy"
+    np.save(bad, np.where(np.arange(4000)[:, None] == 3900, np.nan, rng.random((4000, 64))).astype(np.float32))
+    for data, options, message in ((big, ["--batch-size", "256", "--memory-budget", "20KiB"], "smaller than one batch"),
+                                   (bad, ["--memory-budget", "300KiB"], "NaN, inf or a value too large")):
+        code, out, err = run_cli(["detect", "fit", "--data", data, "--epochs", "1", "--quiet", "--out", run,
+                                  "--overwrite", *options], capsys)
+        assert code == 2 and message in err, err
+        assert {f.name: f.read_bytes() for f in run.iterdir() if f.is_file()} == before
+        assert sorted(f.name for f in run.iterdir()) == sorted(before)  # no folder set aside is left behind
     code, out, err = run_cli([*fit, "--out", run, "--score", "mse+code", "--overwrite", "--memory-budget", "300KiB",
                               "--train-size", "500"], capsys)
     assert code == 0 and "trained on 500 samples" in " ".join(out.split()), err

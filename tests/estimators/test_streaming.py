@@ -9,6 +9,7 @@ from aekit import AutoEncoder, VariationalAutoEncoder
 from aekit.data.limits import memory_budget_scope
 from aekit.data.sources import MemmapSource, RowView
 from aekit.errors import AekitWarning, ConfigError, DataError
+from aekit.data import sources
 from aekit.estimators import streaming
 
 KW = dict(hidden=(8,), latent_dim=2, epochs=3, batch_size=32, random_state=0)
@@ -49,7 +50,7 @@ def test_vae_fit_on_a_source_equals_fit_on_the_array(images):
 def test_standardization_is_computed_in_chunks(tmp_path, monkeypatch):
     X = np.random.default_rng(1).normal(3.0, 2.0, (500, 6)).astype(np.float32)
     np.save(tmp_path / "t.npy", X)
-    monkeypatch.setattr(streaming, "CHUNK_BYTES", 7 * 6 * 4)  # chunks of 7 rows
+    monkeypatch.setattr(sources, "SCAN_ROWS_BYTES", 7 * 6 * 4)  # chunks of 7 rows
     ram, disk = AutoEncoder(**KW).fit(X), AutoEncoder(**KW).fit(MemmapSource(tmp_path / "t.npy"))
     for name in ("input_shift", "input_scale"):
         np.testing.assert_allclose(getattr(disk.model_, name).numpy(), getattr(ram.model_, name).numpy(), rtol=1e-5)
@@ -116,3 +117,15 @@ def test_raw_uint8_pixels_given_to_a_model_of_unit_values_warn(images):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.transform(Xf[:5])  # scaled: no warning
+
+
+def test_a_scan_of_the_source_reads_blocks_within_the_memory_budget(tmp_path, monkeypatch):
+    """The value-range scan read 64 MiB blocks whatever the budget; now at most an eighth of it."""
+    np.save(tmp_path / "t.npy", np.random.default_rng(0).integers(0, 256, (2000, 64), dtype=np.uint8))
+    source, reads = MemmapSource(tmp_path / "t.npy"), []
+    read = source.read
+    monkeypatch.setattr(source, "read", lambda index: reads.append(len(index)) or read(index))
+    with memory_budget_scope("64KiB"):
+        scan = streaming.SourceScan(source)
+    assert max(reads) == 64 * 1024 // 8 // (64 * 4) and sum(reads) == 2000  # 32 rows of 256 bytes a block
+    assert (scan.low, scan.high, scan.binary) == (0.0, 1.0, False)

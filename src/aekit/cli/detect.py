@@ -63,7 +63,8 @@ def fit(
     (the detector holds out their last 20 % to set the threshold); the rest is the test part.
 
     Data over --memory-budget stays on disk and is read a block of rows at a time (the same
-    network, threshold and scores as in memory), except with --score mse+code, which needs the
+    network, threshold and scores as in memory, up to float rounding where the model standardizes
+    its inputs), except with --score mse+code, which needs the
     training rows in memory: then one line says the sizes (--train-size takes a part of a file).
     """
     from aekit.data.limits import memory_budget_scope
@@ -140,9 +141,7 @@ def fit(
         train, val, _ = load_splits(data, data_dir, seed, train_size=train_size)
         train, val = normal_subset(train, normal), normal_subset(val, normal)
         det.check_fit_data(train.X)
-        with record.lock():
-            if overwrite:
-                record.clear()
+        with record.lock(), record.replacing(overwrite):  # a fit that fails puts the earlier run back
             with tracking_run(loggers, record.path) as tracking:
                 det.fit(train.X, X_calib=None if contamination is not None else val.X)  # a contamination: no calibration
                 run = det.save(out, data=DataRecord.of(data, data_dir, seed, train, normal_labels=normal).to_dict())

@@ -485,6 +485,23 @@ def fits_in_memory(source: RowSource) -> bool:
     return fits_memory(source.float_nbytes)
 
 
+def block_rows(n_features: int, *, room: int = 8, multiple: int = 1) -> int:
+    """Rows per block when data on disk is walked in order: at most `SCAN_ROWS_BYTES` of float32 and
+    at most 1/`room` of the memory budget, a whole number of `multiple` (at least one).
+
+    Examples
+    --------
+    >>> from aekit.data.limits import memory_budget_scope
+    >>> with memory_budget_scope("1MiB"):
+    ...     block_rows(784), block_rows(784, multiple=16)
+    (41, 32)
+    """
+    limit = resolve_memory_budget().limit
+    block_bytes = SCAN_ROWS_BYTES if limit is None else min(SCAN_ROWS_BYTES, limit // max(1, int(room)))
+    rows = block_bytes // max(1, 4 * int(n_features))
+    return max(1, rows // int(multiple)) * int(multiple)
+
+
 def map_chunks(fn, source: RowSource, *, room: int = 8, multiple: int = 1) -> np.ndarray:
     """``fn(block)`` over a source's rows in order, a block at a time, the results concatenated: work
     on data that does not fit in memory. A block holds at most `SCAN_ROWS_BYTES` of float32 and at
@@ -502,10 +519,7 @@ def map_chunks(fn, source: RowSource, *, room: int = 8, multiple: int = 1) -> np
     ...     map_chunks(lambda block: block.sum(1), MemmapSource(path)).tolist()
     [1.0, 5.0, 9.0, 13.0, 17.0]
     """
-    limit = resolve_memory_budget().limit
-    block_bytes = SCAN_ROWS_BYTES if limit is None else min(SCAN_ROWS_BYTES, limit // max(1, int(room)))
-    rows = block_bytes // max(1, 4 * int(source.n_features))
-    rows = max(1, rows // int(multiple)) * int(multiple)
+    rows = block_rows(source.n_features, room=room, multiple=multiple)
     parts = [np.asarray(fn(block)) for _, block in source.iter_chunks(rows)]
     if hasattr(source, "drop_pages"):  # the scan's pages are not worth keeping resident
         source.drop_pages()
@@ -520,7 +534,7 @@ def source_summary(source: RowSource) -> str:
 
 
 __all__ = [
-    "DROP_EVERY", "MemmapSource", "RowSource", "RowView", "check_index", "fits_in_memory", "is_row_source",
+    "DROP_EVERY", "MemmapSource", "RowSource", "RowView", "block_rows", "check_index", "fits_in_memory", "is_row_source",
     "map_chunks", "read_into_memory",
     "source_summary",
 ]

@@ -18,7 +18,8 @@ its observed encoded values, so a missing cell neither raises nor raises the sco
 `explain(df)` gives each column's share of a row's score (`aekit.estimators.detector_tables`).
 
 Data left on disk (a `aekit.data.sources.RowSource`) over the memory budget is trained on and
-scored a block of rows at a time, with the same network, threshold and scores as in memory;
+scored a block of rows at a time, with the same network, threshold and scores as in memory (up to
+float rounding where the model standardizes its inputs, whose moments are summed block by block);
 only the "mse+code" score needs the training rows in memory (`check_fit_data`).
 
 Time series: with `window` set, `fit` takes one multivariate series (DataFrame, CSV/Parquet file,
@@ -242,8 +243,8 @@ class AutoEncoderDetector(TableScores, BaseEstimator):
         code in memory. Any other detector trains and scores on such rows block by block."""
         if is_table(X) or not is_row_source(X) or fits_in_memory(X):
             return
-        if len(X) == 0 or X.ndim not in (2, 4):
-            raise DataError(f"X must be a non-empty N×D or N×C×H×W source, got shape {X.shape}")
+        if X.ndim not in (2, 4):  # (an empty source fits any budget: the in-memory checks refuse it)
+            raise DataError(f"X must be an N×D or N×C×H×W source, got shape {X.shape}")
         est = self.estimator if self.estimator is not None else default_estimator(self.random_state, X.ndim == 4)
         if (resolve_score(AUTO_SCORE, est) if self.score == AUTO_SCORE else self.score) == MANIFOLD_SCORE:
             read_into_memory(X, f"an AutoEncoderDetector with score={MANIFOLD_SCORE!r} (the default for flat rows)")
@@ -301,8 +302,8 @@ class AutoEncoderDetector(TableScores, BaseEstimator):
         """The threshold from the scores of held-out rows (`X_calib`)."""
         if is_table(X):
             cal = self._table_scores(X_calib)
-        elif is_row_source(X_calib) and not fits_in_memory(X_calib):
-            cal = self._scores_in_blocks(X_calib)
+        elif is_row_source(X_calib) and not fits_in_memory(X_calib):  # checked and scored block by block
+            cal = self.decision_function(X_calib)
         else:
             cal = self._scores(self._rows(X_calib, fitting=False)[0])
         return self._finish_fit(X, cal, f"{len(cal)} held-out scores")

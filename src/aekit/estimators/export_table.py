@@ -8,7 +8,7 @@ and ``observed`` (N × F bool: the cells that held a value) — and the encoder'
 state is written in the metadata (``table_encoder``), from which
 ``TableEncoder.from_json(meta["table_encoder"]).transform(df)`` gives exactly those two arrays.
 Everything after the encoding is in the graph: the detector fills a row's missing cells with
-the model's own reconstruction (`detector.IMPUTE_PASSES` passes), then scores the mean (or
+the model's own reconstruction (`detector_tables.IMPUTE_PASSES` passes), then scores the mean (or
 max) squared error over the observed cells, as `AutoEncoderDetector.decision_function` does;
 for ``score="mse+code"`` it adds the distance along the manifold of the imputed row's code and
 reconstruction, the training statistics being constants of the graph (`export_scores`).

@@ -27,17 +27,11 @@ import numpy as np
 import torch
 
 from aekit.data.limits import check_batch_fits
-from aekit.data.sources import RowSource, RowView, is_row_source, map_chunks
+from aekit.data.sources import RowSource, RowView, block_rows, is_row_source, map_chunks
 from aekit.errors import AekitWarning, ConfigError, DataError
 from aekit.estimators.sizing import auto_training_size, validation_rows
 
 VALIDATION_CAP_BYTES = 64 << 20  # float32 validation rows read into RAM for a streamed fit
-CHUNK_BYTES = 64 << 20  # float32 bytes per chunk when a source is walked in order
-
-
-def chunk_rows(n_features: int, chunk_bytes: int = CHUNK_BYTES) -> int:
-    """Rows per chunk of about `chunk_bytes` of float32."""
-    return max(1, chunk_bytes // max(1, 4 * int(n_features)))
 
 
 class SourceScan:
@@ -45,7 +39,7 @@ class SourceScan:
 
     def __init__(self, source: RowSource) -> None:
         lo, hi, binary = np.inf, -np.inf, True
-        for _, block in source.iter_chunks(chunk_rows(source.n_features)):
+        for _, block in source.iter_chunks(block_rows(source.n_features)):  # within the memory budget
             lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
             if binary:
                 binary = bool(np.all((block == 0) | (block == 1)))
@@ -90,7 +84,7 @@ def set_standardization(model, X, n_features: int) -> None:
     count, mean, m2 = 0, np.zeros(n_features), np.zeros(n_features)
     rows = np.sort(X.rows) if isinstance(X, RowView) and X.rows is not None else None
     parent = X.parent if rows is not None else X
-    step = chunk_rows(n_features)
+    step = block_rows(n_features)
     for start in range(0, len(X), step):
         index = rows[start : start + step] if rows is not None else np.arange(start, min(len(X), start + step))
         block = parent.read(index).reshape(len(index), -1)[:, :n_features].astype(np.float64)
@@ -198,5 +192,5 @@ class StreamedFit:
         return map_chunks(errors, validated_source(self, X))
 
 
-__all__ = ["CHUNK_BYTES", "VALIDATION_CAP_BYTES", "SourceScan", "StreamedFit", "check_streamable",
+__all__ = ["VALIDATION_CAP_BYTES", "SourceScan", "StreamedFit", "check_streamable",
            "set_standardization", "validated_source"]

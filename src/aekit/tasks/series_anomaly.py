@@ -70,9 +70,7 @@ def fit_series_detector(det, path, out, *, seed: int = 0, test_fraction: float =
         raise DataError(f"{path}: no rows left for training with --test-fraction {test_fraction}")
     data = DataRecord.of(path, None, seed, label_column=det.label_column, series=True, n_rows=len(df),
                          train_rows=n_train, test_fraction=float(test_fraction), n_steps=int(whole.values.shape[-1]))
-    with record.lock():
-        if overwrite:
-            record.clear()
+    with record.lock(), record.replacing(overwrite):  # a fit that fails puts the earlier run back
         det.fit(df.iloc[:n_train])
         run = det.save(out, data=data.to_dict())
     return det, run, n_train

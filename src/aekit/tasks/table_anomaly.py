@@ -80,9 +80,7 @@ def fit_table_detector(det, path, out, *, encoder: TableEncoder, seed: int = 0, 
         train = train.iloc[np.flatnonzero(~is_anomaly)]
     data = DataRecord.of(path, None, seed, label_column=encoder.label_column, table=True, n_rows=len(df),
                          **({"normal_labels": normal} if normal is not None else {}))
-    with record.lock():
-        if overwrite:
-            record.clear()
+    with record.lock(), record.replacing(overwrite):  # a fit that fails puts the earlier run back
         det.fit(train, table_encoder=encoder)
         run = det.save(out, data=data.to_dict())
     return det, run, len(train)

@@ -52,9 +52,8 @@ def train_run(out: str | Path, source: str = "digits", *, preset: str = "ae", da
     if not writer:  # its checkpoint comes from rank 0, which also writes the folder
         est.fit(*[a for a in args if a is not None], **kwargs, run_dir=run.path, resume=resume)
         return est, {}, run.path
-    with run.lock():
-        if overwrite and not resume:
-            run.clear()  # an old report or checkpoint must not sit beside the new run
+    # an old report or checkpoint must not sit beside the new run; a run that fails puts the old one back
+    with run.lock(), run.replacing(overwrite and not resume):
         with tracking_run(loggers, run.path, resume=resume) as tracking:
             tracking.log_params({"data": record.to_dict()})
             t0 = time.perf_counter()
