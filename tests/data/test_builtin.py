@@ -225,3 +225,16 @@ def test_a_builtin_split_over_the_budget_with_an_unwritable_spool_folder_says_so
     monkeypatch.setenv("AEKIT_DATA_DIR", str(tmp_path / "cache"))
     with memory_budget_scope("512KiB"), pytest.raises(DataError, match="mnist: over the memory budget, and .*spool"):
         load("mnist", "train", data_dir=root)
+
+
+def test_a_spooled_split_is_recorded_as_a_copy_of_the_builtin(tmp_path, monkeypatch):
+    from aekit.data.limits import memory_budget_scope
+    from aekit.runs import DataRecord
+
+    root = fake_mnist(tmp_path / "data")
+    monkeypatch.setenv("AEKIT_DATA_DIR", str(tmp_path / "cache"))
+    with memory_budget_scope("512KiB"):
+        train = load("mnist", "train", data_dir=root)
+    record = DataRecord.of("mnist", root, 0, train).to_dict()
+    assert record["source"] == "mnist" and record["stream"]["spooled"] == "a copy of mnist, removed when the process ended"
+    assert record["stream"]["rows_used"] == 360 and train.subset(np.arange(5)).describe()["spooled"].startswith("a copy")

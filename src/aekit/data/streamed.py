@@ -25,6 +25,7 @@ from aekit.errors import DataError
 SHARD_SUFFIXES = (".npy", ".parquet", ".pq")
 
 EVALUATION_BYTES = 256 << 20  # float32 bytes of a streamed split read into RAM for evaluation
+SPOOLED = "spooled"  # meta entry of a data set read from a copy in the spool folder: what it copies
 
 
 class StreamedDataset:
@@ -121,8 +122,11 @@ class StreamedDataset:
         return RowView(self.source, self.rows, flat=True)
 
     def describe(self) -> dict:
-        """The source's description (for the run record), with this dataset's row count."""
-        return {**self.source.describe(), "rows_used": len(self)}
+        """The source's description (for the run record), with this dataset's row count; of a copy
+        in the spool folder, what it was a copy of (the copy is gone once the process ends)."""
+        spooled = self.meta.get(SPOOLED)
+        return {**self.source.describe(), "rows_used": len(self),
+                **({SPOOLED: f"a copy of {spooled}, removed when the process ended"} if spooled else {})}
 
     def subset(self, index: np.ndarray, split: str | None = None) -> "StreamedDataset":
         """The samples at `index` (integer or boolean), as a new StreamedDataset named `split`."""
@@ -254,7 +258,8 @@ def spooled_images(images: np.ndarray, name: str, **dataset) -> StreamedDataset:
             np.save(f, np.ascontiguousarray(images), allow_pickle=False)
     except OSError as exc:  # a full disk, for one
         raise _spool_failed(target, name, "uint8 copy", exc) from None
-    return StreamedDataset(MemmapSource(target, name=name), name=name, **dataset)
+    meta = {**dataset.pop("meta", {}), SPOOLED: name}
+    return StreamedDataset(MemmapSource(target, name=name), name=name, meta=meta, **dataset)
 
 
 def _spooled_csv(path: Path, name: str, label_column, memory_budget):
@@ -267,7 +272,7 @@ def _spooled_csv(path: Path, name: str, label_column, memory_budget):
         arrays = spool_csv_arrays(path, target, label_column)
     except OSError as exc:  # a full disk, for one
         raise _spool_failed(target, str(path), "float32 copy", exc) from None
-    meta = {"source": str(path), **({"columns": arrays.columns} if arrays.columns is not None else {})}
+    meta = {"source": str(path), SPOOLED: str(path), **({"columns": arrays.columns} if arrays.columns is not None else {})}
     return StreamedDataset(MemmapSource(target, name=name), name=name, y=arrays.y, classes=arrays.classes,
                            meta=meta)
 
