@@ -214,3 +214,36 @@ def test_python_dash_m_aekit_gives_the_same_one_line_error(tmp_path):
     p = subprocess.run([sys.executable, "-m", "aekit", "report", str(tmp_path / "none")], capture_output=True,
                        text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert p.returncode == 2 and "no such run folder" in p.stderr and "Traceback" not in p.stderr
+
+
+def _train(out, *options) -> list[str]:
+    return [sys.executable, "-m", "aekit", "train", "--data", "digits", *TINY, "--out", str(out), *options]
+
+
+def test_sigterm_during_an_overwrite_keeps_a_run_that_can_be_resumed(tmp_path):
+    """SIGTERM (kill, timeout, docker stop) stops training as Ctrl-C does: the interrupted run's
+    checkpoint stays (the earlier run is replaced, as --overwrite asked), the message says --resume,
+    and --resume finishes it. It used to kill the process at once, leaving no checkpoint to resume.
+    (A run stopped before any checkpoint to continue puts the earlier run back: tests/test_runs.py.)"""
+    import signal
+    import time
+
+    run = tmp_path / "r"
+    assert subprocess.run(_train(run, "--epochs", "1"), capture_output=True, timeout=300).returncode == 0
+    proc = subprocess.Popen(_train(run, "--epochs", "100000", "--overwrite"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "checkpoint" / "checkpoint.safetensors").exists() or (run / "config.json").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "no new checkpoint was written"
+            time.sleep(0.05)  # the earlier run is set aside once config.json is gone; then its first epochs
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 2 and "training interrupted after epoch" in err and "continue with --resume" in err, err
+    assert "Traceback" not in err and sorted(p.name for p in run.iterdir()) == ["checkpoint"]
+    done = subprocess.run(_train(run, "--epochs", "100000", "--resume", "--max-seconds", "1"), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0 and (run / "config.json").exists(), done.stderr

@@ -220,6 +220,71 @@ def test_replacing_removes_the_earlier_run_when_the_new_one_is_written(tmp_path)
     assert (run.path / "config.json").exists()
 
 
+class Resumable(Exception):
+    resumable = True  # as aekit.train.trainer.TrainingInterrupted after a finished epoch
+
+
+def test_replacing_keeps_a_new_run_that_can_be_resumed(tmp_path):
+    run = RunRecord(tmp_path / "r")
+    run.save({"kind": "autoencoder", "model": {}}, {"w": torch.zeros(1)})
+    with pytest.raises(Resumable), run.lock(), run.replacing():
+        run.checkpoint_dir.mkdir()
+        (run.checkpoint_dir / "checkpoint.safetensors").write_bytes(b"new")  # the interrupted run's checkpoint
+        raise Resumable
+    assert [c.name for c in run.path.iterdir()] == ["checkpoint"]  # the earlier run is gone, as --overwrite asked
+    assert (run.checkpoint_dir / "checkpoint.safetensors").read_bytes() == b"new"
+
+
+def test_a_file_that_cannot_be_set_aside_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
+    run = RunRecord(tmp_path / "r")
+    run.save({"kind": "autoencoder", "model": {}}, {"w": torch.zeros(1)})
+    (run.path / "zz-busy").mkdir()  # a mount point, say: rename refuses it
+    before = folder_bytes(run.path)
+    rename = Path.rename
+
+    def busy(self, target):
+        if self.name == "zz-busy":
+            raise OSError(16, "Device or resource busy", str(self))
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", busy)
+    with pytest.raises(RunFolderError, match="could not set the earlier run's .*zz-busy aside .*busy.*as it was"):
+        with run.lock(), run.replacing():
+            pytest.fail("the block must not run")
+    assert folder_bytes(run.path) == before and sorted(c.name for c in run.path.iterdir()) == [
+        "config.json", "model.safetensors", "zz-busy"]
+
+
+def test_a_run_set_aside_by_a_killed_overwrite_is_pointed_out(tmp_path):
+    run = RunRecord(tmp_path / "r")
+    run.save({"kind": "autoencoder", "model": {}}, {"w": torch.zeros(1)})
+    aside = run.path / ".aekit-replaced-4242"  # what SIGKILL leaves mid --overwrite
+    aside.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (run.path / name).rename(aside / name)
+    with pytest.raises(RunFolderError, match="an --overwrite was stopped before it finished.*aekit-replaced-4242"):
+        run.read_config()
+    with pytest.raises(RunFolderError, match="set aside in .aekit-replaced-4242: move its files back"):
+        run.check_writable(resume=True)
+    run.check_writable(overwrite=True)
+    with run.lock(), run.replacing():  # a finished --overwrite removes it with the rest
+        run.save({"kind": "autoencoder", "model": {"new": 1}}, {"w": torch.ones(1)})
+    assert sorted(c.name for c in run.path.iterdir()) == ["config.json", "model.safetensors"]
+
+
+def test_a_full_disk_reported_by_safetensors_is_one_message(tmp_path, monkeypatch):
+    from safetensors import SafetensorError
+
+    import aekit.runs
+
+    def full(*a, **k):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(aekit.runs, "save_file", full)
+    with pytest.raises(RunFolderError, match="^no space left on device while writing .*model.safetensors$"):
+        RunRecord(tmp_path / "r").save({"kind": "autoencoder", "model": {}}, {"w": torch.zeros(1)})
+
+
 def test_a_full_disk_is_one_message_naming_the_file(tmp_path, monkeypatch):
     import errno
 

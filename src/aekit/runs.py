@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from aekit import __version__
@@ -158,12 +159,16 @@ def _alive(pid: int) -> bool:
 
 @contextlib.contextmanager
 def writing(path):
-    """Turn an OSError while writing `path` into one RunFolderError naming it."""
+    """Turn an OSError (or safetensors' own error for one) while writing `path` into one
+    RunFolderError naming it."""
     try:
         yield
     except OSError as exc:
         what = "no space left on device" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
         raise RunFolderError(f"{what} while writing {exc.filename or path}") from None
+    except SafetensorError as exc:  # safetensors reports the OS error in its own exception's text
+        full = f"os error {errno.ENOSPC})" in str(exc)
+        raise RunFolderError(f"{'no space left on device' if full else exc} while writing {path}") from None
 
 
 # -- the data a run was trained on ------------------------------------------------------------------
@@ -317,6 +322,10 @@ class RunRecord:
         unless resuming or overwriting, and a place that is not a writable folder."""
         if self.path.exists() and not self.path.is_dir():
             raise RunFolderError(f"{self.path} is a file, not a run folder: choose another --out")
+        if self.set_aside() and not overwrite:
+            raise RunFolderError(f"{self.path} holds an earlier run that an --overwrite stopped before it finished "
+                                 f"set aside in {self.set_aside()[0].name}: move its files back to keep it or delete "
+                                 "that folder; --overwrite replaces it")
         if not (resume or overwrite):
             if self.exists():
                 raise RunFolderError(f"{self.path} already holds a trained run; choose another --out, "
@@ -344,9 +353,13 @@ class RunRecord:
     @contextlib.contextmanager
     def replacing(self, overwrite: bool = True):
         """--overwrite that loses nothing: within the block (which holds `lock`) the earlier run's
-        files are set aside in a hidden folder; when the block ends normally they are deleted, and
-        when it fails (a refusal, an error, Ctrl-C) the new run's files are removed and the earlier
-        ones put back. With `overwrite` False the block runs as it is."""
+        files are set aside in a hidden folder; when the block ends normally they are deleted. When
+        it fails (a refusal, an error, Ctrl-C, SIGTERM) the new run's files are removed and the
+        earlier ones put back, unless the new run left a checkpoint to continue with --resume (an
+        exception whose `resumable` is true, as an interrupted training's after its first epoch):
+        then it stays, and the earlier run is deleted as asked.
+        A file that cannot be set aside leaves the folder as it was (RunFolderError). With
+        `overwrite` False the block runs as it is."""
         if not overwrite or not self.path.is_dir():
             yield self
             return
@@ -355,17 +368,33 @@ class RunRecord:
             aside = aside.with_name(aside.name + "-again")
         old = [c for c in self.path.iterdir() if c.name != LOCK]  # earlier runs set aside by killed processes too
         aside.mkdir()
-        for child in old:
-            child.rename(aside / child.name)
+        moved = []
+        try:
+            for child in old:
+                child.rename(aside / child.name)
+                moved.append(child.name)
+        except OSError as exc:
+            for name in moved:
+                (aside / name).rename(self.path / name)
+            aside.rmdir()
+            raise RunFolderError(f"{self.path}: --overwrite could not set the earlier run's {exc.filename} aside "
+                                 f"({exc.strerror or exc}); the folder is as it was") from None
         try:
             yield self
-        except BaseException:
-            self.clear(keep=(aside.name,))
-            for child in aside.iterdir():
-                child.rename(self.path / child.name)
-            aside.rmdir()
+        except BaseException as exc:
+            if getattr(exc, "resumable", False) and self.has_checkpoint():  # the new run says --resume: it stays
+                shutil.rmtree(aside)
+            else:  # nothing of the new run to continue: the earlier run comes back
+                self.clear(keep=(aside.name,))
+                for child in aside.iterdir():
+                    child.rename(self.path / child.name)
+                aside.rmdir()
             raise
         shutil.rmtree(aside)
+
+    def set_aside(self) -> list[Path]:
+        """Earlier runs that an --overwrite killed before it finished left set aside in this folder."""
+        return sorted(self.path.glob(f"{REPLACED_PREFIX}*")) if self.path.is_dir() else []
 
     @contextlib.contextmanager
     def lock(self):
@@ -406,6 +435,9 @@ class RunRecord:
         """config.json, checked to be an aekit run config of a format this release reads."""
         if not self.path.is_dir():
             raise RunFolderError(f"{self.path}: no such run folder")
+        if not self.config_path.exists() and self.set_aside():
+            raise RunFolderError(f"{self.config_path} is missing: an --overwrite was stopped before it finished, and "
+                                 f"the earlier run is set aside in {self.set_aside()[0]} (move its files back)")
         config = read_json(self.config_path)
         if not isinstance(config, dict) or "model" not in config or "kind" not in config:
             raise RunFolderError(f"{self.config_path}: not an aekit run config (no 'model'/'kind' entry)")

@@ -135,12 +135,19 @@ def test_ctrl_c_saves_checkpoint_and_resume_continues(tmp_path, data):
     Trainer(cfg(epochs=6, lr_schedule="cosine")).fit(straight, *data)
     torch.manual_seed(0)
     m = _Interrupted(at_call=19 * 3 + 4)  # during epoch 4
-    with pytest.raises(TrainingInterrupted, match="after epoch 3"):
+    with pytest.raises(TrainingInterrupted, match="after epoch 3; checkpoint saved in .*--resume") as e:
         Trainer(cfg(epochs=6, lr_schedule="cosine"), checkpoint_dir=tmp_path).fit(m, *data)
+    assert e.value.resumable
     m2 = _Interrupted(at_call=-1)
     hist = Trainer(cfg(epochs=6, lr_schedule="cosine"), checkpoint_dir=tmp_path).fit(m2, *data, resume=True)
     assert [r["epoch"] for r in hist] == [1, 2, 3, 4, 5, 6]
     assert same(weights(m2), weights(straight))
+
+
+def test_ctrl_c_in_the_first_epoch_offers_no_resume(tmp_path, data):
+    with pytest.raises(TrainingInterrupted) as e:
+        Trainer(cfg(epochs=6), checkpoint_dir=tmp_path).fit(_Interrupted(at_call=3), *data)
+    assert str(e.value) == "training interrupted before its first epoch finished" and not e.value.resumable
 
 
 @pytest.mark.parametrize("name", ["adam", "adamw", "sgd", "rmsprop", "adadelta", "adagrad"])

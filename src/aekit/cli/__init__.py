@@ -1,6 +1,7 @@
 """The `aekit` command line: one thin subcommand per task; each only parses and calls."""
 from __future__ import annotations
 
+import signal
 import sys
 import warnings
 
@@ -50,11 +51,19 @@ def _register() -> None:
     from aekit.cli import serve as _serve  # noqa: F401
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")  # "signal 15": what main reports, with exit status 143
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: aekit errors are printed as one line, without a traceback."""
     from aekit.train.distributed import distributed_session
 
     _register()
+    if argv is None:  # the process's own entry point (not a call from Python, whose host owns its signals):
+        # SIGTERM (kill, timeout, docker stop) stops a command as Ctrl-C does: a training saves its
+        # checkpoint, an --overwrite puts the earlier run back, temporary files are removed
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         with distributed_session(), warnings.catch_warnings():  # under torchrun: join its process group
             default_show = warnings.showwarning
@@ -65,3 +74,6 @@ def main(argv: list[str] | None = None) -> None:
     except AekitError as exc:
         typer.secho(f"error: {exc}", err=True, fg="red")
         sys.exit(2)
+    except KeyboardInterrupt as exc:  # outside training (which says where its checkpoint is)
+        typer.secho(f"error: interrupted{f' by {exc}' if str(exc) else ''}", err=True, fg="red")
+        sys.exit(143 if str(exc) == f"signal {signal.SIGTERM}" else 130)

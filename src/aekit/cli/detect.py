@@ -64,7 +64,7 @@ def fit(
 
     Data over --memory-budget stays on disk and is read a block of rows at a time (the same
     network, threshold and scores as in memory, up to float rounding where the model standardizes
-    its inputs), except with --score mse+code, which needs the
+    its inputs or the budget is too small for blocks of 2,048 rows), except with --score mse+code, which needs the
     training rows in memory: then one line says the sizes (--train-size takes a part of a file).
     """
     from aekit.data.limits import memory_budget_scope

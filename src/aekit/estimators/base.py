@@ -26,7 +26,7 @@ from aekit.data.dataset import warn_raw_pixels
 from aekit.data.sources import is_row_source
 from aekit.errors import AekitWarning, ConfigError, DataError, RunFolderError
 from aekit.estimators.sizing import AUTO, auto_training_size, validation_rows
-from aekit.estimators.streaming import StreamedFit, set_standardization, validated_source
+from aekit.estimators.streaming import INFERENCE_BATCH, StreamedFit, set_standardization, validated_source
 from aekit.estimators.tabular import fit_table_encoder, is_table, load_table_encoder, save_table_encoder
 from aekit.models.autoencoder import ModelConfig
 from aekit.runs import RunRecord
@@ -138,7 +138,7 @@ def store_params(est, params: dict) -> None:
             setattr(est, name, value)
 
 
-def batched(fn, X: np.ndarray, device, batch_size: int = 2048) -> np.ndarray:
+def batched(fn, X: np.ndarray, device, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
     """fn over X in float32 batches on `device`, without gradients; the outputs as one array."""
     outs = []
     with torch.inference_mode():
@@ -451,7 +451,7 @@ class BaseAutoEncoder(StreamedFit, BaseEstimator):
         self.n_epochs_ = sum(r.get("stage") == trainer.stage for r in history)  # this stage's epochs, not pretraining
 
     # -- using the model ------------------------------------------------------------------------
-    def _batches(self, X: np.ndarray, fn, batch_size: int = 2048) -> np.ndarray:
+    def _batches(self, X: np.ndarray, fn, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
         return batched(fn, X, next(self.model_.parameters()).device, batch_size)
 
     def validation_loss(self, X) -> dict[str, float]:

@@ -19,7 +19,8 @@ its observed encoded values, so a missing cell neither raises nor raises the sco
 
 Data left on disk (a `aekit.data.sources.RowSource`) over the memory budget is trained on and
 scored a block of rows at a time, with the same network, threshold and scores as in memory (up to
-float rounding where the model standardizes its inputs, whose moments are summed block by block);
+float rounding where the model standardizes its inputs, whose moments are summed block by block,
+or where the budget is too small for blocks of whole inference batches: `inference_blocks`);
 only the "mse+code" score needs the training rows in memory (`check_fit_data`).
 
 Time series: with `window` set, `fit` takes one multivariate series (DataFrame, CSV/Parquet file,
@@ -36,7 +37,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from aekit.data.sources import fits_in_memory, is_row_source, map_chunks, read_into_memory
+from aekit.data.sources import fits_in_memory, is_row_source, read_into_memory
 from aekit.errors import ConfigError, DataError, RunFolderError
 from aekit.estimators.detector_models import (AUTO_SCORE, DEFAULT_MODEL, SAMPLED_SCORES, SCORES, default_estimator,
                                               detector_model, loaded_score, resolve_score)
@@ -44,6 +45,7 @@ from aekit.estimators.detector_tables import TableScores
 from aekit.estimators.ensemble import (AUTO, complement, crossfit_folds, load_members, member_estimator,
                                        recorded_count, resolve_n_estimators, save_members, share_table_encoder)
 from aekit.estimators.series_detector import SeriesLayout, check_series_params, fit_series, series_scores
+from aekit.estimators.streaming import inference_blocks
 from aekit.estimators.manifold_score import MANIFOLD_SCORE, ManifoldScore
 from aekit.estimators.tabular import fit_table_encoder, is_table, take_rows
 from aekit.runs import RunRecord, atomic_write_bytes
@@ -253,7 +255,7 @@ class AutoEncoderDetector(TableScores, BaseEstimator):
         """Network k's scores (None: the detector's) of rows in memory, or of rows on disk a block at a
         time (a VAE's sampled scores read the source themselves: one stream of draws, as in memory)."""
         fn = self._scores if k is None else partial(self._member_scores, k=k)
-        return map_chunks(fn, X) if is_row_source(X) and self.score_ not in SAMPLED_SCORES else fn(X)
+        return inference_blocks(fn, X) if is_row_source(X) and self.score_ not in SAMPLED_SCORES else fn(X)
 
     def _fit_member(self, est, X_fit, table_encoder, seed: int) -> None:
         """Train one more network on X_fit (and, for "mse+code", learn its parts' medians there)."""
@@ -323,14 +325,14 @@ class AutoEncoderDetector(TableScores, BaseEstimator):
 
     def decision_function(self, X) -> np.ndarray:
         """Anomaly score per row: higher means more anomalous. Data left on disk (a row source)
-        over the memory budget is scored a block of rows at a time (`map_chunks`)."""
+        over the memory budget is scored a block of rows at a time (`inference_blocks`)."""
         check_is_fitted(self, "estimator_")
         if getattr(self, "series_", None) is not None:
             return series_scores(self, X)[0]
         if self.table_encoder_ is not None:
             return self._table_scores(X)
         if is_row_source(X) and not fits_in_memory(X):
-            return self._scores_in_blocks(X) if self.score_ in SAMPLED_SCORES else map_chunks(self._array_scores, X)
+            return self._scores_in_blocks(X) if self.score_ in SAMPLED_SCORES else inference_blocks(self._array_scores, X)
         return self._array_scores(X)
 
     def _array_scores(self, X) -> np.ndarray:

@@ -32,6 +32,15 @@ from aekit.errors import AekitWarning, ConfigError, DataError
 from aekit.estimators.sizing import auto_training_size, validation_rows
 
 VALIDATION_CAP_BYTES = 64 << 20  # float32 validation rows read into RAM for a streamed fit
+INFERENCE_BATCH = 2048  # rows per model call when the estimators transform, reconstruct or score
+
+
+def inference_blocks(fn, source: RowSource) -> np.ndarray:
+    """`map_chunks` for inference: blocks of whole `INFERENCE_BATCH`-row batches when the memory
+    budget holds one, so the model meets the rows in the batches it would in memory (the same
+    numbers to the bit); under a smaller budget, smaller blocks (the same up to float rounding)."""
+    whole = block_rows(source.n_features) >= INFERENCE_BATCH
+    return map_chunks(fn, source, multiple=INFERENCE_BATCH if whole else 1)
 
 
 class SourceScan:
@@ -184,13 +193,13 @@ class StreamedFit:
         return RowView(source, tr), rows
 
     def _source_reconstruction_error(self, X: RowSource) -> np.ndarray:
-        """Mean squared error per value of each row of a source (N,), a block at a time (`map_chunks`)."""
+        """Mean squared error per value of each row of a source (N,), a block at a time (`inference_blocks`)."""
         def errors(block: np.ndarray) -> np.ndarray:
             recon = self._batches(block, self.model_).reshape(len(block), -1)
             return ((block.astype(np.float64) - recon) ** 2).mean(1)
 
-        return map_chunks(errors, validated_source(self, X))
+        return inference_blocks(errors, validated_source(self, X))
 
 
-__all__ = ["VALIDATION_CAP_BYTES", "SourceScan", "StreamedFit", "check_streamable",
+__all__ = ["INFERENCE_BATCH", "VALIDATION_CAP_BYTES", "inference_blocks", "SourceScan", "StreamedFit", "check_streamable",
            "set_standardization", "validated_source"]

@@ -83,8 +83,10 @@ def launched_world_size() -> int:
 
 
 def _on_sigterm(signum, frame):
-    raise PeerFailure("stopped by torchrun: another process of the job failed (see its error above); "
-                      "the last checkpoint is kept, continue with --resume")
+    failure = PeerFailure("stopped by torchrun: another process of the job failed (see its error above); "
+                          "the last checkpoint is kept, continue with --resume")
+    failure.resumable = True  # RunRecord.replacing keeps the run when its checkpoint is there
+    raise failure
 
 
 @contextlib.contextmanager

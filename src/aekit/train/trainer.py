@@ -208,15 +208,18 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 class TrainingInterrupted(TrainingError):
-    """Ctrl-C during training: a checkpoint of the last finished epoch was written (if a
-    checkpoint folder was given) and the model holds that epoch's weights. An AekitError, so
-    the CLI reports it in one line instead of a traceback."""
+    """Ctrl-C (or SIGTERM) during training: a checkpoint of the last finished epoch was written (if
+    a checkpoint folder was given) and the model holds that epoch's weights. An AekitError, so the
+    CLI reports it in one line instead of a traceback. `resumable`: a checkpoint with at least one
+    finished epoch is there to continue (`aekit.runs.RunRecord.replacing` keeps such a run)."""
 
     def __init__(self, epoch: int, checkpoint: Path | None):
         self.epoch = epoch
         self.checkpoint = checkpoint
-        where = f"; checkpoint saved in {checkpoint.parent}, continue with --resume" if checkpoint else ""
-        super().__init__(f"training interrupted after epoch {epoch}{where}")
+        self.resumable = checkpoint is not None and epoch > 0
+        where = f"; checkpoint saved in {checkpoint.parent}, continue with --resume" if self.resumable else ""
+        when = f"after epoch {epoch}" if epoch > 0 else "before its first epoch finished"
+        super().__init__(f"training interrupted {when}{where}")
 
 
 class Trainer(TrainingLoop):
@@ -460,10 +463,13 @@ class Trainer(TrainingLoop):
         return self.history
 
     def _peer_failure(self, exc: BaseException) -> PeerFailure:
+        resumable = self.checkpoint_dir is not None and self.state.epoch > 0
         where = (f"; the checkpoint of epoch {self.state.epoch} is in {self.checkpoint_dir}, continue with --resume"
-                 if self.checkpoint_dir is not None else "")
-        return PeerFailure(f"rank {self.rank} of {self.world_size}: another process of the torchrun job stopped "
-                           f"during epoch {self.epoch + 1} ({first_sentence(exc)}){where}")
+                 if resumable else "")
+        failure = PeerFailure(f"rank {self.rank} of {self.world_size}: another process of the torchrun job stopped "
+                              f"during epoch {self.epoch + 1} ({first_sentence(exc)}){where}")
+        failure.resumable = resumable  # RunRecord.replacing keeps a run that can be continued
+        return failure
 
     def _end(self, callbacks: CallbackList, exc: BaseException) -> None:
         self.error = exc
