@@ -247,3 +247,25 @@ def test_sigterm_during_an_overwrite_keeps_a_run_that_can_be_resumed(tmp_path):
     done = subprocess.run(_train(run, "--epochs", "100000", "--resume", "--max-seconds", "1"), capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0 and (run / "config.json").exists(), done.stderr
+
+
+@pytest.mark.parametrize("sig, status, said", [("SIGTERM", 143, "error: stopped by SIGTERM"),
+                                              ("SIGINT", 130, "error: stopped by Ctrl-C")])
+def test_a_signal_outside_training_is_one_line_and_its_exit_status(sig, status, said):
+    """Typer turns Ctrl-C into exit status 130 without a word, and SIGTERM killed the process with
+    nothing cleaned up; both now unwind (locks, --overwrite, spool files) and say so in one line."""
+    code = f"""
+import os, signal, sys, threading, time
+import aekit.cli as cli
+
+@cli.app.command("wait")
+def wait():  # the signal comes once the command runs (main has set its handlers by then)
+    threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.{sig})).start()
+    time.sleep(60)
+
+sys.argv = ["aekit", "wait"]
+cli.main()
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == status and p.stderr.strip() == said, (p.returncode, p.stderr)

@@ -272,6 +272,18 @@ def test_a_run_set_aside_by_a_killed_overwrite_is_pointed_out(tmp_path):
     assert sorted(c.name for c in run.path.iterdir()) == ["config.json", "model.safetensors"]
 
 
+def test_a_run_being_replaced_by_a_live_process_is_not_called_stopped(tmp_path):
+    import os
+
+    run = RunRecord(tmp_path / "r")
+    run.save({"kind": "autoencoder", "model": {}}, {"w": torch.zeros(1)})
+    with run.lock(), run.replacing():  # this process is the live writer, as another would be
+        assert (run.path / f".aekit-replaced-{os.getpid()}").is_dir() and run.set_aside() == []
+        with pytest.raises(RunFolderError) as e:
+            run.read_config()
+        assert "stopped" not in str(e.value)
+
+
 def test_a_full_disk_reported_by_safetensors_is_one_message(tmp_path, monkeypatch):
     from safetensors import SafetensorError
 

@@ -393,8 +393,16 @@ class RunRecord:
         shutil.rmtree(aside)
 
     def set_aside(self) -> list[Path]:
-        """Earlier runs that an --overwrite killed before it finished left set aside in this folder."""
-        return sorted(self.path.glob(f"{REPLACED_PREFIX}*")) if self.path.is_dir() else []
+        """Earlier runs that an --overwrite killed before it finished left set aside in this folder
+        (not one a live process is replacing now)."""
+        if not self.path.is_dir():
+            return []
+        found = []
+        for aside in sorted(self.path.glob(f"{REPLACED_PREFIX}*")):
+            pid = aside.name[len(REPLACED_PREFIX):].split("-")[0]
+            if not (pid.isdigit() and _alive(int(pid))):
+                found.append(aside)
+        return found
 
     @contextlib.contextmanager
     def lock(self):

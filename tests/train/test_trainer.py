@@ -144,6 +144,26 @@ def test_ctrl_c_saves_checkpoint_and_resume_continues(tmp_path, data):
     assert same(weights(m2), weights(straight))
 
 
+@pytest.mark.parametrize("at_call, resumable", [(3, False), (19 * 2 + 4, True)])
+def test_a_stop_by_torchrun_is_resumable_only_after_a_finished_epoch(tmp_path, data, at_call, resumable):
+    from aekit.train.distributed import PeerFailure as Stop
+
+    m = _Interrupted(at_call=-1)
+    calls = {"n": 0}
+    real = m.training_terms
+
+    def terms(x, generator=None):
+        calls["n"] += 1
+        if calls["n"] == at_call:
+            raise Stop("stopped by torchrun")
+        return real(x, generator)
+
+    m.training_terms = terms
+    with pytest.raises(Stop) as e:
+        Trainer(cfg(epochs=6), checkpoint_dir=tmp_path).fit(m, *data)
+    assert e.value.resumable is resumable  # an --overwrite keeps the new run only when it can be continued
+
+
 def test_ctrl_c_in_the_first_epoch_offers_no_resume(tmp_path, data):
     with pytest.raises(TrainingInterrupted) as e:
         Trainer(cfg(epochs=6), checkpoint_dir=tmp_path).fit(_Interrupted(at_call=3), *data)

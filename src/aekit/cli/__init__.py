@@ -51,8 +51,12 @@ def _register() -> None:
     from aekit.cli import serve as _serve  # noqa: F401
 
 
+_TERMINATED: list[int] = []  # SIGTERM received (main reports it, with exit status 143)
+
+
 def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")  # "signal 15": what main reports, with exit status 143
+    _TERMINATED.append(signum)
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -74,6 +78,9 @@ def main(argv: list[str] | None = None) -> None:
     except AekitError as exc:
         typer.secho(f"error: {exc}", err=True, fg="red")
         sys.exit(2)
-    except KeyboardInterrupt as exc:  # outside training (which says where its checkpoint is)
-        typer.secho(f"error: interrupted{f' by {exc}' if str(exc) else ''}", err=True, fg="red")
-        sys.exit(143 if str(exc) == f"signal {signal.SIGTERM}" else 130)
+    except (KeyboardInterrupt, SystemExit) as exc:  # Typer turns Ctrl-C into exit status 130, silently
+        if isinstance(exc, SystemExit) and exc.code != 130:
+            raise
+        # outside training (which says where its checkpoint is, as an AekitError above)
+        typer.secho(f"error: stopped by {'SIGTERM' if _TERMINATED else 'Ctrl-C'}", err=True, fg="red")
+        sys.exit(143 if _TERMINATED else 130)

@@ -83,10 +83,8 @@ def launched_world_size() -> int:
 
 
 def _on_sigterm(signum, frame):
-    failure = PeerFailure("stopped by torchrun: another process of the job failed (see its error above); "
-                          "the last checkpoint is kept, continue with --resume")
-    failure.resumable = True  # RunRecord.replacing keeps the run when its checkpoint is there
-    raise failure
+    raise PeerFailure("stopped by torchrun: another process of the job failed (see its error above); "
+                      "the last checkpoint is kept, continue with --resume")
 
 
 @contextlib.contextmanager

@@ -454,6 +454,8 @@ class Trainer(TrainingLoop):
             self._end(callbacks, exc)
             if isinstance(exc, KeyboardInterrupt):
                 raise TrainingInterrupted(self.state.epoch, self.checkpoint_path) from None
+            if isinstance(exc, PeerFailure):  # RunRecord.replacing keeps a run that can be continued
+                exc.resumable = self.checkpoint_dir is not None and self.state.epoch > 0
             raise
         except BaseException as exc:
             self._end(callbacks, exc)
@@ -466,10 +468,8 @@ class Trainer(TrainingLoop):
         resumable = self.checkpoint_dir is not None and self.state.epoch > 0
         where = (f"; the checkpoint of epoch {self.state.epoch} is in {self.checkpoint_dir}, continue with --resume"
                  if resumable else "")
-        failure = PeerFailure(f"rank {self.rank} of {self.world_size}: another process of the torchrun job stopped "
-                              f"during epoch {self.epoch + 1} ({first_sentence(exc)}){where}")
-        failure.resumable = resumable  # RunRecord.replacing keeps a run that can be continued
-        return failure
+        return PeerFailure(f"rank {self.rank} of {self.world_size}: another process of the torchrun job stopped "
+                           f"during epoch {self.epoch + 1} ({first_sentence(exc)}){where}")
 
     def _end(self, callbacks: CallbackList, exc: BaseException) -> None:
         self.error = exc
