@@ -392,16 +392,19 @@ class AutoEncoder(CodeTransformer):
         """Mean squared error per value, for each sample (N,); for a table, the mean over its
         observed (not missing) encoded values."""
         check_is_fitted(self, "model_")
-        from aekit.estimators.streaming import is_row_source
+        from aekit.estimators.streaming import is_row_source, row_blocks
 
         if is_row_source(X):  # data on disk: read and scored in chunks
             return self._source_reconstruction_error(X)
         X, observed = self._validate_masked(X)
-        R = self._batches(X, self.model_).reshape(len(X), -1)
-        sq = (X.astype(np.float64) - R) ** 2
-        if observed is None:
-            return sq.mean(1)
-        return observed_mean(np.where(observed, sq, 0.0), observed)
+
+        def errors(start: int, stop: int) -> np.ndarray:
+            block = X[start:stop]
+            sq = (block.astype(np.float64) - self._batches(block, self.model_).reshape(len(block), -1)) ** 2
+            return sq.mean(1) if observed is None else observed_mean(np.where(observed[start:stop], sq, 0.0),
+                                                                     observed[start:stop])
+
+        return row_blocks(errors, len(X))  # a block at a time: no float64 temporaries of the whole array
 
     def score(self, X, y=None) -> float:
         """Negative mean reconstruction error (mean squared error per value): higher is better."""

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from aekit.data.sources import is_row_source, map_chunks
 from aekit.errors import AekitWarning, ConfigError, DataError
 from aekit.estimators.base import CodeTransformer, check_finite, resolve_seed, store_params, with_training_parameters
-from aekit.estimators.streaming import validated_source
+from aekit.estimators.streaming import row_blocks, validated_source
 from aekit.models.vae import VAEConfig, VAEModel
 from aekit.specs import positive_int
 from aekit.data.limits import check_memory
@@ -271,7 +271,8 @@ class VariationalAutoEncoder(CodeTransformer):
             return self._source_reconstruction_error(X)
         Xc = self._validate(X, reset=False)
         R = self.reconstruct(X, y).reshape(len(Xc), -1)
-        return ((Xc.astype(np.float64) - R) ** 2).mean(1)
+        return row_blocks(lambda start, stop: ((Xc[start:stop].astype(np.float64) - R[start:stop]) ** 2).mean(1),
+                          len(Xc))
 
     def score(self, X, y=None) -> float:
         """Mean ELBO per sample in nats (higher is better)."""
