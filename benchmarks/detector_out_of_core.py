@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -36,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write_json  # noqa: E402  (benchmarks/_common.py)
-from out_of_core import FEATURES, build, high_water_mark  # noqa: E402
+from out_of_core import FEATURES, build, high_water_mark, run_child  # noqa: E402
 
 ROWS, SUBSET, BUDGET = 1_000_000, 100_000, "1GiB"
 SPEED_TARGET = 0.85
@@ -78,11 +77,7 @@ def child(args) -> dict:
 
 def measure(task: str, path: Path, budget: str, out: Path, det: Path | None = None) -> dict:
     cmd = [sys.executable, __file__, "--child", str(path), "--task", task, "--budget", budget, "--out", str(out)]
-    cmd += ["--detector", str(det)] if det is not None else []
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    if done.returncode != 0:
-        raise SystemExit(f"child failed: {' '.join(cmd)}\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(cmd + (["--detector", str(det)] if det is not None else []))
 
 
 def main() -> None:

@@ -119,14 +119,18 @@ def child(args) -> dict:
     }
 
 
-def measure(script: Path, path: Path, budget: str | None, cold: bool) -> dict:
-    if cold:
-        evict(path)
-    cmd = [sys.executable, str(script), "--child", str(path)] + (["--budget", budget] if budget else [])
+def run_child(cmd: list[str]) -> dict:
+    """Run one measuring child process; the JSON record it prints last."""
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         raise SystemExit(f"child failed: {' '.join(cmd)}\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(script: Path, path: Path, budget: str | None, cold: bool) -> dict:
+    if cold:
+        evict(path)
+    return run_child([sys.executable, str(script), "--child", str(path)] + (["--budget", budget] if budget else []))
 
 
 def main() -> None:
