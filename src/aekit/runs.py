@@ -373,10 +373,12 @@ class RunRecord:
             for child in old:
                 child.rename(aside / child.name)
                 moved.append(child.name)
-        except OSError as exc:
+        except BaseException as exc:  # a file that cannot move (a mount point, say), or a signal meanwhile
             for name in moved:
                 (aside / name).rename(self.path / name)
             aside.rmdir()
+            if not isinstance(exc, OSError):
+                raise
             raise RunFolderError(f"{self.path}: --overwrite could not set the earlier run's {exc.filename} aside "
                                  f"({exc.strerror or exc}); the folder is as it was") from None
         try:

@@ -214,5 +214,5 @@ class StreamedFit:
         return inference_blocks(errors, validated_source(self, X))
 
 
-__all__ = ["ARRAY_BLOCK_ROWS", "INFERENCE_BATCH", "VALIDATION_CAP_BYTES", "inference_blocks", "row_blocks", "SourceScan", "StreamedFit", "check_streamable",
-           "set_standardization", "validated_source"]
+__all__ = ["ARRAY_BLOCK_ROWS", "INFERENCE_BATCH", "VALIDATION_CAP_BYTES", "SourceScan", "StreamedFit",
+           "check_streamable", "inference_blocks", "row_blocks", "set_standardization", "validated_source"]
