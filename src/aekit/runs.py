@@ -322,9 +322,10 @@ class RunRecord:
         unless resuming or overwriting, and a place that is not a writable folder."""
         if self.path.exists() and not self.path.is_dir():
             raise RunFolderError(f"{self.path} is a file, not a run folder: choose another --out")
-        if self.set_aside() and not overwrite:
+        aside = [] if overwrite else self.set_aside()
+        if aside:
             raise RunFolderError(f"{self.path} holds an earlier run that an --overwrite stopped before it finished "
-                                 f"set aside in {self.set_aside()[0].name}: move its files back to keep it or delete "
+                                 f"set aside in {aside[0].name}: move its files back to keep it or delete "
                                  "that folder; --overwrite replaces it")
         if not (resume or overwrite):
             if self.exists():
@@ -445,9 +446,10 @@ class RunRecord:
         """config.json, checked to be an aekit run config of a format this release reads."""
         if not self.path.is_dir():
             raise RunFolderError(f"{self.path}: no such run folder")
-        if not self.config_path.exists() and self.set_aside():
+        aside = [] if self.config_path.exists() else self.set_aside()
+        if aside:
             raise RunFolderError(f"{self.config_path} is missing: an --overwrite was stopped before it finished, and "
-                                 f"the earlier run is set aside in {self.set_aside()[0]} (move its files back)")
+                                 f"the earlier run is set aside in {aside[0]} (move its files back)")
         config = read_json(self.config_path)
         if not isinstance(config, dict) or "model" not in config or "kind" not in config:
             raise RunFolderError(f"{self.config_path}: not an aekit run config (no 'model'/'kind' entry)")

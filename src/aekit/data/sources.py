@@ -38,6 +38,7 @@ from aekit.errors import DataError
 DROP_EVERY = 256 << 20  # resident bytes reads may add to a mapping between two drops of its pages
 FAULT_AROUND = 64 << 10  # what one page fault on a file mapping may map (Linux's fault_around_bytes)
 SCAN_ROWS_BYTES = 64 << 20  # bytes per chunk when a whole source is scanned (value range, NaN check)
+BUDGET_SHARE = 8  # a block read in order takes at most this part of the memory budget (room for its work)
 
 
 class RowSource(abc.ABC):
@@ -124,8 +125,8 @@ class RowSource(abc.ABC):
 
     def iter_chunks(self, rows: int | None = None):
         """Yield ``(start, float32 block)`` over all rows in order, `rows` at a time
-        (default: about `SCAN_ROWS_BYTES` of float32 per block)."""
-        rows = rows or max(1, SCAN_ROWS_BYTES // max(1, self.n_features * 4))
+        (default: `block_rows`, within the memory budget)."""
+        rows = rows or block_rows(self.n_features)
         for start in range(0, len(self), rows):
             yield start, self.read(np.arange(start, min(len(self), start + rows)))
 
@@ -475,19 +476,20 @@ def read_into_memory(source: RowSource, who: str) -> np.ndarray:
     ...
     aekit.errors.DataError: a: a test reads its data into memory: 3 samples of 2 values as float32 are 24 bytes, over the memory budget of 16 bytes (--memory-budget 16); raise it with --memory-budget, the memory_budget argument or AEKIT_MEMORY_BUDGET (e.g. 1GiB)
     """
-    check_memory(4 * len(source) * int(source.n_features), source.name,
+    check_memory(source.float_nbytes, source.name,
                  f"{who} reads its data into memory: {len(source)} samples of {source.n_features} values as float32 are")
     return source.read(np.arange(len(source)))
 
 
-def fits_in_memory(source: RowSource) -> bool:
-    """Whether a source's rows as float32 fit the memory budget (then `read_into_memory` reads them)."""
-    return fits_memory(source.float_nbytes)
+def over_budget(x) -> bool:
+    """Whether `x` is data left on disk (a row source) whose float32 values are over the memory
+    budget: what is then read a block at a time instead of by `read_into_memory`."""
+    return is_row_source(x) and not fits_memory(x.float_nbytes)
 
 
-def block_rows(n_features: int, *, room: int = 8, multiple: int = 1) -> int:
+def block_rows(n_features: int, *, multiple: int = 1) -> int:
     """Rows per block when data on disk is walked in order: at most `SCAN_ROWS_BYTES` of float32 and
-    at most 1/`room` of the memory budget, a whole number of `multiple` (at least one).
+    at most 1/`BUDGET_SHARE` of the memory budget, a whole number of `multiple` (at least one).
 
     Examples
     --------
@@ -497,17 +499,16 @@ def block_rows(n_features: int, *, room: int = 8, multiple: int = 1) -> int:
     (41, 32)
     """
     limit = resolve_memory_budget().limit
-    block_bytes = SCAN_ROWS_BYTES if limit is None else min(SCAN_ROWS_BYTES, limit // max(1, int(room)))
+    block_bytes = SCAN_ROWS_BYTES if limit is None else min(SCAN_ROWS_BYTES, limit // BUDGET_SHARE)
     rows = block_bytes // max(1, 4 * int(n_features))
     return max(1, rows // int(multiple)) * int(multiple)
 
 
-def map_chunks(fn, source: RowSource, *, room: int = 8, multiple: int = 1) -> np.ndarray:
-    """``fn(block)`` over a source's rows in order, a block at a time, the results concatenated: work
-    on data that does not fit in memory. A block holds at most `SCAN_ROWS_BYTES` of float32 and at
-    most 1/`room` of the memory budget, leaving `fn` room for its own temporaries; its rows are a
-    whole number of `multiple` (at least one), so that batches of that size fall as they would in
-    memory.
+def map_chunks(fn, source: RowSource, *, multiple: int = 1) -> np.ndarray:
+    """``fn(block)`` over a source's rows in order, a block of `block_rows` at a time (leaving `fn`
+    room in the budget for its temporaries; a whole number of `multiple` rows, so that batches of
+    that size fall as they would in memory), the results concatenated: work on data that does not
+    fit in memory.
 
     Examples
     --------
@@ -519,8 +520,7 @@ def map_chunks(fn, source: RowSource, *, room: int = 8, multiple: int = 1) -> np
     ...     map_chunks(lambda block: block.sum(1), MemmapSource(path)).tolist()
     [1.0, 5.0, 9.0, 13.0, 17.0]
     """
-    rows = block_rows(source.n_features, room=room, multiple=multiple)
-    parts = [np.asarray(fn(block)) for _, block in source.iter_chunks(rows)]
+    parts = [np.asarray(fn(block)) for _, block in source.iter_chunks(block_rows(source.n_features, multiple=multiple))]
     if hasattr(source, "drop_pages"):  # the scan's pages are not worth keeping resident
         source.drop_pages()
     return np.concatenate(parts) if parts else np.empty(0)
@@ -534,7 +534,7 @@ def source_summary(source: RowSource) -> str:
 
 
 __all__ = [
-    "DROP_EVERY", "MemmapSource", "RowSource", "RowView", "block_rows", "check_index", "fits_in_memory", "is_row_source",
-    "map_chunks", "read_into_memory",
+    "DROP_EVERY", "MemmapSource", "RowSource", "RowView", "block_rows", "check_index", "is_row_source", "map_chunks",
+    "over_budget", "read_into_memory",
     "source_summary",
 ]

@@ -37,7 +37,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from aekit.data.sources import fits_in_memory, is_row_source, read_into_memory
+from aekit.data.sources import is_row_source, over_budget, read_into_memory
 from aekit.errors import ConfigError, DataError, RunFolderError
 from aekit.estimators.detector_models import (AUTO_SCORE, DEFAULT_MODEL, SAMPLED_SCORES, SCORES, default_estimator,
                                               detector_model, loaded_score, resolve_score)
@@ -211,7 +211,7 @@ class AutoEncoderDetector(TableScores, BaseEstimator):
             self._check_table_fit(X, X_calib)
         elif table_encoder is not None:
             raise ConfigError("table_encoder is for tables: pass X as a pandas DataFrame")
-        elif is_row_source(X) and not fits_in_memory(X):  # rows left on disk: read a block at a time
+        elif over_budget(X):  # rows left on disk: read a block at a time
             self.check_fit_data(X)
         else:
             X, _ = self._rows(X, fitting=True)
@@ -245,7 +245,7 @@ class AutoEncoderDetector(TableScores, BaseEstimator):
         source) over the memory budget that this detector cannot read a block at a time: with the
         "mse+code" score (the default for flat rows), whose statistics need every training row's
         code in memory. Any other detector trains and scores on such rows block by block."""
-        if is_table(X) or not is_row_source(X) or fits_in_memory(X):
+        if not over_budget(X):
             return
         if X.ndim not in (2, 4):  # (an empty source fits any budget: the in-memory checks refuse it)
             raise DataError(f"X must be an N×D or N×C×H×W source, got shape {X.shape}")
@@ -310,7 +310,7 @@ class AutoEncoderDetector(TableScores, BaseEstimator):
         """The threshold from the scores of held-out rows (`X_calib`)."""
         if is_table(X):
             cal = self._table_scores(X_calib)
-        elif is_row_source(X_calib) and not fits_in_memory(X_calib):  # checked and scored block by block
+        elif over_budget(X_calib):  # checked and scored block by block
             cal = self.decision_function(X_calib)
         else:
             cal = self._scores_in_blocks(self._rows(X_calib, fitting=False)[0])
@@ -337,7 +337,7 @@ class AutoEncoderDetector(TableScores, BaseEstimator):
             return series_scores(self, X)[0]
         if self.table_encoder_ is not None:
             return self._table_scores(X)
-        if is_row_source(X) and not fits_in_memory(X):
+        if over_budget(X):
             return self._scores_in_blocks(X) if self.score_ in SAMPLED_SCORES else inference_blocks(self._array_scores, X)
         return self._array_scores(X)
 

@@ -61,7 +61,7 @@ class SourceScan:
 
     def __init__(self, source: RowSource) -> None:
         lo, hi, binary = np.inf, -np.inf, True
-        for _, block in source.iter_chunks(block_rows(source.n_features)):  # within the memory budget
+        for _, block in source.iter_chunks():  # blocks within the memory budget
             lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
             if binary:
                 binary = bool(np.all((block == 0) | (block == 1)))
